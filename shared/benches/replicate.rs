@@ -1,0 +1,2 @@
+//! Placeholder until the replicator lands.
+fn main() {}
