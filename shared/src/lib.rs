@@ -7,9 +7,12 @@
 //! - [`doc`]: documents, validated ids, attachments and local documents, to and from CouchDB JSON.
 //! - [`record`]: what a store keeps per document and the pure rules that edit it.
 //! - [`store`]: the async [`Store`] trait and the in-memory [`MemoryStore`].
+//! - [`conformance`]: the cases every [`Store`] implementation must pass, runnable from any
+//!   executor.
 
 #![allow(async_fn_in_trait)]
 
+pub mod conformance;
 pub mod doc;
 pub mod error;
 pub mod record;
