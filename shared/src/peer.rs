@@ -6,8 +6,13 @@ use std::collections::BTreeSet;
 
 use crate::doc::{DocId, Document, LocalDoc};
 use crate::error::{Error, Result};
-use crate::store::{ChangesOptions, DocResult, GetOptions, OpenRev, OpenRevs, RevsDiff, RevsDiffRequest, Store};
-use crate::wire::{BulkGetDoc, BulkGetError, BulkGetRef, BulkGetResult, ChangesRequest, ChangesResponse, DbInfoResponse};
+use crate::store::{
+    ChangesOptions, DocResult, GetOptions, OpenRev, OpenRevs, RevsDiff, RevsDiffRequest, Store,
+};
+use crate::wire::{
+    BulkGetDoc, BulkGetError, BulkGetRef, BulkGetResult, ChangesRequest, ChangesResponse,
+    DbInfoResponse,
+};
 
 #[cfg(feature = "http")]
 pub use crate::http::{Auth, HttpPeer};
@@ -177,7 +182,9 @@ impl<S: Store> Peer for LocalPeer<S> {
                             .into_iter()
                             .map(|answer| match answer {
                                 OpenRev::Ok(doc) => BulkGetDoc::Ok(doc),
-                                OpenRev::Missing(rev) => bulk_get_error(&wanted.id, Some(&rev), &Error::missing()),
+                                OpenRev::Missing(rev) => {
+                                    bulk_get_error(&wanted.id, Some(&rev), &Error::missing())
+                                }
                             })
                             .collect(),
                         // A transient store fault fails the whole call so that it is retried,

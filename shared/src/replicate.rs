@@ -178,7 +178,13 @@ pub fn resume_seq(source: Option<&Checkpoint>, target: Option<&Checkpoint>) -> S
     let (Some(s), Some(t)) = (source, target) else {
         return Seq::zero();
     };
-    let lower = |a: &Seq, b: &Seq| if a.cmp_number(b).is_le() { a.clone() } else { b.clone() };
+    let lower = |a: &Seq, b: &Seq| {
+        if a.cmp_number(b).is_le() {
+            a.clone()
+        } else {
+            b.clone()
+        }
+    };
     if s.session_id == t.session_id {
         return lower(&s.source_last_seq, &t.source_last_seq);
     }
@@ -215,7 +221,9 @@ pub fn replication_id(source: &str, target: &str, doc_ids: Option<&[String]>) ->
 /// `Mon, 28 Nov 2026 10:03:27 GMT` for a Unix time, as CouchDB writes history times.
 pub fn http_date(secs: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let days = secs / 86_400;
     let rem = secs % 86_400;
     // Civil date from days since 1970 (H. Hinnant's algorithm).
@@ -274,7 +282,11 @@ static SESSIONS: AtomicU64 = AtomicU64::new(0);
 impl<S: Peer, T: Peer> Replicator<S, T> {
     /// A replication from `source` to `target`.
     pub fn new(source: S, target: T, options: ReplicationOptions) -> Self {
-        let id = replication_id(&source.peer_id(), &target.peer_id(), options.doc_ids.as_deref());
+        let id = replication_id(
+            &source.peer_id(),
+            &target.peer_id(),
+            options.doc_ids.as_deref(),
+        );
         Replicator {
             source,
             target,
@@ -344,7 +356,10 @@ impl<S: Peer, T: Peer> Replicator<S, T> {
             start_time: now.map(http_date).unwrap_or_default(),
             source_rev: source_doc.and_then(|d| d.rev),
             target_rev: target_doc.and_then(|d| d.rev),
-            history: source_ck.or(target_ck).map(|c| c.history).unwrap_or_default(),
+            history: source_ck
+                .or(target_ck)
+                .map(|c| c.history)
+                .unwrap_or_default(),
         };
         let mut report = ReplicationReport {
             replication_id: self.id.clone(),
@@ -376,7 +391,8 @@ impl<S: Peer, T: Peer> Replicator<S, T> {
                     break;
                 }
             }
-            let outcomes = futures::future::join_all(pages.iter().map(|p| self.replicate_batch(p))).await;
+            let outcomes =
+                futures::future::join_all(pages.iter().map(|p| self.replicate_batch(p))).await;
             let mut failed = None;
             let mut reached = None;
             for (page, outcome) in pages.iter().zip(outcomes) {
@@ -401,7 +417,8 @@ impl<S: Peer, T: Peer> Replicator<S, T> {
             if let Some(seq) = reached.filter(|s| *s != report.last_seq) {
                 // The checkpoint must never claim more than the target holds durably.
                 self.target.ensure_full_commit().await?;
-                self.record_checkpoint(&mut session, &mut report, seq).await?;
+                self.record_checkpoint(&mut session, &mut report, seq)
+                    .await?;
             }
             on_progress(&report);
             if let Some(e) = failed {
@@ -481,7 +498,12 @@ impl<S: Peer, T: Peer> Replicator<S, T> {
         Ok(stats)
     }
 
-    async fn record_checkpoint(&self, session: &mut Session, report: &mut ReplicationReport, seq: Seq) -> Result<()> {
+    async fn record_checkpoint(
+        &self,
+        session: &mut Session,
+        report: &mut ReplicationReport,
+        seq: Seq,
+    ) -> Result<()> {
         let entry = HistoryEntry {
             session_id: session.id.clone(),
             start_time: session.start_time.clone(),
@@ -495,7 +517,11 @@ impl<S: Peer, T: Peer> Replicator<S, T> {
             missing_checked: report.missing_checked,
             missing_found: report.missing_found,
         };
-        if session.history.first().is_some_and(|h| h.session_id == session.id) {
+        if session
+            .history
+            .first()
+            .is_some_and(|h| h.session_id == session.id)
+        {
             session.history[0] = entry;
         } else {
             session.history.insert(0, entry);
@@ -509,12 +535,32 @@ impl<S: Peer, T: Peer> Replicator<S, T> {
         };
         let body = match serde_json::to_value(&checkpoint) {
             Ok(Value::Object(map)) => map,
-            _ => return Err(Error::Internal("checkpoint did not serialise to an object".into())),
+            _ => {
+                return Err(Error::Internal(
+                    "checkpoint did not serialise to an object".into(),
+                ))
+            }
         };
         // Target first: if the source's write then fails, the sides disagree on the session and
         // the next run falls back to the history both share, which is never ahead of the target.
-        session.target_rev = Some(put_checkpoint(&self.target, &self.checkpoint_id(), session.target_rev.take(), &body).await?);
-        session.source_rev = Some(put_checkpoint(&self.source, &self.checkpoint_id(), session.source_rev.take(), &body).await?);
+        session.target_rev = Some(
+            put_checkpoint(
+                &self.target,
+                &self.checkpoint_id(),
+                session.target_rev.take(),
+                &body,
+            )
+            .await?,
+        );
+        session.source_rev = Some(
+            put_checkpoint(
+                &self.source,
+                &self.checkpoint_id(),
+                session.source_rev.take(),
+                &body,
+            )
+            .await?,
+        );
         report.last_seq = seq;
         report.checkpoints += 1;
         Ok(())
@@ -537,7 +583,11 @@ async fn put_checkpoint<P: Peer>(
     match peer.put_local(doc.clone()).await {
         Err(Error::Conflict(_)) => {
             let current = peer.get_local(id).await?.and_then(|d| d.rev);
-            peer.put_local(LocalDoc { rev: current, ..doc }).await
+            peer.put_local(LocalDoc {
+                rev: current,
+                ..doc
+            })
+            .await
         }
         other => other,
     }
@@ -588,8 +638,16 @@ mod tests {
 
     #[test]
     fn different_sessions_resume_at_the_newest_shared_history_entry() {
-        let s = checkpoint("s3", 30, vec![entry("s3", 30), entry("s2", 20), entry("s1", 10)]);
-        let t = checkpoint("s9", 90, vec![entry("s9", 90), entry("s2", 20), entry("s1", 10)]);
+        let s = checkpoint(
+            "s3",
+            30,
+            vec![entry("s3", 30), entry("s2", 20), entry("s1", 10)],
+        );
+        let t = checkpoint(
+            "s9",
+            90,
+            vec![entry("s9", 90), entry("s2", 20), entry("s1", 10)],
+        );
         assert_eq!(resume_seq(Some(&s), Some(&t)), Seq::Num(20));
         let unrelated = checkpoint("x", 5, vec![entry("x", 5)]);
         assert_eq!(resume_seq(Some(&s), Some(&unrelated)), Seq::zero());

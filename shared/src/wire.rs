@@ -88,13 +88,14 @@ impl Serialize for Seq {
 impl<'de> Deserialize<'de> for Seq {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         match Value::deserialize(deserializer)? {
-            Value::Number(n) => n
-                .as_u64()
-                .map(Seq::Num)
-                .ok_or_else(|| serde::de::Error::custom("a sequence must be a non-negative integer")),
+            Value::Number(n) => n.as_u64().map(Seq::Num).ok_or_else(|| {
+                serde::de::Error::custom("a sequence must be a non-negative integer")
+            }),
             Value::String(s) => Ok(Seq::parse(&s)),
             Value::Null => Ok(Seq::zero()),
-            _ => Err(serde::de::Error::custom("a sequence is a number or a string")),
+            _ => Err(serde::de::Error::custom(
+                "a sequence is a number or a string",
+            )),
         }
     }
 }
@@ -341,12 +342,16 @@ mod tests {
 
     #[test]
     fn sequences_parse_from_numbers_numeric_strings_and_opaque_strings() {
-        let seqs: Vec<Seq> = serde_json::from_value(json!([12, "13", "14-g1AAAA", null])).expect("parse");
+        let seqs: Vec<Seq> =
+            serde_json::from_value(json!([12, "13", "14-g1AAAA", null])).expect("parse");
         assert_eq!(seqs[0], Seq::Num(12));
         assert_eq!(seqs[1], Seq::Num(13));
         assert_eq!(seqs[2].number(), 14);
         assert_eq!(seqs[3], Seq::zero());
-        assert_eq!(serde_json::to_value(&seqs[2]).expect("ser"), json!("14-g1AAAA"));
+        assert_eq!(
+            serde_json::to_value(&seqs[2]).expect("ser"),
+            json!("14-g1AAAA")
+        );
         assert_eq!(serde_json::to_value(Seq::Num(7)).expect("ser"), json!(7));
         assert_eq!(Seq::Text("junk".into()).number(), 0);
         assert!(serde_json::from_value::<Seq>(json!(-1)).is_err());
@@ -410,7 +415,8 @@ mod tests {
 
     #[test]
     fn bulk_docs_requests_default_to_new_edits_and_results_carry_errors() {
-        let req: BulkDocsRequest = serde_json::from_value(json!({"docs": [{"_id": "a"}]})).expect("de");
+        let req: BulkDocsRequest =
+            serde_json::from_value(json!({"docs": [{"_id": "a"}]})).expect("de");
         assert!(req.new_edits);
         let results: Vec<DocResult> = serde_json::from_value(json!([
             {"id": "a", "rev": "1-x", "ok": true},
@@ -418,7 +424,10 @@ mod tests {
         ]))
         .expect("de");
         assert!(results[0].is_ok());
-        assert_eq!(results[1].error, Some(crate::Error::Forbidden("no writes to closed cases".into())));
+        assert_eq!(
+            results[1].error,
+            Some(crate::Error::Forbidden("no writes to closed cases".into()))
+        );
         assert_eq!(
             serde_json::to_value(&results[1]).expect("ser"),
             json!({"id": "b", "rev": "1-y", "error": "forbidden", "reason": "no writes to closed cases"})
@@ -435,15 +444,29 @@ mod tests {
                 possible_ancestors: vec![],
             },
         );
-        assert_eq!(serde_json::to_value(&diff).expect("ser"), json!({"a": {"missing": ["2-b"]}}));
+        assert_eq!(
+            serde_json::to_value(&diff).expect("ser"),
+            json!({"a": {"missing": ["2-b"]}})
+        );
     }
 
     #[test]
     fn db_info_decodes_from_couchdb_and_chaski() {
         let info: DbInfoResponse =
-            serde_json::from_value(json!({"db_name": "md", "update_seq": "9-abc", "doc_count": 2})).expect("de");
+            serde_json::from_value(json!({"db_name": "md", "update_seq": "9-abc", "doc_count": 2}))
+                .expect("de");
         assert_eq!(info.update_seq.number(), 9);
-        let ours = DbInfoResponse::new("md", &DbInfo { update_seq: 4, doc_count: 1, doc_del_count: 0 });
-        assert_eq!(serde_json::to_value(&ours).expect("ser")["update_seq"], json!(4));
+        let ours = DbInfoResponse::new(
+            "md",
+            &DbInfo {
+                update_seq: 4,
+                doc_count: 1,
+                doc_del_count: 0,
+            },
+        );
+        assert_eq!(
+            serde_json::to_value(&ours).expect("ser")["update_seq"],
+            json!(4)
+        );
     }
 }
