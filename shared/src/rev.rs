@@ -270,6 +270,7 @@ impl<'de> Deserialize<'de> for RevTree {
                 node.parent = None;
             }
         }
+        tree.normalise_inner_nodes();
         Ok(tree)
     }
 }
@@ -436,6 +437,7 @@ impl RevTree {
                 }
             }
         }
+        self.normalise_inner_nodes();
         Ok(changed)
     }
 
@@ -479,7 +481,20 @@ impl RevTree {
                 deleted,
             },
         );
+        self.normalise_inner_nodes();
         Ok(())
+    }
+
+    /// Deletion is a property of leaves. A replica that learned an inner revision through a
+    /// descendant's `_revisions` cannot know whether it was a tombstone, so the flag is cleared
+    /// on every inner node; otherwise replicas holding the same revisions would differ.
+    fn normalise_inner_nodes(&mut self) {
+        let inner: Vec<RevId> = self.parents().into_iter().cloned().collect();
+        for rev in inner {
+            if let Some(node) = self.nodes.get_mut(&rev) {
+                node.deleted = false;
+            }
+        }
     }
 
     /// Keeps, for every leaf, only the `limit` newest revisions of its path (the leaf included).
@@ -792,6 +807,15 @@ mod tests {
             .collect();
         assert_eq!(from_b, vec![rev("3-c")]);
         assert_eq!(t.leaves_descending_from(&rev("1-a")).len(), 2);
+    }
+
+    #[test]
+    fn an_inner_tombstone_reads_the_same_on_replicas_that_only_saw_its_descendants() {
+        let mut here = tree(&[(&["2-b", "1-a"], true)]);
+        here.add_child(Some(&rev("2-b")), rev("3-c"), false)
+            .expect("recreate");
+        let there = tree(&[(&["3-c", "2-b", "1-a"], false)]);
+        assert_eq!(here, there);
     }
 
     #[test]
