@@ -1,0 +1,20 @@
+//! Chaski's server: the national and regional offices run it; tablets and other servers sync
+//! with it.
+//!
+//! # Layout
+//! - [`cli`]: the command line of the `chaski` binary (flags, environment, subcommands).
+//! - [`config`]: where the server listens, where its data and the built PWA live.
+//! - [`startup`]: [`startup::Application`] opens the store, binds the listener and runs the
+//!   router until a shutdown signal, then flushes the store. Tests start it on `127.0.0.1:0`.
+//! - [`telemetry`]: `tracing` set-up, one line per request.
+//! - [`error`]: [`error::ApiError`], the one error type handlers return, rendered CouchDB-style.
+//! - [`storage`]: the sled database that holds everything.
+//! - [`routes`]: one module per resource (`health`, the PWA's static `assets`).
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

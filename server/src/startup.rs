@@ -1,0 +1,136 @@
+//! Building and running the server: [`Application::build`] then
+//! [`Application::run_until_stopped`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::routes;
+use crate::storage::Storage;
+
+/// Why the server could not start, in words an administrator can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot open the data store in {dir}: {source} (is another chaski using it?)")]
+    Store { dir: String, source: sled::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Storage,
+    pub assets: Arc<routes::assets::Assets>,
+}
+
+/// A server that is bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: Router,
+    storage: Storage,
+}
+
+impl Application {
+    /// Opens the store and binds the listener; nothing is served until
+    /// [`Application::run_until_stopped`].
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let storage = Storage::open(&config.data_dir).map_err(|source| StartupError::Store {
+            dir: config.data_dir.display().to_string(),
+            source,
+        })?;
+        tracing::info!(data_dir = %config.data_dir.display(), "data store opened");
+
+        let assets = routes::assets::Assets::new(config.static_dir.clone());
+        if !config.static_dir.join("index.html").is_file() {
+            tracing::warn!(
+                static_dir = %config.static_dir.display(),
+                "no index.html in the static folder: the app is not built (see README)"
+            );
+        } else {
+            tracing::info!(static_dir = %config.static_dir.display(), "serving the app");
+        }
+
+        let listener =
+            TcpListener::bind(config.bind)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.bind,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+
+        let state = AppState {
+            storage: storage.clone(),
+            assets: Arc::new(assets),
+        };
+        let router = routes::router(state);
+        Ok(Self {
+            listener,
+            addr,
+            router,
+            storage,
+        })
+    }
+
+    /// The address actually bound (the real port when the configuration asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, lets requests in flight finish, then flushes the
+    /// store so that nothing acknowledged is lost.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        tracing::info!("listening on http://{}", self.addr);
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        match self.storage.flush().await {
+            Ok(_) => tracing::info!("stopped; data store flushed"),
+            Err(err) => tracing::error!(%err, "stopped, but the final flush failed"),
+        }
+        served
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

@@ -1,0 +1,38 @@
+//! The sled database behind the server. One `Db` per server, one `Tree` per concern.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The server's data. Cloning is cheap (sled handles are reference-counted).
+#[derive(Clone)]
+pub struct Storage {
+    db: sled::Db,
+    meta: sled::Tree,
+}
+
+impl Storage {
+    /// Opens (or creates) the database in `dir`. Fails if another process holds it.
+    pub fn open(dir: &Path) -> Result<Self, sled::Error> {
+        let db = sled::Config::new().path(dir).open()?;
+        let meta = db.open_tree("meta")?;
+        Ok(Self { db, meta })
+    }
+
+    /// Writes a small record and waits until it is on disk: proves the store accepts writes
+    /// right now (the disk is not full or read-only).
+    pub async fn probe_writable(&self) -> Result<(), sled::Error> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        self.meta.insert("health-probe", &now.to_be_bytes())?;
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Waits until every write so far is durable. sled only syncs every 500 ms on its own, so
+    /// anything acknowledged to a client must pass through here first.
+    pub async fn flush(&self) -> Result<usize, sled::Error> {
+        self.db.flush_async().await
+    }
+}

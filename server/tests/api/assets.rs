@@ -1,0 +1,259 @@
+use std::io::Read;
+
+use chaski_server::routes::assets::{IMMUTABLE, NEVER, REVALIDATE};
+
+use crate::helpers::{fake_js, fake_wasm, spawn_app, HASHED_JS, HASHED_WASM, INDEX_HTML};
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn files_are_served_with_the_content_types_browsers_require() {
+    let app = spawn_app().await;
+    let cases = [
+        ("/", "text/html; charset=utf-8"),
+        ("/index.html", "text/html; charset=utf-8"),
+        (&format!("/{HASHED_WASM}") as &str, "application/wasm"),
+        (&format!("/{HASHED_JS}"), "text/javascript; charset=utf-8"),
+        ("/manifest.webmanifest", "application/manifest+json"),
+        ("/sw.js", "text/javascript; charset=utf-8"),
+        ("/icons/icon-192.png", "image/png"),
+    ];
+    for (path, expected) in cases {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(header(&response, "content-type"), expected, "{path}");
+        assert_eq!(
+            header(&response, "x-content-type-options"),
+            "nosniff",
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hashed_assets_are_immutable_and_entry_points_are_never_cached() {
+    let app = spawn_app().await;
+    let cases = [
+        (format!("/{HASHED_WASM}"), IMMUTABLE),
+        (format!("/{HASHED_JS}"), IMMUTABLE),
+        ("/".to_owned(), NEVER),
+        ("/index.html".to_owned(), NEVER),
+        ("/sw.js".to_owned(), NEVER),
+        ("/settings".to_owned(), NEVER),
+        ("/manifest.webmanifest".to_owned(), REVALIDATE),
+        ("/icons/icon-192.png".to_owned(), REVALIDATE),
+    ];
+    for (path, expected) in cases {
+        let response = app.get(&path).await;
+        assert_eq!(header(&response, "cache-control"), expected, "{path}");
+    }
+    assert!(IMMUTABLE.contains("immutable") && IMMUTABLE.contains("max-age=31536000"));
+    assert_eq!(NEVER, "no-store");
+}
+
+#[tokio::test]
+async fn text_and_wasm_are_compressed_with_brotli_or_gzip_as_the_client_accepts() {
+    let app = spawn_app().await;
+    let path = format!("/{HASHED_JS}");
+    let original = fake_js().into_bytes();
+
+    let br = app
+        .client
+        .get(app.url(&path))
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&br, "content-encoding"), "br");
+    assert_eq!(header(&br, "vary"), "accept-encoding");
+    let compressed = br.bytes().await.unwrap();
+    assert!(
+        compressed.len() < original.len() / 10,
+        "brotli body is {} bytes",
+        compressed.len()
+    );
+    let mut decoded = Vec::new();
+    brotli::Decompressor::new(&compressed[..], 4096)
+        .read_to_end(&mut decoded)
+        .unwrap();
+    assert_eq!(decoded, original);
+
+    let gz = app
+        .client
+        .get(app.url(&path))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&gz, "content-encoding"), "gzip");
+    let compressed = gz.bytes().await.unwrap();
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_end(&mut decoded)
+        .unwrap();
+    assert_eq!(decoded, original);
+
+    let wasm = app
+        .client
+        .get(app.url(&format!("/{HASHED_WASM}")))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&wasm, "content-encoding"), "br");
+
+    let plain = app.get(&path).await;
+    assert_eq!(header(&plain, "content-encoding"), "");
+    assert_eq!(plain.bytes().await.unwrap(), original);
+
+    let png = app
+        .client
+        .get(app.url("/icons/icon-192.png"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&png, "content-encoding"),
+        "",
+        "images are already compressed"
+    );
+}
+
+#[tokio::test]
+async fn api_answers_are_compressed_too() {
+    let app = spawn_app().await;
+    // Too small to be worth compressing: must come back plain and intact.
+    let response = app
+        .client
+        .get(app.url("/api/health"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let encoding = header(&response, "content-encoding");
+    let body = response.bytes().await.unwrap();
+    let text = if encoding == "gzip" {
+        let mut decoded = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut decoded)
+            .unwrap();
+        decoded
+    } else {
+        String::from_utf8(body.to_vec()).unwrap()
+    };
+    assert!(text.contains("\"writable\":true"), "{text}");
+}
+
+#[tokio::test]
+async fn client_routes_fall_back_to_index_html() {
+    let app = spawn_app().await;
+    for path in [
+        "/settings",
+        "/inspections/abc-123",
+        "/inspections/abc-123/edit",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            header(&response, "content-type"),
+            "text/html; charset=utf-8",
+            "{path}"
+        );
+        assert_eq!(response.text().await.unwrap(), INDEX_HTML, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_file_is_a_404_not_the_app_page() {
+    let app = spawn_app().await;
+    for path in [
+        "/chaski-client-ffffffffffffffff.js",
+        "/missing.wasm",
+        "/icons/nope.png",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "not_found");
+    }
+}
+
+#[tokio::test]
+async fn an_unchanged_file_revalidates_with_304() {
+    let app = spawn_app().await;
+    let first = app.get("/manifest.webmanifest").await;
+    let etag = header(&first, "etag");
+    assert!(etag.starts_with('"'), "{etag}");
+    let again = app
+        .client
+        .get(app.url("/manifest.webmanifest"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_new_build_on_disk_is_served_at_once() {
+    let app = spawn_app().await;
+    let before = app.get("/sw.js").await;
+    let old_etag = header(&before, "etag");
+    assert!(before.text().await.unwrap().contains("fetch"));
+    std::fs::write(
+        app.static_dir.join("sw.js"),
+        "// build 2, with a longer body than before",
+    )
+    .unwrap();
+    let after = app.get("/sw.js").await;
+    assert_ne!(header(&after, "etag"), old_etag);
+    assert_eq!(
+        after.text().await.unwrap(),
+        "// build 2, with a longer body than before"
+    );
+}
+
+#[tokio::test]
+async fn head_requests_get_headers_without_a_body() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .head(app.url(&format!("/{HASHED_WASM}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "content-length"),
+        fake_wasm().len().to_string()
+    );
+    assert!(response.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn writes_to_the_app_and_paths_escaping_the_folder_are_refused() {
+    let app = spawn_app().await;
+    let post = app
+        .client
+        .post(app.url("/index.html"))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+    assert_eq!(header(&post, "allow"), "GET, HEAD");
+    let body: serde_json::Value = post.json().await.unwrap();
+    assert_eq!(body["error"], "method_not_allowed");
+
+    let climb = app.get("/icons/..%2f..%2fetc%2fpasswd").await;
+    assert_eq!(climb.status(), 400);
+}

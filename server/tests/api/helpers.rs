@@ -1,0 +1,116 @@
+//! `spawn_app()`: the real server on a free port, with a temporary store and static folder.
+
+use std::path::{Path, PathBuf};
+
+use chaski_server::config::Config;
+use chaski_server::startup::Application;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A fake build of the PWA, shaped like Trunk's output.
+pub const INDEX_HTML: &str =
+    "<!doctype html><html lang=\"es\"><head><title>Chaski</title></head><body></body></html>";
+pub const HASHED_JS: &str = "chaski-client-0123456789abcdef.js";
+pub const HASHED_WASM: &str = "chaski-client-0123456789abcdef_bg.wasm";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub data_dir: PathBuf,
+    pub static_dir: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    _temp: TempDir,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Stops the server as SIGTERM would and waits until it has flushed and let go of
+    /// the store. The returned folder holds the data until it is dropped.
+    pub async fn stop(mut self) -> (PathBuf, TempDir) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task panicked")
+                .expect("server failed");
+        }
+        (
+            self.data_dir.clone(),
+            std::mem::replace(&mut self._temp, tempfile::tempdir().expect("temp dir")),
+        )
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data_dir = temp.path().join("data");
+    let static_dir = temp.path().join("dist");
+    write_fake_build(&static_dir);
+    let app = Application::build(Config::ephemeral(data_dir.clone(), static_dir.clone()))
+        .await
+        .expect("server failed to start");
+    let address = format!("http://{}", app.local_addr());
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        data_dir,
+        static_dir,
+        shutdown: Some(tx),
+        server: Some(server),
+        _temp: temp,
+    }
+}
+
+/// Large enough that compression pays off, like the real files.
+pub fn fake_js() -> String {
+    "export function start(){console.log('chaski');}\n".repeat(200)
+}
+
+pub fn fake_wasm() -> Vec<u8> {
+    let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+    wasm.extend(std::iter::repeat_n(b"chaski-wasm-section".as_slice(), 300).flatten());
+    wasm
+}
+
+fn write_fake_build(dir: &Path) {
+    std::fs::create_dir_all(dir.join("icons")).expect("mkdir");
+    let files: [(&str, Vec<u8>); 6] = [
+        ("index.html", INDEX_HTML.into()),
+        (
+            "sw.js",
+            b"self.addEventListener('fetch', () => {});".to_vec(),
+        ),
+        (HASHED_JS, fake_js().into_bytes()),
+        (HASHED_WASM, fake_wasm()),
+        (
+            "manifest.webmanifest",
+            br#"{"name":"Chaski","start_url":"/","display":"standalone"}"#.to_vec(),
+        ),
+        (
+            "icons/icon-192.png",
+            b"\x89PNG\r\n\x1a\nnot-really-a-png".to_vec(),
+        ),
+    ];
+    for (name, content) in files {
+        std::fs::write(dir.join(name), content).expect("write fake build file");
+    }
+}
