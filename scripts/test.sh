@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets up what is missing (also Chromium, chromedriver and the npm packages the browser tests
+# use) and runs every test: formatting, the Rust unit and API tests, the wasm build of the sync
+# engine, and the end-to-end tests in headless Chromium against the real server.
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+cd "$ROOT"
+ensure_build_tools
+ensure_chromium
+
+say "Formatting"
+cargo fmt --all -- --check
+
+say "Rust tests (shared, server)"
+cargo test --locked --workspace --exclude chaski-client
+
+say "The sync engine builds for the browser"
+cargo check --locked -p chaski-shared --target wasm32-unknown-unknown --features http
+
+build_app
+say "End-to-end tests in headless Chromium"
+cargo build --locked -p chaski-server
+CHASKI_BIN="$ROOT/target/debug/chaski" CHASKI_DIST="$ROOT/dist" \
+  node --test --test-concurrency=1 tests/e2e/

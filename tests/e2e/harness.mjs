@@ -1,0 +1,117 @@
+// Test harness for the end-to-end tests: the real `chaski` binary on a free port with a fresh
+// store, and headless Debian Chromium driven by playwright-core.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+const BIN = process.env.CHASKI_BIN ?? join(ROOT, 'target', 'debug', 'chaski');
+const DIST = process.env.CHASKI_DIST ?? join(ROOT, 'dist');
+// Profiles and data under target/ so that nothing piles up in /tmp.
+const SCRATCH = join(ROOT, 'target', 'e2e');
+
+export function scratchDir(prefix) {
+  mkdirSync(SCRATCH, { recursive: true });
+  return mkdtempSync(join(SCRATCH, `${prefix}-`));
+}
+
+/** Copies a build into `dir`, replacing what was there (a deploy). */
+export function deploy(fromDist, dir) {
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(fromDist, dir, { recursive: true });
+}
+
+/**
+ * Starts the server binary on 127.0.0.1:0 serving a copy of the built PWA. Resolves once it
+ * logs the address it listens on.
+ */
+export async function startServer({ dist = DIST } = {}) {
+  const home = scratchDir('server');
+  const staticDir = join(home, 'dist');
+  deploy(dist, staticDir);
+  const child = spawn(BIN, ['--bind', '127.0.0.1:0', '--data-dir', join(home, 'data'), '--static-dir', staticDir], {
+    env: { ...process.env, RUST_LOG: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const url = await new Promise((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${log}`)), 20_000);
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
+    const onData = (chunk) => {
+      log += chunk;
+      const found = log.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (found) {
+        clearTimeout(timer);
+        resolveUrl(found[1]);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+  });
+  return {
+    url,
+    staticDir,
+    log: () => log,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** A fresh browser profile (its own IndexedDB, caches and service workers). */
+export async function newBrowser() {
+  const profile = scratchDir('profile');
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 800 },
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits until a service worker controls the page, i.e. the app shell is cached. */
+export async function waitForServiceWorker(page) {
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
+    }
+  });
+}
+
+/** Builds the PWA again into `dist` with extra environment (e.g. a changed build note). */
+export function trunkBuild(dist, env) {
+  const result = spawnSync('trunk', ['build', '--release', '--dist', dist], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 15 * 60_000,
+  });
+  if (result.status !== 0) {
+    throw new Error(`trunk build failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+  }
+}

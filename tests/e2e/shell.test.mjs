@@ -1,0 +1,143 @@
+// The app shell in a real browser against the real server: language, offline start,
+// installability, and a new build reaching the user.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { join } from 'node:path';
+import { deploy, newBrowser, scratchDir, startServer, trunkBuild, waitForServiceWorker } from './harness.mjs';
+
+describe('the PWA shell', () => {
+  let server;
+  before(async () => {
+    server = await startServer();
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('speaks Spanish by default', async () => {
+    const browser = await newBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url);
+      await page.locator('#inspections-empty').waitFor();
+      assert.match(await page.locator('#inspections-empty').innerText(), /Todavía no hay inspecciones/);
+      assert.equal(await page.getAttribute('html', 'lang'), 'es');
+      assert.match(await page.locator('header').innerText(), /Chaski/);
+      assert.match(await page.locator('#net-status').innerText(), /En línea/);
+      assert.equal(await page.getAttribute('#net-status', 'data-online'), 'true');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('switching to English changes the text and survives a reload', async () => {
+    const browser = await newBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url);
+      await page.locator('#nav-settings').click();
+      await page.locator('#lang-select').selectOption('en');
+      await page.locator('#nav-home').click();
+      const empty = page.locator('#inspections-empty');
+      await empty.waitFor();
+      assert.doesNotMatch(await empty.innerText(), /Todavía/);
+      assert.match(await empty.innerText(), /inspections/i);
+      assert.equal(await page.getAttribute('html', 'lang'), 'en');
+
+      await page.reload();
+      await empty.waitFor();
+      assert.match(await empty.innerText(), /inspections/i);
+      assert.doesNotMatch(await empty.innerText(), /Todavía/);
+      assert.match(await page.locator('#net-status').innerText(), /Online/);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('a reload with the network cut still opens the app, and says it is offline', async () => {
+    const browser = await newBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url);
+      await page.locator('#inspections-empty').waitFor();
+      await waitForServiceWorker(page);
+
+      await browser.context.setOffline(true);
+      await page.reload();
+      await page.locator('#inspections-empty').waitFor();
+      assert.match(await page.locator('#inspections-empty').innerText(), /Todavía no hay inspecciones/);
+      await page.locator('#net-status[data-online="false"]').waitFor();
+      assert.match(await page.locator('#net-status').innerText(), /Sin conexión/);
+
+      // A client route opened for the first time while offline is served too.
+      await page.goto(`${server.url}/settings`);
+      await page.locator('#lang-select').waitFor();
+
+      await browser.context.setOffline(false);
+      await page.locator('#net-status[data-online="true"]').waitFor();
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('Chromium finds the app installable', async () => {
+    const browser = await newBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url);
+      await page.locator('#inspections-empty').waitFor();
+      await waitForServiceWorker(page);
+      const cdp = await browser.context.newCDPSession(page);
+      const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
+      assert.deepEqual(installabilityErrors, []);
+      const manifest = await cdp.send('Page.getAppManifest');
+      assert.deepEqual(manifest.errors, []);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe('deploying a new build', () => {
+  test('an online reload shows the new version, and offline keeps working', async () => {
+    const server = await startServer();
+    const browser = await newBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url);
+      const version = page.locator('#app-version');
+      await version.waitFor();
+      await waitForServiceWorker(page);
+      const before = await version.innerText();
+      const oldCaches = await page.evaluate(() => caches.keys());
+      assert.equal(oldCaches.length, 1, `one cache per build: ${oldCaches}`);
+
+      const note = `rebuild-${Date.now()}`;
+      const nextDist = join(scratchDir('dist-next'), 'dist');
+      trunkBuild(nextDist, { CHASKI_BUILD_NOTE: note });
+      assert.doesNotMatch(before, new RegExp(note));
+      deploy(nextDist, server.staticDir);
+
+      await page.reload();
+      await page.locator('#app-version', { hasText: note }).waitFor({ timeout: 15_000 });
+
+      // The worker of the new build replaces the old cache with its own, which keeps the new
+      // build for offline use.
+      await page.waitForFunction(
+        async (old) => {
+          const keys = await caches.keys();
+          return keys.length === 1 && !old.includes(keys[0]);
+        },
+        oldCaches,
+        { timeout: 30_000 },
+      );
+      await browser.context.setOffline(true);
+      await page.reload();
+      await page.locator('#app-version', { hasText: note }).waitFor({ timeout: 15_000 });
+    } finally {
+      await browser.close();
+      await server.stop();
+    }
+  });
+});
