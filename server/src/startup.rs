@@ -36,7 +36,7 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     router: Router,
-    storage: Storage,
+    state: AppState,
 }
 
 impl Application {
@@ -72,21 +72,26 @@ impl Application {
         })?;
 
         let state = AppState {
-            storage: storage.clone(),
+            storage,
             assets: Arc::new(assets),
         };
-        let router = routes::router(state);
+        let router = routes::router(state.clone());
         Ok(Self {
             listener,
             addr,
             router,
-            storage,
+            state,
         })
     }
 
     /// The address actually bound (the real port when the configuration asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// What the handlers share (the store, accounts…): tests use it to set up data directly.
+    pub fn state(&self) -> AppState {
+        self.state.clone()
     }
 
     /// Serves until `shutdown` completes, lets requests in flight finish, then flushes the
@@ -99,7 +104,7 @@ impl Application {
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
-        match self.storage.flush().await {
+        match self.state.storage.flush().await {
             Ok(_) => tracing::info!("stopped; data store flushed"),
             Err(err) => tracing::error!(%err, "stopped, but the final flush failed"),
         }

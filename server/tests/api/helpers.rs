@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use chaski_server::config::Config;
-use chaski_server::startup::Application;
+use chaski_server::startup::{AppState, Application};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -19,6 +19,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub data_dir: PathBuf,
     pub static_dir: PathBuf,
+    /// The running server's state, to set up data (users, databases) without HTTP.
+    pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     _temp: TempDir,
@@ -65,6 +67,7 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("server failed to start");
     let address = format!("http://{}", app.local_addr());
+    let state = app.state();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;
@@ -74,6 +77,7 @@ pub async fn spawn_app() -> TestApp {
         client: reqwest::Client::new(),
         data_dir,
         static_dir,
+        state,
         shutdown: Some(tx),
         server: Some(server),
         _temp: temp,
