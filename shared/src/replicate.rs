@@ -383,8 +383,10 @@ impl<S: Peer, T: Peer> Replicator<S, T> {
                         doc_ids: self.options.doc_ids.clone(),
                     })
                     .await?;
+                // A full page whose last_seq does not move would loop forever on a confused peer;
+                // treat it as the end of this run.
+                caught_up = page.results.len() < batch_size || page.last_seq == since;
                 since = page.last_seq.clone();
-                caught_up = page.results.len() < batch_size;
                 report.pending = page.pending;
                 pages.push(page);
                 if caught_up {
