@@ -1,0 +1,101 @@
+// Chaski's service worker: keeps the app shell on the tablet so the app opens with no network,
+// and lets a new build replace the old one on the next online load.
+//
+// The two placeholders below are replaced after every build by client/build/sw-manifest.sh (a
+// Trunk post_build hook): BUILD becomes a digest of every file of the build, PRECACHE the list of
+// those files. A changed build therefore means a changed sw.js, which the browser installs as a
+// new worker with a new cache.
+'use strict';
+
+const BUILD = "__CHASKI_BUILD_VERSION__";
+const PRECACHE = [/* __CHASKI_PRECACHE__ */];
+
+const CACHE_PREFIX = 'chaski-shell-';
+const CACHE = CACHE_PREFIX + BUILD;
+// The document every navigation falls back to when the network does not answer in time.
+const SHELL = '/index.html';
+// Long enough for a slow 3G or satellite link to answer, short enough that an inspector on a
+// dead link is not left staring at a blank screen.
+const NAVIGATION_TIMEOUT_MS = 3000;
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    // `reload` bypasses the HTTP cache: index.html must be this build's, not a stale copy.
+    // addAll is atomic: if any file fails, the install fails and the old worker stays.
+    await cache.addAll(PRECACHE.map((url) => new Request(url, { cache: 'reload' })));
+    // Take over at once rather than waiting for every tab to close: the new build's assets are
+    // all precached, and old pages keep working from the HTTP cache or the network.
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    const names = await caches.keys();
+    // Only our own caches: other caches on the origin (e.g. future data or photo caches) are
+    // not the shell's to delete.
+    await Promise.all(names
+      .filter((name) => name.startsWith(CACHE_PREFIX) && name !== CACHE)
+      .map((name) => caches.delete(name)));
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('fetch', (event) => {
+  const request = event.request;
+  // Writes must reach the server (or fail visibly); never answer them from a cache.
+  if (request.method !== 'GET') return;
+  const url = new URL(request.url);
+  // Other origins are none of our business.
+  if (url.origin !== self.location.origin) return;
+  // The API is data, not the shell: the sync code handles being offline itself.
+  if (url.pathname === '/api' || url.pathname.startsWith('/api/')) return;
+  // The worker itself is fetched by the browser's update check, which must see the network.
+  if (url.pathname === '/sw.js') return;
+
+  if (request.mode === 'navigate') {
+    event.respondWith(navigate(request));
+  } else {
+    event.respondWith(cacheFirst(request));
+  }
+});
+
+// Network first, so an online reload after a deploy shows the new build at once; the cached
+// shell when the network fails, is too slow, or the server errs (the client router then shows
+// the right page, whatever the path).
+async function navigate(request) {
+  try {
+    const response = await withTimeout(fetch(request), NAVIGATION_TIMEOUT_MS);
+    if (response.status < 500) return response;
+  } catch (_) {
+    // Offline, timed out or refused: fall through to the cached shell.
+  }
+  const cached = await caches.match(SHELL, { cacheName: CACHE }) || await caches.match(SHELL);
+  if (cached) return cached;
+  // Nothing cached (first visit while offline): let the browser show its own error.
+  return fetch(request);
+}
+
+// Hashed assets never change under the same name, so a cached copy is always right; anything
+// missing (e.g. a file of a newer build loaded by a fresh index.html) is fetched and kept.
+async function cacheFirst(request) {
+  const cached = await caches.match(request, { cacheName: CACHE });
+  if (cached) return cached;
+  const response = await fetch(request);
+  if (response.ok && response.type === 'basic') {
+    const copy = response.clone();
+    caches.open(CACHE).then((cache) => cache.put(request, copy)).catch(() => {});
+  }
+  return response;
+}
+
+function withTimeout(promise, ms) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timeout')), ms);
+    promise.then(
+      (value) => { clearTimeout(timer); resolve(value); },
+      (error) => { clearTimeout(timer); reject(error); },
+    );
+  });
+}
