@@ -107,11 +107,23 @@ export async function waitForServiceWorker(page) {
 export function trunkBuild(dist, env) {
   const result = spawnSync('trunk', ['build', '--release', '--dist', dist], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    // wasm-opt comes from npm (binaryen); Trunk runs offline and only looks on PATH.
+    env: { ...process.env, PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`, ...env },
     encoding: 'utf8',
     timeout: 15 * 60_000,
   });
   if (result.status !== 0) {
     throw new Error(`trunk build failed (${result.status}):\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+/** Polls `check` (which may be async) until it returns a truthy value or `ms` pass. */
+export async function eventually(check, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
-import { deploy, newBrowser, scratchDir, startServer, trunkBuild, waitForServiceWorker } from './harness.mjs';
+import { deploy, eventually, newBrowser, scratchDir, startServer, trunkBuild, waitForServiceWorker } from './harness.mjs';
 
 describe('the PWA shell', () => {
   let server;
@@ -124,13 +124,13 @@ describe('deploying a new build', () => {
 
       // The worker of the new build replaces the old cache with its own, which keeps the new
       // build for offline use.
-      await page.waitForFunction(
-        async (old) => {
-          const keys = await caches.keys();
-          return keys.length === 1 && !old.includes(keys[0]);
+      await eventually(
+        async () => {
+          const keys = await page.evaluate(() => caches.keys());
+          return keys.length === 1 && !oldCaches.includes(keys[0]);
         },
-        oldCaches,
-        { timeout: 30_000 },
+        60_000,
+        'the new build to replace the old cache',
       );
       await browser.context.setOffline(true);
       await page.reload();
