@@ -18,6 +18,11 @@ pub struct Config {
     /// Folder of the built PWA (Trunk's `dist`), served at `/`.
     #[arg(long, env = "CHASKI_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
+
+    /// How many days a device's login token lasts. Long by default: an inspector may work
+    /// offline for weeks and must still sync on return; a lost tablet is revoked instead.
+    #[arg(long, env = "CHASKI_TOKEN_TTL_DAYS", default_value_t = 30)]
+    pub token_ttl_days: u64,
 }
 
 impl Config {
@@ -27,6 +32,7 @@ impl Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
             static_dir,
+            token_ttl_days: 30,
         }
     }
 }

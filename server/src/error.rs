@@ -1,7 +1,7 @@
 //! [`ApiError`]: the one error type of the HTTP API, rendered the way CouchDB does
 //! (`{"error": "...", "reason": "..."}`) so that replication clients understand it.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -18,6 +18,26 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// No or bad credentials (401), with a `WWW-Authenticate: Basic` challenge so that CouchDB
+    /// tools and PouchDB retry with a name and password.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Bad credentials from the app's own login or token (401 without the Basic challenge, so
+    /// that a browser shows no password dialog of its own).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Authenticated, but not allowed (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing to create exists already (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many failed logins (429 with `Retry-After`).
+    #[error("{reason}")]
+    TooManyRequests {
+        reason: String,
+        retry_after_secs: u64,
+    },
 }
 
 impl ApiError {
@@ -27,6 +47,14 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_server_error"),
+            ApiError::Unauthorized(_) | ApiError::Unauthenticated(_) => {
+                (StatusCode::UNAUTHORIZED, "unauthorized")
+            }
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
+            }
         }
     }
 }
@@ -49,6 +77,23 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(json!({ "error": error, "reason": reason }))).into_response()
+        let mut response =
+            (status, Json(json!({ "error": error, "reason": reason }))).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"chaski\""),
+                );
+            }
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
+        }
+        response
     }
 }

@@ -9,11 +9,18 @@
 //! - [`telemetry`]: `tracing` set-up, one line per request.
 //! - [`error`]: [`error::ApiError`], the one error type handlers return, rendered CouchDB-style.
 //! - [`storage`]: the sled database that holds everything.
+//! - [`auth`]: accounts, device tokens, the failed-login limit and who may reach which
+//!   database ([`auth::Principal`]).
+//! - [`regions`]: Peru's 25 departments and their database names.
+//! - [`admin`]: the administration commands (users, tokens, backup and restore).
 //! - [`routes`]: one module per resource (`health`, the PWA's static `assets`).
 
+pub mod admin;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod regions;
 pub mod routes;
 pub mod startup;
 pub mod storage;

@@ -4,10 +4,12 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::auth::Accounts;
 use crate::config::Config;
 use crate::routes;
 use crate::storage::Storage;
@@ -29,6 +31,8 @@ pub enum StartupError {
 pub struct AppState {
     pub storage: Storage,
     pub assets: Arc<routes::assets::Assets>,
+    /// Users, device tokens and the failed-login limit.
+    pub accounts: Accounts,
 }
 
 /// A server that is bound and ready to run.
@@ -71,9 +75,16 @@ impl Application {
             source,
         })?;
 
+        let token_ttl = Duration::from_secs(config.token_ttl_days.saturating_mul(24 * 3600));
+        let accounts =
+            Accounts::open(&storage, token_ttl).map_err(|source| StartupError::Store {
+                dir: config.data_dir.display().to_string(),
+                source,
+            })?;
         let state = AppState {
             storage,
             assets: Arc::new(assets),
+            accounts,
         };
         let router = routes::router(state.clone());
         Ok(Self {

@@ -30,6 +30,12 @@ impl Storage {
         Ok(())
     }
 
+    /// The sled database itself, for the modules that keep their own trees in it (the CouchDB
+    /// databases of [`crate::db`]).
+    pub fn sled(&self) -> &sled::Db {
+        &self.db
+    }
+
     /// Waits until every write so far is durable. sled only syncs every 500 ms on its own, so
     /// anything acknowledged to a client must pass through here first.
     pub async fn flush(&self) -> Result<usize, sled::Error> {

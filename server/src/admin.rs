@@ -1,0 +1,1 @@
+//! Administration from the command line: users, tokens, databases, backup and restore.
