@@ -38,11 +38,30 @@ pub enum ApiError {
         reason: String,
         retry_after_secs: u64,
     },
+    /// Any other CouchDB error, with CouchDB's status and `error` name (`conflict`,
+    /// `file_exists`, `illegal_docid`, …), so that replication clients act on it as on CouchDB's.
+    #[error("{reason}")]
+    Couch {
+        status: StatusCode,
+        error: String,
+        reason: String,
+    },
+    /// A request, document or attachment over a configured limit (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// A JSON endpoint sent something that is not JSON (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
 }
 
 impl ApiError {
-    fn parts(&self) -> (StatusCode, &'static str) {
+    fn parts(&self) -> (StatusCode, &str) {
         match self {
+            ApiError::Couch { status, error, .. } => (*status, error.as_str()),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_content_type")
+            }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -65,9 +84,36 @@ impl From<sled::Error> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A CouchDB error with its status, name and reason.
+    pub fn couch(status: StatusCode, error: &str, reason: impl Into<String>) -> Self {
+        ApiError::Couch {
+            status,
+            error: error.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The sync engine's errors keep CouchDB's status and name; its internal faults stay internal.
+impl From<chaski_shared::Error> for ApiError {
+    fn from(err: chaski_shared::Error) -> Self {
+        match err {
+            chaski_shared::Error::Internal(detail) => ApiError::Internal(detail),
+            other => ApiError::Couch {
+                status: StatusCode::from_u16(other.status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                error: other.error_name().to_owned(),
+                reason: other.reason().to_owned(),
+            },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, error) = self.parts();
+        let error = error.to_owned();
         let reason = match &self {
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");

@@ -9,6 +9,7 @@
 //! - [`telemetry`]: `tracing` set-up, one line per request.
 //! - [`error`]: [`error::ApiError`], the one error type handlers return, rendered CouchDB-style.
 //! - [`storage`]: the sled database that holds everything.
+//! - [`db`]: the CouchDB databases ([`db::Databases`]) and their sled store ([`db::SledStore`]).
 //! - [`auth`]: accounts, device tokens, the failed-login limit and who may reach which
 //!   database ([`auth::Principal`]).
 //! - [`regions`]: Peru's 25 departments and their database names.
@@ -19,6 +20,7 @@ pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod regions;
 pub mod routes;

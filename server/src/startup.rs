@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::Accounts;
 use crate::config::Config;
+use crate::db::Databases;
 use crate::routes;
 use crate::storage::Storage;
 
@@ -30,6 +31,8 @@ pub enum StartupError {
 #[derive(Clone)]
 pub struct AppState {
     pub storage: Storage,
+    /// The CouchDB databases served under `/db`.
+    pub databases: Databases,
     pub assets: Arc<routes::assets::Assets>,
     /// Users, device tokens and the failed-login limit.
     pub accounts: Accounts,
@@ -75,6 +78,11 @@ impl Application {
             source,
         })?;
 
+        let databases =
+            Databases::open(storage.sled()).map_err(|source| StartupError::Store {
+                dir: config.data_dir.display().to_string(),
+                source,
+            })?;
         let token_ttl = Duration::from_secs(config.token_ttl_days.saturating_mul(24 * 3600));
         let accounts =
             Accounts::open(&storage, token_ttl).map_err(|source| StartupError::Store {
@@ -82,6 +90,7 @@ impl Application {
                 source,
             })?;
         let state = AppState {
+            databases,
             storage,
             assets: Arc::new(assets),
             accounts,

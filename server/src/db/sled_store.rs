@@ -1,0 +1,769 @@
+//! [`SledStore`]: one CouchDB database kept in sled, implementing the shared [`Store`] trait.
+//!
+//! # Trees (per database, named `couch:<db>:<kind>`)
+//! - `docs`: document id → [`DocMeta`] (the revision tree and the sequence of the latest change).
+//! - `bodies`: `id \0 rev` → the stored body and attachment metadata of each leaf revision.
+//! - `seqs`: big-endian `u64` sequence → the changes row ([`SeqEntry`]), so that `_changes`
+//!   never needs to open the documents themselves.
+//! - `locals`: `_local/…` id → the local document (checkpoints).
+//! - `atts`: attachment digest → bytes, stored once however many revisions share them.
+//! - `meta`: the live and deleted document counts.
+//!
+//! Writes to one database go through one writer lock (a std `Mutex`, held only in synchronous
+//! code, never across an `.await`), and each batch is applied in one sled transaction over the
+//! trees it touches, so that a crash leaves every document either before or after the batch.
+//! Nothing is acknowledged before `flush_async` has made it durable.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chaski_shared::doc::{validate_local_id, Attachment, DocId, Document, LocalDoc};
+use chaski_shared::record::{DocRecord, StoredRev};
+use chaski_shared::rev::{RevId, RevTree, DEFAULT_REV_LIMIT};
+use chaski_shared::store::{
+    ChangeRow, Changes, ChangesOptions, ChangesStyle, DbInfo, DocResult, GetOptions, OpenRev,
+    OpenRevs, RevsDiff, RevsDiffEntry, RevsDiffRequest,
+};
+use chaski_shared::{Error, Result, Store};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use tokio::sync::watch;
+
+/// What the `docs` tree keeps per document: everything but the bodies.
+#[derive(Serialize, Deserialize)]
+struct DocMeta {
+    seq: u64,
+    tree: RevTree,
+}
+
+/// What the `seqs` tree keeps per change: the row of the changes feed.
+#[derive(Serialize, Deserialize)]
+struct SeqEntry {
+    id: String,
+    /// Every leaf, winner first.
+    revs: Vec<RevId>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    deleted: bool,
+}
+
+/// The kinds of trees a database has, in the order [`Trees::open`] opens them.
+const TREE_KINDS: [&str; 6] = ["docs", "bodies", "seqs", "locals", "atts", "meta"];
+
+const DOC_COUNT_KEY: &[u8] = b"doc_count";
+const DOC_DEL_COUNT_KEY: &[u8] = b"doc_del_count";
+
+/// The sled tree name of `kind` for database `db`. `:` is not allowed in database names, so no
+/// two databases share a tree.
+pub(crate) fn tree_name(db: &str, kind: &str) -> String {
+    format!("couch:{db}:{kind}")
+}
+
+/// Every tree name of database `db`, to drop them when it is deleted.
+pub(crate) fn tree_names(db: &str) -> Vec<String> {
+    TREE_KINDS.iter().map(|k| tree_name(db, k)).collect()
+}
+
+struct Trees {
+    docs: sled::Tree,
+    bodies: sled::Tree,
+    seqs: sled::Tree,
+    locals: sled::Tree,
+    atts: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl Trees {
+    fn open(db: &sled::Db, name: &str) -> std::result::Result<Self, sled::Error> {
+        Ok(Trees {
+            docs: db.open_tree(tree_name(name, "docs"))?,
+            bodies: db.open_tree(tree_name(name, "bodies"))?,
+            seqs: db.open_tree(tree_name(name, "seqs"))?,
+            locals: db.open_tree(tree_name(name, "locals"))?,
+            atts: db.open_tree(tree_name(name, "atts"))?,
+            meta: db.open_tree(tree_name(name, "meta"))?,
+        })
+    }
+}
+
+/// State only the writer touches.
+struct Writer {
+    update_seq: u64,
+    doc_count: u64,
+    doc_del_count: u64,
+    /// Set when the database is deleted: later writes through an old handle must fail rather
+    /// than recreate trees behind the registry's back.
+    dropped: bool,
+}
+
+struct Inner {
+    name: String,
+    db: sled::Db,
+    trees: Trees,
+    writer: Mutex<Writer>,
+    /// The sequence readers may see: bumped only after a batch's transaction committed.
+    visible_seq: AtomicU64,
+    /// Counts as of `visible_seq`.
+    counts: Mutex<(u64, u64)>,
+    /// The latest durable sequence, for `_changes?feed=longpoll`.
+    durable_seq: watch::Sender<u64>,
+    rev_limit: usize,
+}
+
+/// One CouchDB database in sled. Cloning is cheap and every clone is the same database.
+#[derive(Clone)]
+pub struct SledStore {
+    inner: Arc<Inner>,
+}
+
+fn internal(context: &str, err: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("{context}: {err}"))
+}
+
+fn sled_err(err: sled::Error) -> Error {
+    internal("sled", err)
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(what: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| internal(&format!("corrupt {what}"), e))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| internal("encoding", e))
+}
+
+fn body_key(id: &str, rev: &RevId) -> Vec<u8> {
+    // A revision never contains NUL and starts with digits, so `id \0 rev` is unambiguous.
+    let rev = rev.to_string();
+    let mut key = Vec::with_capacity(id.len() + 1 + rev.len());
+    key.extend_from_slice(id.as_bytes());
+    key.push(0);
+    key.extend_from_slice(rev.as_bytes());
+    key
+}
+
+fn read_u64(tree: &sled::Tree, key: &[u8]) -> std::result::Result<u64, sled::Error> {
+    Ok(tree
+        .get(key)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
+}
+
+/// The error for a handle whose database was deleted meanwhile.
+pub fn no_such_database() -> Error {
+    Error::NotFound("Database does not exist.".into())
+}
+
+/// A prepared write of one document, applied inside the batch transaction.
+struct DocWrite {
+    id: String,
+    meta: Vec<u8>,
+    old_seq: u64,
+    new_seq: u64,
+    seq_entry: Vec<u8>,
+    remove_bodies: Vec<Vec<u8>>,
+    insert_bodies: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl SledStore {
+    /// Opens (creating if needed) the trees of database `name` in `db`.
+    pub fn open(db: &sled::Db, name: &str) -> std::result::Result<Self, sled::Error> {
+        Self::open_with_rev_limit(db, name, DEFAULT_REV_LIMIT)
+    }
+
+    /// Like [`open`](Self::open), keeping `rev_limit` revisions per leaf.
+    pub fn open_with_rev_limit(
+        db: &sled::Db,
+        name: &str,
+        rev_limit: usize,
+    ) -> std::result::Result<Self, sled::Error> {
+        let trees = Trees::open(db, name)?;
+        // The latest change always holds the highest sequence (nothing is ever purged), so
+        // the update sequence needs no counter of its own.
+        let update_seq = match trees.seqs.last()? {
+            Some((k, _)) => <[u8; 8]>::try_from(k.as_ref())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0),
+            None => 0,
+        };
+        let doc_count = read_u64(&trees.meta, DOC_COUNT_KEY)?;
+        let doc_del_count = read_u64(&trees.meta, DOC_DEL_COUNT_KEY)?;
+        let (durable_seq, _) = watch::channel(update_seq);
+        Ok(SledStore {
+            inner: Arc::new(Inner {
+                name: name.to_owned(),
+                db: db.clone(),
+                trees,
+                writer: Mutex::new(Writer {
+                    update_seq,
+                    doc_count,
+                    doc_del_count,
+                    dropped: false,
+                }),
+                visible_seq: AtomicU64::new(update_seq),
+                counts: Mutex::new((doc_count, doc_del_count)),
+                durable_seq,
+                rev_limit,
+            }),
+        })
+    }
+
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The latest sequence a reader can see.
+    pub fn update_seq(&self) -> u64 {
+        self.inner.visible_seq.load(Ordering::Acquire)
+    }
+
+    /// A receiver that changes whenever a write to this database becomes durable; its value is
+    /// the update sequence (`_changes?feed=longpoll` waits on it).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.durable_seq.subscribe()
+    }
+
+    /// Marks the database deleted: every later write through any handle fails with 404. Taking
+    /// the writer lock waits for a write in flight, so none lands in trees being dropped.
+    pub(crate) fn mark_dropped(&self) -> Result<()> {
+        let mut writer = self.writer()?;
+        writer.dropped = true;
+        Ok(())
+    }
+
+    fn writer(&self) -> Result<MutexGuard<'_, Writer>> {
+        self.inner
+            .writer
+            .lock()
+            .map_err(|_| Error::Internal("database writer lock poisoned".into()))
+    }
+
+    async fn flush(&self) -> Result<()> {
+        self.inner.db.flush_async().await.map_err(sled_err)?;
+        Ok(())
+    }
+
+    fn load_meta(&self, id: &str) -> Result<Option<DocMeta>> {
+        match self.inner.trees.docs.get(id.as_bytes()).map_err(sled_err)? {
+            Some(bytes) => Ok(Some(decode("document metadata", &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn load(&self, id: &DocId) -> Result<Option<DocRecord>> {
+        let Some(meta) = self.load_meta(id.as_str())? else {
+            return Ok(None);
+        };
+        let mut leaves = BTreeMap::new();
+        for leaf in meta.tree.leaves() {
+            let key = body_key(id.as_str(), &leaf.rev);
+            if let Some(bytes) = self.inner.trees.bodies.get(key).map_err(sled_err)? {
+                leaves.insert(leaf.rev, decode::<StoredRev>("revision body", &bytes)?);
+            }
+        }
+        Ok(Some(DocRecord {
+            id: id.clone(),
+            tree: meta.tree,
+            leaves,
+            seq: meta.seq,
+        }))
+    }
+
+    fn attachment_bytes(&self, digest: &str) -> Option<Vec<u8>> {
+        match self.inner.trees.atts.get(digest.as_bytes()) {
+            Ok(found) => found.map(|v| v.to_vec()),
+            Err(err) => {
+                tracing::error!(%err, digest, "cannot read attachment bytes");
+                None
+            }
+        }
+    }
+
+    fn document(&self, record: &DocRecord, opts: &GetOptions) -> Result<Document> {
+        record.document(opts, |digest| self.attachment_bytes(digest))
+    }
+
+    /// The winning revision and deleted flag of a document, without its body (`_all_docs`).
+    pub fn winner(&self, id: &str) -> Result<Option<(RevId, bool)>> {
+        Ok(self
+            .load_meta(id)?
+            .and_then(|m| m.tree.winner())
+            .map(|w| (w.rev, w.deleted)))
+    }
+
+    /// Document ids with their winner, in id order, from `start` (inclusive) on, or backwards
+    /// from it with `descending`; for `_all_docs`. Deleted documents are skipped. Calls `visit`
+    /// until it returns `false`.
+    pub fn scan_winners(
+        &self,
+        start: Option<&str>,
+        descending: bool,
+        mut visit: impl FnMut(&str, RevId) -> Result<bool>,
+    ) -> Result<()> {
+        let docs = &self.inner.trees.docs;
+        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            match (start, descending) {
+                (None, false) => Box::new(docs.iter()),
+                (None, true) => Box::new(docs.iter().rev()),
+                (Some(s), false) => Box::new(docs.range(s.as_bytes()..)),
+                (Some(s), true) => Box::new(docs.range(..=s.as_bytes()).rev()),
+            };
+        for item in iter {
+            let (key, value) = item.map_err(sled_err)?;
+            let meta: DocMeta = decode("document metadata", &value)?;
+            let Some(winner) = meta.tree.winner() else {
+                continue;
+            };
+            if winner.deleted {
+                continue;
+            }
+            let id = std::str::from_utf8(&key).map_err(|e| internal("document key", e))?;
+            if !visit(id, winner.rev)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a batch in memory, then writes it in one transaction. Returns the results and
+    /// whether anything changed.
+    fn write_batch(&self, docs: Vec<Document>, new_edits: bool) -> Result<(Vec<DocResult>, bool)> {
+        let mut writer = self.writer()?;
+        if writer.dropped {
+            return Err(no_such_database());
+        }
+        let trees = &self.inner.trees;
+        let mut results = Vec::with_capacity(docs.len());
+        // The batch's working copy of each record it touches, and what each looked like before
+        // (sequence, leaves, winner deleted / absent), to know which keys to remove.
+        let mut working: HashMap<DocId, DocRecord> = HashMap::new();
+        let mut before: HashMap<DocId, (u64, BTreeSet<RevId>, Option<bool>)> = HashMap::new();
+        let mut new_atts: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut seq = writer.update_seq;
+        for doc in docs {
+            let id = doc.id.clone();
+            let sent_rev = doc.rev.clone();
+            if !working.contains_key(&id) {
+                let record = self
+                    .load(&id)?
+                    .unwrap_or_else(|| DocRecord::new(id.clone()));
+                let existed = (!record.tree.is_empty()).then(|| record.is_deleted());
+                before.insert(
+                    id.clone(),
+                    (record.seq, record.leaves.keys().cloned().collect(), existed),
+                );
+                working.insert(id.clone(), record);
+            }
+            let Some(record) = working.get_mut(&id) else {
+                continue;
+            };
+            // `update` leaves the record unchanged when it fails.
+            match record.update(doc, new_edits, self.inner.rev_limit) {
+                Ok(update) => {
+                    if update.changed {
+                        seq += 1;
+                        record.seq = seq;
+                        for (digest, bytes) in update.new_attachments {
+                            if !new_atts.contains_key(&digest)
+                                && !trees
+                                    .atts
+                                    .contains_key(digest.as_bytes())
+                                    .map_err(sled_err)?
+                            {
+                                new_atts.insert(digest, bytes);
+                            }
+                        }
+                    }
+                    results.push(DocResult {
+                        id: id.into_string(),
+                        rev: Some(update.rev),
+                        error: None,
+                    });
+                }
+                Err(error) => results.push(DocResult {
+                    id: id.into_string(),
+                    rev: sent_rev,
+                    error: Some(error),
+                }),
+            }
+        }
+
+        let mut writes = Vec::new();
+        let (mut doc_count, mut doc_del_count) = (writer.doc_count, writer.doc_del_count);
+        for (id, record) in &working {
+            let Some((old_seq, old_leaves, existed)) = before.get(id) else {
+                continue;
+            };
+            if record.seq == *old_seq {
+                continue;
+            }
+            match existed {
+                Some(true) => doc_del_count = doc_del_count.saturating_sub(1),
+                Some(false) => doc_count = doc_count.saturating_sub(1),
+                None => {}
+            }
+            let leaves = record.tree.leaves();
+            let deleted = leaves.first().is_some_and(|w| w.deleted);
+            if deleted {
+                doc_del_count += 1;
+            } else {
+                doc_count += 1;
+            }
+            let meta = DocMeta {
+                seq: record.seq,
+                tree: record.tree.clone(),
+            };
+            let entry = SeqEntry {
+                id: id.as_str().to_owned(),
+                revs: leaves.into_iter().map(|l| l.rev).collect(),
+                deleted,
+            };
+            let mut insert_bodies = Vec::new();
+            for (rev, stored) in &record.leaves {
+                if !old_leaves.contains(rev) {
+                    insert_bodies.push((body_key(id.as_str(), rev), encode(stored)?));
+                }
+            }
+            writes.push(DocWrite {
+                id: id.as_str().to_owned(),
+                meta: encode(&meta)?,
+                old_seq: *old_seq,
+                new_seq: record.seq,
+                seq_entry: encode(&entry)?,
+                remove_bodies: old_leaves
+                    .iter()
+                    .filter(|r| !record.leaves.contains_key(*r))
+                    .map(|r| body_key(id.as_str(), r))
+                    .collect(),
+                insert_bodies,
+            });
+        }
+        if writes.is_empty() {
+            return Ok((results, false));
+        }
+        let outcome = (
+            &trees.docs,
+            &trees.bodies,
+            &trees.seqs,
+            &trees.atts,
+            &trees.meta,
+        )
+            .transaction(|(docs, bodies, seqs, atts, meta)| {
+                for w in &writes {
+                    docs.insert(w.id.as_bytes(), w.meta.as_slice())?;
+                    for key in &w.remove_bodies {
+                        bodies.remove(key.as_slice())?;
+                    }
+                    for (key, value) in &w.insert_bodies {
+                        bodies.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    if w.old_seq > 0 {
+                        seqs.remove(&w.old_seq.to_be_bytes())?;
+                    }
+                    seqs.insert(&w.new_seq.to_be_bytes(), w.seq_entry.as_slice())?;
+                }
+                for (digest, bytes) in &new_atts {
+                    atts.insert(digest.as_bytes(), bytes.as_slice())?;
+                }
+                meta.insert(DOC_COUNT_KEY, &doc_count.to_be_bytes())?;
+                meta.insert(DOC_DEL_COUNT_KEY, &doc_del_count.to_be_bytes())?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            });
+        match outcome {
+            Ok(()) => {}
+            Err(TransactionError::Storage(err)) => return Err(sled_err(err)),
+            Err(TransactionError::Abort(())) => {
+                return Err(Error::Internal("batch transaction aborted".into()))
+            }
+        }
+        writer.update_seq = seq;
+        writer.doc_count = doc_count;
+        writer.doc_del_count = doc_del_count;
+        if let Ok(mut counts) = self.inner.counts.lock() {
+            *counts = (doc_count, doc_del_count);
+        }
+        self.inner.visible_seq.store(seq, Ordering::Release);
+        Ok((results, true))
+    }
+
+    fn open_rev(&self, record: &DocRecord, rev: &RevId, opts: &GetOptions) -> Result<Document> {
+        let opts = GetOptions {
+            rev: Some(rev.clone()),
+            ..opts.clone()
+        };
+        self.document(record, &opts)
+    }
+}
+
+impl Store for SledStore {
+    async fn info(&self) -> Result<DbInfo> {
+        let (doc_count, doc_del_count) = *self
+            .inner
+            .counts
+            .lock()
+            .map_err(|_| Error::Internal("database counts lock poisoned".into()))?;
+        Ok(DbInfo {
+            update_seq: self.update_seq(),
+            doc_count,
+            doc_del_count,
+        })
+    }
+
+    async fn get(&self, id: &DocId, opts: &GetOptions) -> Result<Document> {
+        let record = self.load(id)?.ok_or_else(Error::missing)?;
+        self.document(&record, opts)
+    }
+
+    async fn open_revs(
+        &self,
+        id: &DocId,
+        revs: &OpenRevs,
+        opts: &GetOptions,
+    ) -> Result<Vec<OpenRev>> {
+        let record = self.load(id)?;
+        let mut out = Vec::new();
+        match revs {
+            OpenRevs::All => {
+                let record = record.ok_or_else(Error::missing)?;
+                for leaf in record.tree.leaves() {
+                    out.push(OpenRev::Ok(self.open_rev(&record, &leaf.rev, opts)?));
+                }
+            }
+            OpenRevs::Revs(revs) => {
+                let mut seen = BTreeSet::new();
+                for rev in revs {
+                    let answers: Vec<RevId> = match &record {
+                        Some(r) if r.tree.is_leaf(rev) => vec![rev.clone()],
+                        Some(r) if opts.latest && r.tree.contains(rev) => r
+                            .tree
+                            .leaves_descending_from(rev)
+                            .into_iter()
+                            .map(|l| l.rev)
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    if answers.is_empty() {
+                        out.push(OpenRev::Missing(rev.clone()));
+                    }
+                    for answer in answers {
+                        if !seen.insert(answer.clone()) {
+                            continue;
+                        }
+                        let record = record.as_ref().ok_or_else(Error::missing)?;
+                        out.push(OpenRev::Ok(self.open_rev(record, &answer, opts)?));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn bulk_docs(&self, docs: Vec<Document>, new_edits: bool) -> Result<Vec<DocResult>> {
+        let (results, changed) = self.write_batch(docs, new_edits)?;
+        if changed {
+            // One flush for the whole batch; nothing is acknowledged before it.
+            self.flush().await?;
+            let seq = self.update_seq();
+            self.inner.durable_seq.send_if_modified(|current| {
+                let newer = *current < seq;
+                if newer {
+                    *current = seq;
+                }
+                newer
+            });
+        }
+        Ok(results)
+    }
+
+    async fn changes(&self, opts: &ChangesOptions) -> Result<Changes> {
+        // Rows above the visible sequence belong to a batch still being written.
+        let upto = self.update_seq();
+        let limit = opts.limit.unwrap_or(usize::MAX);
+        let mut results = Vec::new();
+        let mut pending = 0u64;
+        let from = opts.since.saturating_add(1);
+        if from <= upto {
+            let range = self
+                .inner
+                .trees
+                .seqs
+                .range(from.to_be_bytes()..=upto.to_be_bytes());
+            for item in range {
+                let (key, value) = item.map_err(sled_err)?;
+                if results.len() >= limit && opts.doc_ids.is_none() {
+                    pending += 1;
+                    continue;
+                }
+                let entry: SeqEntry = decode("changes entry", &value)?;
+                if let Some(ids) = &opts.doc_ids {
+                    if !ids.contains(&entry.id) {
+                        continue;
+                    }
+                }
+                if results.len() >= limit {
+                    pending += 1;
+                    continue;
+                }
+                let seq = <[u8; 8]>::try_from(key.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|e| internal("changes key", e))?;
+                let id = DocId::parse(entry.id).map_err(|e| internal("changes entry id", e))?;
+                let revs = match opts.style {
+                    ChangesStyle::MainOnly => entry.revs.into_iter().take(1).collect(),
+                    ChangesStyle::AllDocs => entry.revs,
+                };
+                let doc = if opts.include_docs {
+                    let record = self.load(&id)?.ok_or_else(|| {
+                        Error::Internal(format!("changes entry for unknown document {id}"))
+                    })?;
+                    let get = GetOptions {
+                        rev: record.winner().map(|w| w.rev),
+                        conflicts: opts.conflicts,
+                        ..GetOptions::default()
+                    };
+                    Some(self.document(&record, &get)?)
+                } else {
+                    None
+                };
+                results.push(ChangeRow {
+                    seq,
+                    id,
+                    revs,
+                    deleted: entry.deleted,
+                    doc,
+                });
+            }
+        }
+        let last_seq = match results.last() {
+            Some(row) if pending > 0 => row.seq,
+            _ => upto.max(opts.since.min(upto)),
+        };
+        Ok(Changes {
+            results,
+            last_seq,
+            pending,
+        })
+    }
+
+    async fn revs_diff(&self, revs: &RevsDiffRequest) -> Result<RevsDiff> {
+        let mut out = RevsDiff::new();
+        for (id, wanted) in revs {
+            let meta = match DocId::parse(id.as_str()) {
+                Ok(_) => self.load_meta(id)?,
+                Err(_) => None,
+            };
+            let (missing, possible_ancestors) = match meta {
+                Some(m) => m.tree.revs_diff(wanted),
+                None => {
+                    let mut all = wanted.clone();
+                    all.sort();
+                    all.dedup();
+                    (all, Vec::new())
+                }
+            };
+            if !missing.is_empty() {
+                out.insert(
+                    id.clone(),
+                    RevsDiffEntry {
+                        missing,
+                        possible_ancestors,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_local(&self, id: &str) -> Result<Option<LocalDoc>> {
+        validate_local_id(id)?;
+        match self
+            .inner
+            .trees
+            .locals
+            .get(id.as_bytes())
+            .map_err(sled_err)?
+        {
+            Some(bytes) => {
+                let value: serde_json::Value = decode("local document", &bytes)?;
+                Ok(Some(LocalDoc::from_json(value)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn put_local(&self, mut doc: LocalDoc) -> Result<String> {
+        validate_local_id(&doc.id)?;
+        let rev = {
+            let writer = self.writer()?;
+            if writer.dropped {
+                return Err(no_such_database());
+            }
+            let locals = &self.inner.trees.locals;
+            let current = match locals.get(doc.id.as_bytes()).map_err(sled_err)? {
+                Some(bytes) => {
+                    let value: serde_json::Value = decode("local document", &bytes)?;
+                    LocalDoc::from_json(value)?.rev
+                }
+                None => None,
+            };
+            if doc.rev != current {
+                return Err(Error::conflict());
+            }
+            let rev = LocalDoc::next_rev(current.as_deref());
+            doc.rev = Some(rev.clone());
+            locals
+                .insert(doc.id.as_bytes(), encode(&doc.to_json())?)
+                .map_err(sled_err)?;
+            rev
+        };
+        self.flush().await?;
+        Ok(rev)
+    }
+
+    async fn delete_local(&self, id: &str, rev: Option<&str>) -> Result<()> {
+        validate_local_id(id)?;
+        {
+            let writer = self.writer()?;
+            if writer.dropped {
+                return Err(no_such_database());
+            }
+            let locals = &self.inner.trees.locals;
+            let bytes = locals
+                .get(id.as_bytes())
+                .map_err(sled_err)?
+                .ok_or_else(Error::missing)?;
+            let value: serde_json::Value = decode("local document", &bytes)?;
+            if LocalDoc::from_json(value)?.rev.as_deref() != rev {
+                return Err(Error::conflict());
+            }
+            locals.remove(id.as_bytes()).map_err(sled_err)?;
+        }
+        self.flush().await
+    }
+
+    async fn ensure_full_commit(&self) -> Result<()> {
+        self.flush().await
+    }
+
+    async fn attachment(&self, id: &DocId, name: &str, rev: Option<&RevId>) -> Result<Attachment> {
+        // Only the asked-for attachment's bytes are read, not every attachment of the revision.
+        let record = self.load(id)?.ok_or_else(Error::missing)?;
+        let opts = GetOptions {
+            rev: rev.cloned(),
+            ..GetOptions::default()
+        };
+        let doc = self.document(&record, &opts)?;
+        let mut att = doc
+            .attachments
+            .get(name)
+            .cloned()
+            .ok_or_else(Error::missing)?;
+        att.data = Some(self.attachment_bytes(&att.digest).ok_or_else(|| {
+            Error::Internal(format!("attachment bytes for {} are missing", att.digest))
+        })?);
+        Ok(att)
+    }
+}
