@@ -5,6 +5,8 @@
 //! - [`error`]: the one [`Error`] type, with CouchDB's `error`/`reason` names and statuses.
 //! - [`rev`]: revision ids (`N-hash`) and revision trees: merge, new edits, winner, conflicts,
 //!   `revs_diff`, stemming.
+//! - [`domain`]: regions, inspections, people found and case events parsed from documents, with
+//!   per-field errors; the rules the server enforces and the client shows.
 //! - [`doc`]: documents, validated ids, attachments and local documents, to and from CouchDB JSON.
 //! - [`record`]: what a store keeps per document and the pure rules that edit it.
 //! - [`store`]: the async [`Store`] trait and the in-memory [`MemoryStore`].
@@ -64,6 +66,7 @@
 
 pub mod conformance;
 pub mod doc;
+pub mod domain;
 pub mod error;
 #[cfg(feature = "http")]
 mod http;

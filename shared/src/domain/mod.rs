@@ -1,0 +1,156 @@
+//! Chaski's domain: regions, inspections, people found and case events, parsed from documents
+//! once, at the edge, with every problem reported per field.
+//!
+//! The server runs [`validate_for_database`] on every document written to a region database and
+//! answers a 400 with [`reason_en`]; the client runs the same parsers to show each
+//! [`FieldError`] next to its field, in the user's language. Both reject exactly the same
+//! records because they run exactly this code.
+//!
+//! Unknown fields are tolerated (a newer tablet may add some, and an older one must not break
+//! its records) except where tolerating them would be unsafe: inside a person found, where a
+//! clear name is refused, and inside a sealed identity.
+//!
+//! # Layout
+//! - [`validate`]: [`FieldError`], [`ErrorCode`], [`reason_en`] and the JSON reader.
+//! - [`region`]: Peru's 25 departments.
+//! - [`inspection`]: the inspection document, draft and submitted rules, photos.
+//! - [`indicators`]: the ILO's 11 indicators of forced labour.
+//! - [`person`]: people found, with their sealed identity.
+//! - [`case_event`]: review, referral, prosecution and outcome events.
+//! - [`time`]: RFC 3339 timestamps and time-ordered ids.
+//! - `fixtures` (tests and feature `fixtures`): valid documents for other crates' tests and
+//!   benchmarks.
+
+pub mod case_event;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
+pub mod indicators;
+pub mod inspection;
+pub mod person;
+pub mod region;
+pub mod time;
+pub mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use serde_json::Value;
+
+pub use case_event::{CaseEvent, CaseEventKind, EventDetail, OutcomeKind, Sentence};
+pub use indicators::{Indicator, Indicators, Observation, Stage};
+pub use inspection::{
+    Access, AccessMode, Companion, Finding, GpsPoint, Inspection, LocationSource, NationalityCount,
+    Photo, Sector, Status, TeamMember, Workers,
+};
+pub use person::{
+    AgeBand, Consent, ConsentBy, ConsentStatus, IndigenousPeople, Nationality, Need, PersonCode,
+    PersonFound, Referral, ReferralTarget, SealedIdentity, Sex,
+};
+pub use region::Region;
+pub use time::{new_event_id, new_inspection_id, Timestamp};
+pub use validate::{reason_en, Choice, ErrorCode, FieldError, Format, JsonType, Rule};
+
+use crate::doc::Document;
+use case_event::CASE_EVENT_TYPE;
+use inspection::INSPECTION_TYPE;
+
+/// The document types a region database holds.
+pub const DOCUMENT_TYPES: &[&str] = &[INSPECTION_TYPE, CASE_EVENT_TYPE];
+
+/// What kind of document passed validation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Inspection,
+    CaseEvent,
+    /// A deletion: it carries no body to check.
+    Tombstone,
+    /// A design document (`_design/…`): not domain data.
+    Design,
+}
+
+/// A document parsed into its domain type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Parsed {
+    Inspection(Box<Inspection>),
+    CaseEvent(CaseEvent),
+    Tombstone,
+    Design,
+}
+
+impl Parsed {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Parsed::Inspection(_) => Kind::Inspection,
+            Parsed::CaseEvent(_) => Kind::CaseEvent,
+            Parsed::Tombstone => Kind::Tombstone,
+            Parsed::Design => Kind::Design,
+        }
+    }
+}
+
+/// Parses a document by its `type`. Tombstones pass (a deletion must always replicate), as do
+/// design documents; any other document must be an inspection or a case event.
+pub fn parse_document(doc: &Document) -> Result<Parsed, Vec<FieldError>> {
+    if doc.deleted {
+        return Ok(Parsed::Tombstone);
+    }
+    if doc.id.is_design() {
+        return Ok(Parsed::Design);
+    }
+    match doc.body.get("type") {
+        Some(Value::String(t)) if t == INSPECTION_TYPE => {
+            Inspection::from_document(doc).map(|i| Parsed::Inspection(Box::new(i)))
+        }
+        Some(Value::String(t)) if t == CASE_EVENT_TYPE => {
+            CaseEvent::from_document(doc).map(Parsed::CaseEvent)
+        }
+        None | Some(Value::Null) => Err(vec![FieldError::new("type", ErrorCode::Required)]),
+        Some(_) => Err(vec![FieldError::new(
+            "type",
+            ErrorCode::NotInList {
+                allowed: DOCUMENT_TYPES,
+            },
+        )]),
+    }
+}
+
+/// [`parse_document`], keeping only the kind: what the server needs to accept a write.
+pub fn validate_document(doc: &Document) -> Result<Kind, Vec<FieldError>> {
+    parse_document(doc).map(|p| p.kind())
+}
+
+/// [`validate_document`] for a document written to database `db_name`: when that is a region's
+/// database, an inspection that names a region must name that one (a record filed in the wrong
+/// region would escape the office that must act on it). Other databases skip the check.
+pub fn validate_for_database(doc: &Document, db_name: &str) -> Result<Kind, Vec<FieldError>> {
+    let result = validate_document(doc);
+    let Some(db_region) = Region::from_db_name(db_name) else {
+        return result;
+    };
+    if doc.deleted || doc.body.get("type").and_then(Value::as_str) != Some(INSPECTION_TYPE) {
+        return result;
+    }
+    let doc_region = doc
+        .body
+        .get("region")
+        .and_then(Value::as_str)
+        .and_then(Region::from_db_name);
+    match doc_region {
+        Some(r) if r != db_region => {
+            let mismatch = FieldError::new(
+                "region",
+                ErrorCode::RegionMismatch {
+                    database: db_name.to_string(),
+                },
+            );
+            match result {
+                Ok(_) => Err(vec![mismatch]),
+                Err(mut errors) => {
+                    errors.push(mismatch);
+                    Err(errors)
+                }
+            }
+        }
+        _ => result,
+    }
+}
