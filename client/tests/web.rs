@@ -1,0 +1,135 @@
+//! Browser tests of the app shell: the real `App` mounted in headless Chromium.
+//!
+//! Run: `CHROMEDRIVER=/usr/bin/chromedriver CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+//! cargo test -p chaski-client --target wasm32-unknown-unknown`.
+#![cfg(target_arch = "wasm32")]
+
+use chaski_client::{i18n::STORAGE_KEY, App};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement, HtmlSelectElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn document() -> web_sys::Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+fn storage() -> web_sys::Storage {
+    web_sys::window().unwrap().local_storage().unwrap().unwrap()
+}
+
+fn by_id(id: &str) -> Element {
+    document()
+        .get_element_by_id(id)
+        .unwrap_or_else(|| panic!("no element #{id}"))
+}
+
+fn text(id: &str) -> String {
+    by_id(id).text_content().unwrap_or_default()
+}
+
+/// Lets Leptos run the effects and re-renders it schedules as tasks.
+async fn settle() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 10)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+/// Mounts the app into a fresh container at `path`; the handle unmounts it when dropped.
+async fn mount_at(path: &str) -> impl Drop {
+    let history = web_sys::window().unwrap().history().unwrap();
+    history
+        .replace_state_with_url(&JsValue::NULL, "", Some(path))
+        .unwrap();
+    let root: HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&root).unwrap();
+    let handle = leptos::mount::mount_to(root, App);
+    settle().await;
+    Unmount(Some(handle))
+}
+
+struct Unmount<T>(Option<T>);
+
+impl<T> Drop for Unmount<T> {
+    fn drop(&mut self) {
+        drop(self.0.take());
+        if let Some(html) = document().document_element() {
+            let _ = html.set_attribute("lang", "es");
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_new_device_shows_the_empty_inspection_list_in_spanish() {
+    storage().remove_item(STORAGE_KEY).unwrap();
+    let _app = mount_at("/").await;
+
+    assert_eq!(
+        text("inspections-empty"),
+        "Todavía no hay inspecciones en este dispositivo."
+    );
+    assert_eq!(
+        document()
+            .document_element()
+            .unwrap()
+            .get_attribute("lang")
+            .as_deref(),
+        Some("es")
+    );
+    let online = by_id("net-status").get_attribute("data-online").unwrap();
+    assert!(online == "true" || online == "false");
+    assert!(text("app-version").starts_with(&format!("Chaski {}", chaski_shared::VERSION)));
+}
+
+#[wasm_bindgen_test]
+async fn choosing_english_translates_the_app_and_is_remembered() {
+    storage().remove_item(STORAGE_KEY).unwrap();
+    let app = mount_at("/settings").await;
+
+    let select: HtmlSelectElement = by_id("lang-select").unchecked_into();
+    assert_eq!(select.value(), "es");
+    select.set_value("en");
+    select
+        .dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+    settle().await;
+
+    assert_eq!(text("nav-settings").trim(), "Settings");
+    assert_eq!(
+        storage().get_item(STORAGE_KEY).unwrap().as_deref(),
+        Some("en")
+    );
+    assert_eq!(
+        document()
+            .document_element()
+            .unwrap()
+            .get_attribute("lang")
+            .as_deref(),
+        Some("en")
+    );
+    drop(app);
+
+    // A fresh start (as after a reload) reads the choice back.
+    let _app = mount_at("/").await;
+    assert_eq!(
+        text("inspections-empty"),
+        "There are no inspections on this device yet."
+    );
+    storage().remove_item(STORAGE_KEY).unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn an_unknown_route_says_the_page_was_not_found() {
+    storage().remove_item(STORAGE_KEY).unwrap();
+    let _app = mount_at("/no/such/page").await;
+    assert_eq!(text("not-found"), "Página no encontrada");
+    assert_eq!(
+        by_id("not-found-home").get_attribute("href").as_deref(),
+        Some("/")
+    );
+}
