@@ -1,1 +1,583 @@
-//! Administration from the command line: users, tokens, databases, backup and restore.
+//! Administration from the command line: users, device tokens, backup and restore.
+//!
+//! These commands open the data folder directly, so they run while the server is stopped;
+//! sled's lock refuses a folder that a running server holds, and the message says so.
+
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::auth::{accounts::DEFAULT_TOKEN_TTL, Accounts, Role, TokenInfo, UserInfo};
+use crate::storage::Storage;
+
+/// The administration subcommands of `chaski`.
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Manage users (run while the server is stopped).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// List and revoke devices' login tokens (run while the server is stopped).
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Write every tree of the data folder to FILE, with a checksum (server stopped).
+    Backup { file: PathBuf },
+    /// Restore a backup FILE into the data folder, which must be empty or absent unless
+    /// --force (the old folder is then kept beside it, renamed).
+    Restore {
+        file: PathBuf,
+        /// Replace a data folder that already holds data.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password comes from --password-stdin or the CHASKI_PASSWORD variable,
+    /// never from the command line (other users could read it in the process list).
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// A region's database (repeat for several): amazonas, ancash, …, madre-de-dios, …
+        #[arg(long = "region")]
+        regions: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user: their password and every device token stop working at once.
+    Disable { name: String },
+    /// Enable a disabled user again.
+    Enable { name: String },
+    /// Replace a user's regions (none given: no region).
+    Regions { name: String, regions: Vec<String> },
+    /// Set a user's role.
+    Role {
+        name: String,
+        #[arg(value_enum)]
+        role: Role,
+    },
+    /// Set a new password (from --password-stdin or CHASKI_PASSWORD).
+    Password {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List every user.
+    List,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TokensCommand {
+    /// List the live tokens (of one user with --user).
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by its id: that device is cut off at once.
+    Revoke { id: String },
+}
+
+/// Runs an administration command on the data folder `data_dir`.
+pub async fn run(data_dir: &Path, command: AdminCommand) -> Result<(), String> {
+    match command {
+        AdminCommand::User(cmd) => user(data_dir, cmd).await,
+        AdminCommand::Tokens(cmd) => tokens(data_dir, cmd).await,
+        AdminCommand::Backup { file } => {
+            let (n_trees, n_items) = backup(data_dir, &file)?;
+            println!(
+                "backed up {n_items} records in {n_trees} trees from {} to {}",
+                data_dir.display(),
+                file.display()
+            );
+            Ok(())
+        }
+        AdminCommand::Restore { file, force } => {
+            let outcome = restore(&file, data_dir, force)?;
+            println!(
+                "restored {} records in {} trees from {} into {}",
+                outcome.items,
+                outcome.trees,
+                file.display(),
+                data_dir.display()
+            );
+            if let Some(old) = outcome.previous {
+                println!("the previous data folder was kept as {}", old.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+fn open(data_dir: &Path) -> Result<(Storage, Accounts), String> {
+    let storage = Storage::open(data_dir).map_err(|e| {
+        format!(
+            "cannot open the data folder {}: {e}. Stop the server first: these commands need \
+             it to themselves.",
+            data_dir.display()
+        )
+    })?;
+    let accounts = Accounts::open(&storage, DEFAULT_TOKEN_TTL).map_err(|e| e.to_string())?;
+    Ok((storage, accounts))
+}
+
+async fn user(data_dir: &Path, cmd: UserCommand) -> Result<(), String> {
+    let (_storage, accounts) = open(data_dir)?;
+    let show = |u: &UserInfo| {
+        println!(
+            "{}\t{}\t{}\t{}",
+            u.name,
+            u.role,
+            if u.regions.is_empty() {
+                "-".to_owned()
+            } else {
+                u.regions.iter().cloned().collect::<Vec<_>>().join(",")
+            },
+            if u.disabled { "disabled" } else { "enabled" }
+        );
+    };
+    match cmd {
+        UserCommand::Add {
+            name,
+            role,
+            regions,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            let user = accounts
+                .create_user(&name, &password, role, regions)
+                .await
+                .map_err(|e| e.to_string())?;
+            print!("added ");
+            show(&user);
+        }
+        UserCommand::Disable { name } => {
+            let user = accounts
+                .set_disabled(&name, true)
+                .await
+                .map_err(|e| e.to_string())?;
+            print!("disabled ");
+            show(&user);
+        }
+        UserCommand::Enable { name } => {
+            let user = accounts
+                .set_disabled(&name, false)
+                .await
+                .map_err(|e| e.to_string())?;
+            print!("enabled ");
+            show(&user);
+        }
+        UserCommand::Regions { name, regions } => {
+            let user = accounts
+                .set_regions(&name, regions)
+                .await
+                .map_err(|e| e.to_string())?;
+            print!("updated ");
+            show(&user);
+        }
+        UserCommand::Role { name, role } => {
+            let user = accounts
+                .set_role(&name, role)
+                .await
+                .map_err(|e| e.to_string())?;
+            print!("updated ");
+            show(&user);
+        }
+        UserCommand::Password {
+            name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            accounts
+                .set_password(&name, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("password changed for {name}");
+        }
+        UserCommand::List => {
+            let users = accounts.list_users().map_err(|e| e.to_string())?;
+            println!("name\trole\tregions\tstate");
+            users.iter().for_each(show);
+        }
+    }
+    Ok(())
+}
+
+async fn tokens(data_dir: &Path, cmd: TokensCommand) -> Result<(), String> {
+    let (_storage, accounts) = open(data_dir)?;
+    match cmd {
+        TokensCommand::List { user } => {
+            let tokens = accounts
+                .list_tokens(user.as_deref())
+                .map_err(|e| e.to_string())?;
+            println!("id\tuser\tdevice\tcreated\texpires");
+            for TokenInfo {
+                id,
+                user,
+                device,
+                created_at,
+                expires_at,
+            } in tokens
+            {
+                println!("{id}\t{user}\t{device}\t{created_at}\t{expires_at}");
+            }
+        }
+        TokensCommand::Revoke { id } => {
+            let revoked = accounts
+                .revoke_token(&id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "revoked token {} of {} ({})",
+                revoked.id, revoked.user, revoked.device
+            );
+        }
+    }
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            return Err("no password on standard input".to_owned());
+        }
+        return Ok(password);
+    }
+    match std::env::var("CHASKI_PASSWORD") {
+        Ok(password) if !password.is_empty() => Ok(password),
+        _ => Err(
+            "give the password on standard input with --password-stdin, or in the \
+             CHASKI_PASSWORD environment variable (never on the command line)"
+                .to_owned(),
+        ),
+    }
+}
+
+/// The first bytes of a backup file.
+const MAGIC: &[u8] = b"CHASKI-BACKUP\n";
+/// The format written today; a newer one is refused with a clear message.
+const FORMAT_VERSION: u32 = 1;
+const TAG_COLLECTION: u8 = 1;
+const TAG_ITEM: u8 = 2;
+const TAG_END: u8 = 0;
+
+/// Writes every tree of `data_dir` to `file`: magic, version, the collections from sled's
+/// `export()`, and a SHA-256 of all that at the end. Written to a temporary file, synced, then
+/// renamed, so a crash never leaves half a backup under the real name.
+/// Returns (trees, records).
+pub fn backup(data_dir: &Path, file: &Path) -> Result<(usize, usize), String> {
+    if !data_dir.is_dir() {
+        return Err(format!("there is no data folder at {}", data_dir.display()));
+    }
+    let (storage, _accounts) = open(data_dir)?;
+    let tmp = temp_path(file);
+    let result = write_backup(storage.sled(), &tmp);
+    match result {
+        Ok(counts) => {
+            std::fs::rename(&tmp, file)
+                .map_err(|e| format!("cannot move the backup to {}: {e}", file.display()))?;
+            Ok(counts)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn write_backup(db: &sled::Db, tmp: &Path) -> Result<(usize, usize), String> {
+    let err = |e: std::io::Error| format!("cannot write the backup {}: {e}", tmp.display());
+    let f = std::fs::File::create(tmp).map_err(err)?;
+    let mut out = HashingWriter {
+        inner: std::io::BufWriter::new(f),
+        hasher: Sha256::new(),
+    };
+    out.write_all(MAGIC).map_err(err)?;
+    out.write_all(&FORMAT_VERSION.to_be_bytes()).map_err(err)?;
+    let (mut trees, mut items) = (0, 0);
+    for (kind, name, records) in db.export() {
+        trees += 1;
+        out.write_all(&[TAG_COLLECTION]).map_err(err)?;
+        write_chunk(&mut out, &kind).map_err(err)?;
+        write_chunk(&mut out, &name).map_err(err)?;
+        for fields in records {
+            items += 1;
+            out.write_all(&[TAG_ITEM]).map_err(err)?;
+            out.write_all(&(fields.len() as u32).to_be_bytes())
+                .map_err(err)?;
+            for field in &fields {
+                write_chunk(&mut out, field).map_err(err)?;
+            }
+        }
+    }
+    out.write_all(&[TAG_END]).map_err(err)?;
+    let digest = out.hasher.finalize();
+    let mut inner = out.inner;
+    inner.write_all(&digest).map_err(err)?;
+    let f = inner.into_inner().map_err(|e| err(e.into_error()))?;
+    f.sync_all().map_err(err)?;
+    Ok((trees, items))
+}
+
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn write_chunk(out: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
+    out.write_all(&(bytes.len() as u32).to_be_bytes())?;
+    out.write_all(bytes)
+}
+
+type Collection = (Vec<u8>, Vec<u8>, Vec<Vec<Vec<u8>>>);
+
+/// Reads and checks a backup file: the magic, the version and the checksum must all hold.
+fn read_backup(file: &Path) -> Result<Vec<Collection>, String> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read the backup {}: {e}", file.display()))?;
+    let corrupt = |why: &str| {
+        format!(
+            "{} is not a usable Chaski backup ({why}); nothing was restored",
+            file.display()
+        )
+    };
+    if !bytes.starts_with(MAGIC) {
+        return Err(corrupt("it does not start like one"));
+    }
+    if bytes.len() < MAGIC.len() + 4 + 1 + 32 {
+        return Err(corrupt("it is truncated"));
+    }
+    let (body, digest) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(body).as_slice() != digest {
+        return Err(corrupt(
+            "its checksum does not match: it is damaged or truncated",
+        ));
+    }
+    let mut r = Reader {
+        bytes: body,
+        pos: MAGIC.len(),
+    };
+    let version = r.u32().ok_or_else(|| corrupt("no version"))?;
+    if version != FORMAT_VERSION {
+        return Err(corrupt(&format!(
+            "format version {version}; this chaski reads version {FORMAT_VERSION}"
+        )));
+    }
+    let mut collections: Vec<Collection> = Vec::new();
+    loop {
+        match r.u8().ok_or_else(|| corrupt("it ends early"))? {
+            TAG_END => break,
+            TAG_COLLECTION => {
+                let kind = r.chunk().ok_or_else(|| corrupt("bad collection"))?;
+                let name = r.chunk().ok_or_else(|| corrupt("bad collection"))?;
+                if kind != b"tree" {
+                    return Err(corrupt("unknown collection kind"));
+                }
+                collections.push((kind, name, Vec::new()));
+            }
+            TAG_ITEM => {
+                let n = r.u32().ok_or_else(|| corrupt("bad record"))?;
+                if n != 2 {
+                    return Err(corrupt("a record is not a key and a value"));
+                }
+                let key = r.chunk().ok_or_else(|| corrupt("bad record"))?;
+                let value = r.chunk().ok_or_else(|| corrupt("bad record"))?;
+                collections
+                    .last_mut()
+                    .ok_or_else(|| corrupt("a record outside any tree"))?
+                    .2
+                    .push(vec![key, value]);
+            }
+            _ => return Err(corrupt("unknown entry")),
+        }
+    }
+    if r.pos != body.len() {
+        return Err(corrupt("bytes after the end"));
+    }
+    Ok(collections)
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let end = self.pos.checked_add(n)?;
+        let slice = self.bytes.get(self.pos..end)?;
+        self.pos = end;
+        Some(slice)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_be_bytes)
+    }
+    fn chunk(&mut self) -> Option<Vec<u8>> {
+        let n = self.u32()? as usize;
+        self.take(n).map(<[u8]>::to_vec)
+    }
+}
+
+/// What a restore did.
+#[derive(Debug)]
+pub struct Restored {
+    pub trees: usize,
+    pub items: usize,
+    /// Where the data folder that was replaced now is (with `--force`).
+    pub previous: Option<PathBuf>,
+}
+
+/// Restores `file` into `data_dir`. The backup is checked in full first; the data goes into a
+/// new folder beside `data_dir`, which replaces it only once complete and flushed.
+pub fn restore(file: &Path, data_dir: &Path, force: bool) -> Result<Restored, String> {
+    let collections = read_backup(file)?;
+    let occupied = data_dir
+        .read_dir()
+        .map(|mut entries| entries.next().is_some())
+        .unwrap_or(false);
+    if occupied && !force {
+        return Err(format!(
+            "the data folder {} already holds data; restore into an empty or new folder, or \
+             add --force to replace it (the old folder is kept, renamed)",
+            data_dir.display()
+        ));
+    }
+    if occupied {
+        // Refuses at once if a server is running on it.
+        drop(open(data_dir)?);
+    }
+    let staging = sibling(data_dir, "restoring");
+    let _ = std::fs::remove_dir_all(&staging);
+    let (trees, items) = import(&staging, collections).inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&staging);
+    })?;
+    let previous = if occupied {
+        let old = sibling(
+            data_dir,
+            &format!("before-restore-{}", crate::auth::accounts::now_secs()),
+        );
+        std::fs::rename(data_dir, &old)
+            .map_err(|e| format!("cannot move the old data folder aside: {e}"))?;
+        Some(old)
+    } else {
+        if data_dir.exists() {
+            let _ = std::fs::remove_dir(data_dir);
+        }
+        None
+    };
+    std::fs::rename(&staging, data_dir).map_err(|e| {
+        format!(
+            "the restored data is complete in {} but cannot be moved to {}: {e}",
+            staging.display(),
+            data_dir.display()
+        )
+    })?;
+    Ok(Restored {
+        trees,
+        items,
+        previous,
+    })
+}
+
+fn import(dir: &Path, collections: Vec<Collection>) -> Result<(usize, usize), String> {
+    let err = |e: sled::Error| format!("cannot write the restored data in {}: {e}", dir.display());
+    let db = sled::Config::new().path(dir).open().map_err(err)?;
+    let (mut trees, mut items) = (0, 0);
+    // Like sled's own `import`, but with errors instead of panics.
+    for (_, name, records) in collections {
+        trees += 1;
+        let tree = db.open_tree(name).map_err(err)?;
+        for mut kv in records {
+            let (Some(value), Some(key)) = (kv.pop(), kv.pop()) else {
+                return Err("a record is not a key and a value".to_owned());
+            };
+            tree.insert(key, value).map_err(err)?;
+            items += 1;
+        }
+    }
+    db.flush().map_err(err)?;
+    Ok((trees, items))
+}
+
+fn temp_path(file: &Path) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}", std::process::id()));
+    file.with_file_name(name)
+}
+
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{suffix}"));
+    dir.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_restores_every_tree_and_a_damaged_one_is_refused() {
+        let temp = tempfile::tempdir().unwrap();
+        let data = temp.path().join("data");
+        {
+            let db = sled::open(&data).unwrap();
+            db.open_tree("t1").unwrap().insert(b"k", b"v").unwrap();
+            db.insert(b"root", b"r").unwrap();
+            db.flush().unwrap();
+        }
+        let file = temp.path().join("backup.chaski");
+        backup(&data, &file).unwrap();
+
+        let restored = temp.path().join("restored");
+        let outcome = restore(&file, &restored, false).unwrap();
+        assert!(outcome.items >= 2 && outcome.previous.is_none());
+        let db = sled::open(&restored).unwrap();
+        assert_eq!(
+            db.open_tree("t1").unwrap().get(b"k").unwrap().unwrap(),
+            b"v".as_slice()
+        );
+        assert_eq!(db.get(b"root").unwrap().unwrap(), b"r".as_slice());
+        drop(db);
+
+        // Not over existing data without --force.
+        assert!(restore(&file, &restored, false)
+            .unwrap_err()
+            .contains("--force"));
+        let replaced = restore(&file, &restored, true).unwrap();
+        assert!(replaced.previous.is_some_and(|p| p.is_dir()));
+
+        let mut bytes = std::fs::read(&file).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&file, &bytes).unwrap();
+        let err = restore(&file, &temp.path().join("other"), false).unwrap_err();
+        assert!(err.contains("checksum"), "{err}");
+        assert!(!temp.path().join("other").exists());
+    }
+}

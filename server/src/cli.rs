@@ -26,6 +26,8 @@ struct Cli {
 enum Command {
     /// Start the server (the default when no command is given).
     Serve,
+    #[command(flatten)]
+    Admin(crate::admin::AdminCommand),
 }
 
 /// Parses the command line, runs what it asks for and turns failures into an exit code with a
@@ -45,6 +47,9 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(serve(cli.config)),
+        Command::Admin(command) => {
+            runtime.block_on(crate::admin::run(&cli.config.data_dir, command))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,6 +26,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
@@ -222,6 +223,18 @@ pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
         .map(|ConnectInfo(addr)| addr.ip())
 }
 
+/// The client's address, when the server runs with connection info (an extractor that never
+/// fails).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
 /// Turns an account error met while authenticating into the HTTP answer. `challenge`: whether
 /// a 401 invites the client to retry with Basic auth (not for the app's tokens, or a browser
 /// would pop up its own password dialog).
@@ -287,13 +300,12 @@ fn credentials(parts: &Parts) -> Result<Option<Credentials>, ApiError> {
             "The authorization scheme {scheme:?} is not supported: use Basic or Bearer."
         )));
     }
-    Ok(session_cookie(parts).map(Credentials::Cookie))
+    Ok(session_cookie(&parts.headers).map(Credentials::Cookie))
 }
 
 /// The `AuthSession` cookie's value, if the request has a non-empty one.
-pub fn session_cookie(parts: &Parts) -> Option<String> {
-    parts
-        .headers
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -304,8 +316,8 @@ pub fn session_cookie(parts: &Parts) -> Option<String> {
 }
 
 /// The bearer token of a request, if any (for logout).
-pub fn bearer_token(parts: &Parts) -> Option<String> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, rest) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -1,7 +1,9 @@
 //! The HTTP routes, one module per resource, assembled by [`router`].
 
+pub mod account;
 pub mod assets;
 pub mod health;
+pub mod session;
 
 use axum::extract::OriginalUri;
 use axum::routing::get;
@@ -20,10 +22,18 @@ pub fn router(state: AppState) -> Router {
     let compression = CompressionLayer::new().quality(CompressionLevel::Precise(4));
     let api = Router::new()
         .route("/health", get(health::health))
+        .merge(account::router())
         .fallback(api_not_found)
         .layer(compression);
     Router::new()
         .nest("/api", api)
+        // A literal segment: wins over the CouchDB routes' `/db/{db}`.
+        .route(
+            "/db/_session",
+            get(session::get_session)
+                .post(session::post_session)
+                .delete(session::delete_session),
+        )
         .fallback(assets::serve)
         .layer(middleware::from_fn(log_request))
         .with_state(state)

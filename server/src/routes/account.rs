@@ -1,0 +1,130 @@
+//! The app's account endpoints under `/api`: log in for a device token, log out, the user's
+//! profile, and the devices' tokens (`/api/login`, `/api/logout`, `/api/me`, `/api/tokens`).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::accounts::rfc3339;
+use crate::auth::{self, ClientIp, Principal, Role};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// The routes, to be nested under `/api`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/me", get(me))
+        .route("/tokens", get(list_tokens))
+        .route("/tokens/{id}", delete(revoke_token))
+}
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    name: String,
+    password: String,
+    /// Which device the token is for ("tablet 07"), shown when revoking it.
+    #[serde(default)]
+    device: Option<String>,
+}
+
+/// `POST /api/login {"name","password","device"}` → a token for that device.
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(addr): ClientIp,
+    body: Result<Json<LoginRequest>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(req) = body.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "Send a JSON object {{\"name\", \"password\", \"device\"}}: {}",
+            e.body_text()
+        ))
+    })?;
+    let user = state
+        .accounts
+        .login(&req.name, &req.password, addr)
+        .await
+        .map_err(|e| auth::login_error(e, false))?;
+    let device = req.device.as_deref().unwrap_or("unnamed device");
+    let issued = state.accounts.issue_token(&user.name, device).await?;
+    tracing::info!(user = %user.name, device = %issued.record.device, token_id = %issued.record.id, "token issued");
+    Ok(Json(json!({
+        "token": issued.token,
+        "token_id": issued.record.id,
+        "expires_at": rfc3339(issued.record.expires_at),
+        "user": {"name": user.name, "role": user.role, "regions": user.regions},
+    })))
+}
+
+/// `POST /api/logout`: revokes the token the request carries.
+pub async fn logout(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let token = auth::bearer_token(&headers).ok_or_else(|| {
+        ApiError::BadRequest(
+            "Log out revokes a token: send it as `Authorization: Bearer <token>`.".to_owned(),
+        )
+    })?;
+    let id = auth::token_id(&token).unwrap_or_default().to_owned();
+    state.accounts.revoke_token(&id).await?;
+    tracing::info!(user = %principal.name, token_id = %id, "logged out");
+    Ok(Json(json!({"ok": true})))
+}
+
+/// `GET /api/me`: who the credentials belong to.
+pub async fn me(principal: Principal) -> Json<Value> {
+    Json(json!({
+        "name": principal.name,
+        "role": principal.role,
+        "regions": principal.regions,
+        "device": principal.device,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct TokensQuery {
+    user: Option<String>,
+}
+
+/// `GET /api/tokens[?user=]`: one's own devices; an admin sees everyone's (or one user's).
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<TokensQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let user = match (principal.role, query.user) {
+        (Role::Admin, user) => user,
+        (_, Some(other)) if other != principal.name => {
+            return Err(ApiError::Forbidden(
+                "Only an administrator may list another user's devices.".to_owned(),
+            ))
+        }
+        _ => Some(principal.name.clone()),
+    };
+    let tokens = state.accounts.list_tokens(user.as_deref())?;
+    Ok(Json(json!({ "tokens": tokens })))
+}
+
+/// `DELETE /api/tokens/{id}`: cuts a device off at once (its owner or an admin).
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let not_found = || ApiError::NotFound(format!("There is no token {id}."));
+    let record = state.accounts.token(&id)?.ok_or_else(not_found)?;
+    // Someone else's token is "not found" rather than "forbidden": ids are not to be probed.
+    if principal.role != Role::Admin && record.user != principal.name {
+        return Err(not_found());
+    }
+    let revoked = state.accounts.revoke_token(&id).await?;
+    tracing::info!(by = %principal.name, user = %revoked.user, token_id = %id, "token revoked");
+    Ok(Json(json!({"ok": true, "revoked": revoked})))
+}
