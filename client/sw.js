@@ -11,6 +11,7 @@ const BUILD = "__CHASKI_BUILD_VERSION__";
 const PRECACHE = [/* __CHASKI_PRECACHE__ */];
 
 const CACHE_PREFIX = 'chaski-shell-';
+const SHELL_FILES = new Set(PRECACHE);
 const CACHE = CACHE_PREFIX + BUILD;
 // The document every navigation falls back to when the network does not answer in time.
 const SHELL = '/index.html';
@@ -49,17 +50,23 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(request.url);
   // Other origins are none of our business.
   if (url.origin !== self.location.origin) return;
-  // The API is data, not the shell: the sync code handles being offline itself.
-  if (url.pathname === '/api' || url.pathname.startsWith('/api/')) return;
   // The worker itself is fetched by the browser's update check, which must see the network.
   if (url.pathname === '/sw.js') return;
 
   if (request.mode === 'navigate') {
     event.respondWith(navigate(request));
-  } else {
+  } else if (SHELL_FILES.has(url.pathname) || isContentHashed(url.pathname)) {
     event.respondWith(cacheFirst(request));
   }
+  // Anything else is data (the /api and /db sync endpoints, photos): it must come fresh from
+  // the network, and the sync code handles being offline itself. A cached `_changes` answer
+  // would silently stop sync.
 });
+
+// Files of a build, named `<stem>-<hex hash>.<ext>` by Trunk: never change under one name.
+function isContentHashed(path) {
+  return /-[0-9a-f]{12,64}(_bg)?\.(js|wasm|css)$/.test(path);
+}
 
 // Network first, so an online reload after a deploy shows the new build at once; the cached
 // shell when the network fails, is too slow, or the server errs (the client router then shows

@@ -6,6 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 ensure_build_tools
 ensure_chromium
+# Browser profiles and scratch files stay under target/ instead of piling up in /tmp.
+export TMPDIR="$ROOT/target/tmp"
+mkdir -p "$TMPDIR"
 
 say "Formatting"
 cargo fmt --all -- --check
@@ -16,8 +19,13 @@ cargo test --locked --workspace --exclude chaski-client
 say "The sync engine builds for the browser"
 cargo check --locked -p chaski-shared --target wasm32-unknown-unknown --features http
 
+say "Browser tests of the client (wasm-bindgen-test in headless Chromium)"
+CHROMEDRIVER=/usr/bin/chromedriver \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test --locked -p chaski-client --target wasm32-unknown-unknown
+
 build_app
-say "End-to-end tests in headless Chromium"
+say "End-to-end tests: the real server with PouchDB and headless Chromium"
 cargo build --locked -p chaski-server
 CHASKI_BIN="$ROOT/target/debug/chaski" CHASKI_DIST="$ROOT/dist" \
   node --test --test-concurrency=1 tests/e2e/

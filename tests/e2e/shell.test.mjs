@@ -63,7 +63,14 @@ describe('the PWA shell', () => {
       await page.locator('#inspections-empty').waitFor();
       await waitForServiceWorker(page);
 
+      // Data is never answered from the shell's cache: offline, a request for it must fail
+      // rather than return a stale copy.
+      const online = await page.evaluate(() => fetch('/api/health').then((r) => r.status));
+      assert.equal(online, 200);
+
       await browser.context.setOffline(true);
+      const offline = await page.evaluate(() => fetch('/api/health').then((r) => r.status, () => 'failed'));
+      assert.equal(offline, 'failed');
       await page.reload();
       await page.locator('#inspections-empty').waitFor();
       assert.match(await page.locator('#inspections-empty').innerText(), /Todavía no hay inspecciones/);
