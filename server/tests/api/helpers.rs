@@ -118,3 +118,45 @@ fn write_fake_build(dir: &Path) {
         std::fs::write(dir.join(name), content).expect("write fake build file");
     }
 }
+
+/// Accounts for tests (see `auth.rs`).
+impl TestApp {
+    /// Creates a user directly in the store; returns (name, password).
+    pub async fn create_user(
+        &self,
+        name: &str,
+        role: chaski_server::auth::Role,
+        regions: &[&str],
+    ) -> (String, String) {
+        let password = format!("clave-de-{name}-123");
+        self.state
+            .accounts
+            .create_user(name, &password, role, regions.iter().copied())
+            .await
+            .expect("create user");
+        (name.to_owned(), password)
+    }
+
+    /// Logs in through `POST /api/login`; returns the token.
+    pub async fn login(&self, name: &str, password: &str, device: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/login"))
+            .json(&serde_json::json!({"name": name, "password": password, "device": device}))
+            .send()
+            .await
+            .expect("request failed");
+        assert_eq!(response.status(), 200, "login of {name} failed");
+        let body: serde_json::Value = response.json().await.expect("json");
+        body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+/// The value of an `Authorization: Basic` header.
+pub fn basic_auth(name: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"))
+    )
+}

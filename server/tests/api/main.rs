@@ -1,5 +1,6 @@
 //! HTTP API tests: each starts the real server on 127.0.0.1:0 with a fresh sled store.
 
 mod assets;
+mod auth;
 mod health;
 mod helpers;
