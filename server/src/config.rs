@@ -23,6 +23,30 @@ pub struct Config {
     /// offline for weeks and must still sync on return; a lost tablet is revoked instead.
     #[arg(long, env = "CHASKI_TOKEN_TTL_DAYS", default_value_t = 30)]
     pub token_ttl_days: u64,
+
+    /// Largest request body on the CouchDB API, in bytes (413 above it).
+    #[arg(long, env = "CHASKI_MAX_REQUEST_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_request_bytes: usize,
+
+    /// Largest document, in bytes of JSON without its attachments.
+    #[arg(long, env = "CHASKI_MAX_DOCUMENT_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_document_bytes: usize,
+
+    /// Largest attachment (a photo), in bytes.
+    #[arg(long, env = "CHASKI_MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_attachment_bytes: usize,
+
+    /// Most documents in one `_bulk_docs` or `_bulk_get` (and revisions in one `_revs_diff`).
+    #[arg(long, env = "CHASKI_MAX_DOCS_PER_REQUEST", default_value_t = 10_000)]
+    pub max_docs_per_request: usize,
+
+    /// Most rows in one `_changes` answer; clients page with `since`.
+    #[arg(long, env = "CHASKI_MAX_CHANGES_LIMIT", default_value_t = 10_000)]
+    pub max_changes_limit: usize,
+
+    /// Longest wait of `_changes?feed=longpoll`, in seconds.
+    #[arg(long, env = "CHASKI_MAX_LONGPOLL_SECS", default_value_t = 60)]
+    pub max_longpoll_secs: u64,
 }
 
 impl Config {
@@ -33,6 +57,12 @@ impl Config {
             data_dir,
             static_dir,
             token_ttl_days: 30,
+            max_request_bytes: 64 * 1024 * 1024,
+            max_document_bytes: 8 * 1024 * 1024,
+            max_attachment_bytes: 10 * 1024 * 1024,
+            max_docs_per_request: 10_000,
+            max_changes_limit: 10_000,
+            max_longpoll_secs: 60,
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct AppState {
     pub storage: Storage,
     /// The CouchDB databases served under `/db`.
     pub databases: Databases,
+    /// The CouchDB API's size and count limits.
+    pub limits: routes::couch::Limits,
     pub assets: Arc<routes::assets::Assets>,
     /// Users, device tokens and the failed-login limit.
     pub accounts: Accounts,
@@ -78,11 +80,10 @@ impl Application {
             source,
         })?;
 
-        let databases =
-            Databases::open(storage.sled()).map_err(|source| StartupError::Store {
-                dir: config.data_dir.display().to_string(),
-                source,
-            })?;
+        let databases = Databases::open(storage.sled()).map_err(|source| StartupError::Store {
+            dir: config.data_dir.display().to_string(),
+            source,
+        })?;
         let token_ttl = Duration::from_secs(config.token_ttl_days.saturating_mul(24 * 3600));
         let accounts =
             Accounts::open(&storage, token_ttl).map_err(|source| StartupError::Store {
@@ -91,6 +92,7 @@ impl Application {
             })?;
         let state = AppState {
             databases,
+            limits: routes::couch::Limits::from_config(&config),
             storage,
             assets: Arc::new(assets),
             accounts,

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod assets;
+pub mod couch;
 pub mod health;
 pub mod session;
 
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .layer(compression);
     Router::new()
         .nest("/api", api)
+        .merge(couch::router())
         // A literal segment: wins over the CouchDB routes' `/db/{db}`.
         .route(
             "/db/_session",

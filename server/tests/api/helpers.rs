@@ -58,6 +58,76 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A bearer token of a new user with `role` and `regions` (bearer tokens skip argon2 on
+    /// every request, which keeps the API tests fast).
+    pub async fn token_for(
+        &self,
+        name: &str,
+        role: chaski_server::auth::Role,
+        regions: &[&str],
+    ) -> String {
+        self.state
+            .accounts
+            .create_user(
+                name,
+                "una clave larga y segura",
+                role,
+                regions.iter().copied(),
+            )
+            .await
+            .expect("create test user");
+        self.state
+            .accounts
+            .issue_token(name, "test-device")
+            .await
+            .expect("issue test token")
+            .token
+    }
+}
+
+/// Like [`spawn_app`], with the configuration adjusted first (small limits, short longpolls).
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data_dir = temp.path().join("data");
+    let static_dir = temp.path().join("dist");
+    write_fake_build(&static_dir);
+    let mut config = Config::ephemeral(data_dir.clone(), static_dir.clone());
+    adjust(&mut config);
+    start(config, temp, data_dir, static_dir).await
+}
+
+async fn start(config: Config, temp: TempDir, data_dir: PathBuf, static_dir: PathBuf) -> TestApp {
+    let app = Application::build(config)
+        .await
+        .expect("server failed to start");
+    let address = format!("http://{}", app.local_addr());
+    let state = app.state();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        data_dir,
+        static_dir,
+        state,
+        shutdown: Some(tx),
+        server: Some(server),
+        _temp: temp,
+    }
+}
+
+/// The real server on an existing data folder (after [`TestApp::stop`]).
+pub async fn spawn_app_on(data_dir: PathBuf) -> TestApp {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let static_dir = temp.path().join("dist");
+    write_fake_build(&static_dir);
+    let config = Config::ephemeral(data_dir.clone(), static_dir.clone());
+    start(config, temp, data_dir, static_dir).await
+}
+
 pub async fn spawn_app() -> TestApp {
     let temp = tempfile::tempdir().expect("temp dir");
     let data_dir = temp.path().join("data");

@@ -2,5 +2,6 @@
 
 mod assets;
 mod auth;
+mod couch;
 mod health;
 mod helpers;

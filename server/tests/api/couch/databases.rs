@@ -1,0 +1,108 @@
+use reqwest::Method;
+use serde_json::json;
+
+use super::{assert_error, Couch};
+
+#[tokio::test]
+async fn the_root_welcomes_like_couchdb_with_and_without_a_trailing_slash() {
+    let couch = Couch::start().await;
+    for path in ["/db", "/db/"] {
+        let (status, body) = couch.get(path).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["couchdb"], "Welcome");
+        assert_eq!(body["vendor"]["name"], "chaski");
+    }
+}
+
+#[tokio::test]
+async fn an_admin_creates_lists_reads_and_deletes_databases() {
+    let couch = Couch::start().await;
+    assert_eq!(couch.put("/db/madre-de-dios", json!({})).await.0, 201);
+    let (_, all) = couch.get("/db/_all_dbs").await;
+    assert_eq!(all, json!(["loreto", "madre-de-dios"]));
+    let (status, info) = couch.get("/db/madre-de-dios").await;
+    assert_eq!(status, 200);
+    assert_eq!(info["db_name"], "madre-de-dios");
+    assert_eq!(info["update_seq"], 0);
+    assert_eq!(info["doc_count"], 0);
+    let (status, body) = couch.delete("/db/madre-de-dios").await;
+    assert_eq!((status.as_u16(), body), (200, json!({"ok": true})));
+    assert_error(&couch.get("/db/madre-de-dios").await, 404, "not_found");
+}
+
+#[tokio::test]
+async fn creating_an_existing_database_is_412_file_exists() {
+    let couch = Couch::start().await;
+    assert_error(
+        &couch.send(Method::PUT, "/db/loreto", None).await,
+        412,
+        "file_exists",
+    );
+}
+
+#[tokio::test]
+async fn a_missing_database_is_404_database_does_not_exist() {
+    let couch = Couch::start().await;
+    let answer = couch.get("/db/ucayali").await;
+    assert_error(&answer, 404, "not_found");
+    assert_eq!(answer.1["reason"], "Database does not exist.");
+    assert_error(&couch.delete("/db/ucayali").await, 404, "not_found");
+    assert_error(&couch.get("/db/ucayali/some-doc").await, 404, "not_found");
+}
+
+#[tokio::test]
+async fn illegal_database_names_are_400_with_the_rules() {
+    let couch = Couch::start().await;
+    for name in ["Loreto", "1lima", "_users", "a%3Ab"] {
+        let answer = couch.send(Method::PUT, &format!("/db/{name}"), None).await;
+        assert_error(&answer, 400, "illegal_database_name");
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_database_comes_back_empty_when_recreated() {
+    let couch = Couch::start().await;
+    couch.create("a", json!({"v": 1})).await;
+    couch.delete("/db/loreto").await;
+    couch.send(Method::PUT, "/db/loreto", None).await;
+    let (_, info) = couch.get("/db/loreto").await;
+    assert_eq!(info["doc_count"], 0);
+    assert_error(&couch.get("/db/loreto/a").await, 404, "not_found");
+}
+
+#[tokio::test]
+async fn requests_without_credentials_are_401_with_a_basic_challenge() {
+    let couch = Couch::start().await;
+    let response = couch
+        .app
+        .client
+        .get(couch.app.url("/db/loreto"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers().contains_key("www-authenticate"));
+}
+
+#[tokio::test]
+async fn databases_persist_across_a_restart() {
+    let couch = Couch::start().await;
+    let rev = couch.create("kept", json!({"v": 1})).await;
+    let Couch { app, .. } = couch;
+    let (data_dir, _keep) = app.stop().await;
+    let again = crate::helpers::spawn_app_on(data_dir).await;
+    let token = again
+        .token_for("admin2", chaski_server::auth::Role::Admin, &[])
+        .await;
+    let doc: serde_json::Value = again
+        .client
+        .get(again.url("/db/loreto/kept"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["_rev"], rev);
+}
