@@ -20,6 +20,9 @@ pub enum AdminCommand {
     /// List and revoke devices' login tokens (run while the server is stopped).
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Create regional databases (server stopped).
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Write every tree of the data folder to FILE, with a checksum (server stopped).
     Backup { file: PathBuf },
     /// Restore a backup FILE into the data folder, which must be empty or absent unless
@@ -70,6 +73,17 @@ pub enum UserCommand {
 }
 
 #[derive(Debug, clap::Subcommand)]
+pub enum DbCommand {
+    /// Create the databases of the given regions (e.g. madre-de-dios), or of all 25 with
+    /// --all-regions. Existing ones are left as they are.
+    Create {
+        regions: Vec<String>,
+        #[arg(long)]
+        all_regions: bool,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
 pub enum TokensCommand {
     /// List the live tokens (of one user with --user).
     List {
@@ -85,6 +99,10 @@ pub async fn run(data_dir: &Path, command: AdminCommand) -> Result<(), String> {
     match command {
         AdminCommand::User(cmd) => user(data_dir, cmd).await,
         AdminCommand::Tokens(cmd) => tokens(data_dir, cmd).await,
+        AdminCommand::Db(DbCommand::Create {
+            regions,
+            all_regions,
+        }) => create_databases(data_dir, regions, all_regions).await,
         AdminCommand::Backup { file } => {
             let (n_trees, n_items) = backup(data_dir, &file)?;
             println!(
@@ -234,6 +252,35 @@ async fn tokens(data_dir: &Path, cmd: TokensCommand) -> Result<(), String> {
                 revoked.id, revoked.user, revoked.device
             );
         }
+    }
+    Ok(())
+}
+
+async fn create_databases(
+    data_dir: &Path,
+    regions: Vec<String>,
+    all_regions: bool,
+) -> Result<(), String> {
+    let names: Vec<String> = if all_regions {
+        crate::regions::db_names().map(str::to_owned).collect()
+    } else {
+        regions
+    };
+    if names.is_empty() {
+        return Err("name the regions to create (e.g. madre-de-dios), or use --all-regions".into());
+    }
+    if let Some(bad) = names.iter().find(|n| !crate::regions::is_region_db(n)) {
+        return Err(format!(
+            "{bad:?} is not a region; use one of: {}",
+            crate::regions::db_names().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let (storage, _accounts) = open(data_dir)?;
+    let databases = crate::db::Databases::open(storage.sled()).map_err(|e| e.to_string())?;
+    for name in names {
+        let db = crate::db::DbName::parse(&name).map_err(|e| e.to_string())?;
+        let created = databases.ensure(&db).await.map_err(|e| e.to_string())?;
+        println!("{name}\t{}", if created { "created" } else { "exists" });
     }
     Ok(())
 }

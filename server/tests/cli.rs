@@ -244,10 +244,27 @@ fn a_backup_restores_into_a_fresh_folder_and_a_corrupted_one_is_refused() {
 }
 
 #[test]
+fn regional_databases_are_created_from_the_command_line() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let one = run(&data, &["db", "create", "madre-de-dios"], None);
+    assert!(one.status.success(), "{}", text(&one.stderr));
+    assert!(text(&one.stdout).contains("madre-de-dios\tcreated"));
+    let all = run(&data, &["db", "create", "--all-regions"], None);
+    assert!(all.status.success(), "{}", text(&all.stderr));
+    let out = text(&all.stdout);
+    assert_eq!(out.lines().count(), 25, "{out}");
+    assert!(out.contains("madre-de-dios\texists") && out.contains("san-martin\tcreated"));
+    let bad = run(&data, &["db", "create", "atlantis"], None);
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("not a region"));
+}
+
+#[test]
 fn help_describes_the_administration_commands() {
     let temp = tempfile::tempdir().unwrap();
     let help = text(&run(temp.path(), &["--help"], None).stdout);
-    for command in ["user", "tokens", "backup", "restore", "serve"] {
+    for command in ["user", "tokens", "db", "backup", "restore", "serve"] {
         assert!(help.contains(command), "{help}");
     }
 }
