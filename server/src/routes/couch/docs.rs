@@ -426,6 +426,8 @@ async fn doc_to_edit(
             match store.get(id, &opts).await {
                 Ok(mut doc) => {
                     doc.rev = Some(rev);
+                    // Editing an attachment of a tombstone brings the document back.
+                    doc.deleted = false;
                     Ok(doc)
                 }
                 Err(chaski_shared::Error::NotFound(_)) => {

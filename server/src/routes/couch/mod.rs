@@ -4,7 +4,7 @@
 //! - this module: the server root, `_all_dbs`, databases, `_ensure_full_commit`, [`Limits`];
 //! - [`docs`]: documents, design documents and attachments;
 //! - [`replication`]: `_changes`, `_revs_diff`, `_bulk_get`, `_bulk_docs`;
-//! - [`all_docs`]: `_all_docs`;
+//! - [`all_docs`]: the `_all_docs` listing;
 //! - [`local`]: `_local` documents (replication checkpoints);
 //! - [`extract`]: request bodies and query parameters.
 //!

@@ -85,7 +85,7 @@ async fn the_rev_can_come_from_the_query_or_if_match() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let mismatch = couch
-        .put(&format!("/db/loreto/b?rev=1-abc"), json!({"_rev": "1-def"}))
+        .put("/db/loreto/b?rev=1-abc", json!({"_rev": "1-def"}))
         .await;
     assert_error(&mismatch, 400, "bad_request");
 }
