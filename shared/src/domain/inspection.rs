@@ -414,7 +414,7 @@ fn parse_team(items: &[Value], path: &str, errs: &mut Errors) -> Vec<TeamMember>
         match item {
             // A bare string is an account id: the simplest form a client can write.
             Value::String(_) => {
-                if let Some(id) = super::validate::text_value(item, &at, 64, errs) {
+                if let Some(id) = super::validate::text_value(item, || at.clone(), 64, errs) {
                     team.push(TeamMember {
                         id: Some(id),
                         name: None,

@@ -375,7 +375,7 @@ impl<'a> Obj<'a> {
 
     /// Text of at most `max` characters; blank text counts as absent.
     pub(crate) fn text(&self, key: &str, max: usize, errs: &mut Errors) -> Option<String> {
-        text_value(self.get(key)?, &self.at(key), max, errs)
+        text_value(self.get(key)?, || self.at(key), max, errs)
     }
 
     pub(crate) fn boolean(&self, key: &str, errs: &mut Errors) -> Option<bool> {
@@ -396,12 +396,11 @@ impl<'a> Obj<'a> {
     /// A whole number in `0..=max`.
     pub(crate) fn count(&self, key: &str, max: u32, errs: &mut Errors) -> Option<u32> {
         let value = self.get(key)?;
-        let path = self.at(key);
         match value.as_i64() {
             Some(n) if (0..=i64::from(max)).contains(&n) => Some(n as u32),
             Some(_) => {
                 errs.push(
-                    path,
+                    self.at(key),
                     ErrorCode::OutOfRange {
                         min: 0.0,
                         max: f64::from(max),
@@ -416,7 +415,7 @@ impl<'a> Obj<'a> {
                 }
                 Some(f) if f.fract() == 0.0 => {
                     errs.push(
-                        path,
+                        self.at(key),
                         ErrorCode::OutOfRange {
                             min: 0.0,
                             max: f64::from(max),
@@ -426,7 +425,7 @@ impl<'a> Obj<'a> {
                 }
                 _ => {
                     errs.push(
-                        path,
+                        self.at(key),
                         ErrorCode::WrongType {
                             expected: JsonType::Integer,
                         },
@@ -459,17 +458,16 @@ impl<'a> Obj<'a> {
     }
 
     pub(crate) fn choice<T: Choice>(&self, key: &str, errs: &mut Errors) -> Option<T> {
-        choice_value(self.get(key)?, &self.at(key), errs)
+        choice_value(self.get(key)?, || self.at(key), errs)
     }
 
     /// A list of distinct choices (at most as many as there are names).
     pub(crate) fn choices<T: Choice + PartialEq>(&self, key: &str, errs: &mut Errors) -> Vec<T> {
-        let path = self.at(key);
         let mut out: Vec<T> = Vec::new();
         for (i, item) in self.array(key, T::NAMES.len() * 2, errs).iter().enumerate() {
-            if let Some(c) = choice_value::<T>(item, &index(&path, i), errs) {
+            if let Some(c) = choice_value::<T>(item, || index(&self.at(key), i), errs) {
                 if out.contains(&c) {
-                    errs.push(index(&path, i), ErrorCode::Duplicate);
+                    errs.push(index(&self.at(key), i), ErrorCode::Duplicate);
                 } else {
                     out.push(c);
                 }
@@ -535,9 +533,10 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// `path` is only built when there is an error: parsing a valid document allocates no paths.
 pub(crate) fn text_value(
     value: &Value,
-    path: &str,
+    path: impl FnOnce() -> String,
     max: usize,
     errs: &mut Errors,
 ) -> Option<String> {
@@ -545,7 +544,7 @@ pub(crate) fn text_value(
         Value::String(s) if s.trim().is_empty() => None,
         Value::String(s) => {
             if s.chars().count() > max {
-                errs.push(path, ErrorCode::TooLong { max });
+                errs.push(path(), ErrorCode::TooLong { max });
                 None
             } else {
                 Some(s.clone())
@@ -553,7 +552,7 @@ pub(crate) fn text_value(
         }
         _ => {
             errs.push(
-                path,
+                path(),
                 ErrorCode::WrongType {
                     expected: JsonType::String,
                 },
@@ -563,18 +562,22 @@ pub(crate) fn text_value(
     }
 }
 
-pub(crate) fn choice_value<T: Choice>(value: &Value, path: &str, errs: &mut Errors) -> Option<T> {
+pub(crate) fn choice_value<T: Choice>(
+    value: &Value,
+    path: impl FnOnce() -> String,
+    errs: &mut Errors,
+) -> Option<T> {
     match value {
         Value::String(s) => {
             let found = T::from_name(s);
             if found.is_none() {
-                errs.push(path, ErrorCode::NotInList { allowed: T::NAMES });
+                errs.push(path(), ErrorCode::NotInList { allowed: T::NAMES });
             }
             found
         }
         _ => {
             errs.push(
-                path,
+                path(),
                 ErrorCode::WrongType {
                     expected: JsonType::String,
                 },
