@@ -27,11 +27,13 @@ export function deploy(fromDist, dir) {
  * Starts the server binary on 127.0.0.1:0 serving a copy of the built PWA. Resolves once it
  * logs the address it listens on.
  */
-export async function startServer({ dist = DIST } = {}) {
+export async function startServer({ dist = DIST, users = [] } = {}) {
   const home = scratchDir('server');
   const staticDir = join(home, 'dist');
+  const dataDir = join(home, 'data');
   deploy(dist, staticDir);
-  const child = spawn(BIN, ['--bind', '127.0.0.1:0', '--data-dir', join(home, 'data'), '--static-dir', staticDir], {
+  for (const user of users) addUser(dataDir, user);
+  const child = spawn(BIN, ['--bind', '127.0.0.1:0', '--data-dir', dataDir, '--static-dir', staticDir], {
     env: { ...process.env, RUST_LOG: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -62,6 +64,19 @@ export async function startServer({ dist = DIST } = {}) {
       rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+/** Adds a user with the admin command line, as an administrator would (server stopped). */
+export function addUser(dataDir, { name, password, role, regions = [] }) {
+  const args = ['--data-dir', dataDir, 'user', 'add', name, '--role', role];
+  for (const region of regions) args.push('--region', region);
+  const result = spawnSync(BIN, args, { env: { ...process.env, CHASKI_PASSWORD: password }, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`chaski user add ${name} failed:\n${result.stdout}\n${result.stderr}`);
+}
+
+/** `Authorization` header value for HTTP Basic. */
+export function basic(name, password) {
+  return `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`;
 }
 
 const CHROMIUM_ARGS = [
