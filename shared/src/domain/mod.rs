@@ -10,6 +10,31 @@
 //! its records) except where tolerating them would be unsafe: inside a person found, where a
 //! clear name is refused, and inside a sealed identity.
 //!
+//! # At the server's edge
+//! ```
+//! use chaski_shared::domain::{reason_en, validate_for_database, Kind};
+//! use chaski_shared::Document;
+//! use serde_json::json;
+//!
+//! let doc = Document::from_json(json!({
+//!     "_id": "inspection:20261128T133000Z-9f2c4e1a00b3d7e5",
+//!     "type": "inspection",
+//!     "status": "submitted",
+//!     "site_name": "Campamento km 108",
+//!     "gps": {"lat": -69.95, "lon": -12.95},
+//!     "people": [{"code": "P-001", "dni": "45678912"}]
+//! }))?;
+//! let errors = validate_for_database(&doc, "madre-de-dios").unwrap_err();
+//! let reason = reason_en(&errors); // the 400's `reason`
+//! assert!(reason.contains("gps: latitude and longitude look swapped"));
+//! assert!(reason.contains("people[0].dni: names, identity numbers"));
+//! assert!(reason.contains("visit_start: is required"));
+//!
+//! let tombstone = Document::from_json(json!({"_id": "inspection:x", "_deleted": true}))?;
+//! assert_eq!(validate_for_database(&tombstone, "loreto"), Ok(Kind::Tombstone));
+//! # Ok::<(), chaski_shared::Error>(())
+//! ```
+//!
 //! # Layout
 //! - [`validate`]: [`FieldError`], [`ErrorCode`], [`reason_en`] and the JSON reader.
 //! - [`region`]: Peru's 25 departments.
