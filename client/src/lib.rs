@@ -12,10 +12,14 @@
 //! The service worker (`client/sw.js`), manifest and icons are not Rust: Trunk copies them into
 //! the build and `client/build/sw-manifest.sh` writes the build's precache list into the worker.
 
+pub mod api;
 pub mod components;
 pub mod i18n;
 pub mod network;
 pub mod pages;
+pub mod records;
+pub mod session;
+pub mod store;
 
 use leptos::prelude::*;
 use leptos_router::{
