@@ -1,0 +1,211 @@
+//! Sync throughput of the server: push and pull through HTTP with the shared replicator,
+//! against a baseline measured in the same run: the same documents written straight into the
+//! sled store, in the same batches, flushed. Also the server's peak memory.
+//!
+//! `cargo bench -p chaski-server --bench sync` (sizes: `CHASKI_BENCH_SIZES=10000,100000`).
+//!
+//! The server runs as its own process (the release binary), so its peak memory (`VmHWM`) is
+//! its alone, and the client side (the replicator and an in-memory store) is this process.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chaski_server::db::{Databases, DbName};
+use chaski_shared::domain::fixtures;
+use chaski_shared::peer::{Auth, HttpPeer};
+use chaski_shared::store::GetOptions;
+use chaski_shared::{Document, LocalPeer, MemoryStore, ReplicationOptions, Replicator, Store};
+use serde_json::{json, Value};
+
+const ADMIN: &str = "bench.admin";
+const PASSWORD: &str = "benchmarks are not tests";
+const DB: &str = "madre-de-dios";
+const BATCHES: [usize; 2] = [100, 500];
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(data_dir: &Path) -> Server {
+        let bin = env!("CARGO_BIN_EXE_chaski");
+        let added = Command::new(bin)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["user", "add", ADMIN, "--role", "admin"])
+            .env("CHASKI_PASSWORD", PASSWORD)
+            .output()
+            .expect("run chaski user add");
+        assert!(
+            added.status.success(),
+            "{}",
+            String::from_utf8_lossy(&added.stderr)
+        );
+        let mut child = Command::new(bin)
+            .args(["--bind", "127.0.0.1:0", "--static-dir", "/nonexistent"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("RUST_LOG", "warn,chaski_server::startup=info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chaski");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server did not start");
+        Server { child, url }
+    }
+
+    /// Peak resident memory of the server process, in MiB.
+    fn peak_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+}
+
+/// Source documents: `n` valid inspections of about 1 KB, with their revision histories as
+/// replication would send them.
+async fn source(n: usize) -> (MemoryStore, Vec<Document>) {
+    let store = MemoryStore::new();
+    for chunk in (0..n as u64).collect::<Vec<_>>().chunks(1000) {
+        let docs = chunk
+            .iter()
+            .map(|&i| fixtures::doc(fixtures::inspection_json(i)))
+            .collect();
+        store.bulk_docs(docs, true).await.expect("fill the source");
+    }
+    let mut replicated = Vec::with_capacity(n);
+    let opts = GetOptions {
+        revs: true,
+        ..GetOptions::default()
+    };
+    for i in 0..n as u64 {
+        replicated.push(
+            store
+                .get(&fixtures::inspection_id(i), &opts)
+                .await
+                .expect("source doc"),
+        );
+    }
+    (store, replicated)
+}
+
+async fn login(client: &reqwest::Client, url: &str) -> String {
+    let response = client
+        .post(format!("{url}/api/login"))
+        .json(&json!({ "name": ADMIN, "password": PASSWORD, "device": "bench" }))
+        .send()
+        .await
+        .expect("login");
+    let body: Value = response.json().await.expect("login answer");
+    body["token"].as_str().expect("a token").to_owned()
+}
+
+fn rate(n: usize, took: Duration) -> f64 {
+    n as f64 / took.as_secs_f64()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let sizes: Vec<usize> = std::env::var("CHASKI_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10_000, 100_000]);
+    let sample = serde_json::to_vec(&fixtures::inspection_json(1))
+        .map(|v| v.len())
+        .unwrap_or(0);
+    println!("documents: valid inspections of {sample} bytes of JSON; server: release binary on 127.0.0.1");
+    println!(
+        "{:>8} {:>6} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
+        "docs", "batch", "raw sled/s", "push/s", "pull/s", "push/raw", "pull/raw", "peak MiB"
+    );
+    for &n in &sizes {
+        let (store, replicated) = source(n).await;
+        let source_peer = LocalPeer::new("bench-source", store);
+        for batch in BATCHES {
+            // Baseline: the sled store itself, same batches, each flushed before the next.
+            let temp = tempfile::tempdir().expect("temp dir");
+            let raw = {
+                let db = sled::open(temp.path().join("raw")).expect("sled");
+                let databases = Databases::open(&db).expect("registry");
+                let name = DbName::parse(DB).expect("db name");
+                let sled_store = databases.create(&name).await.expect("create db");
+                let started = Instant::now();
+                for chunk in replicated.chunks(batch) {
+                    let results = sled_store
+                        .bulk_docs(chunk.to_vec(), false)
+                        .await
+                        .expect("raw write");
+                    assert!(results.iter().all(|r| r.is_ok()));
+                }
+                rate(n, started.elapsed())
+            };
+
+            let server = Server::start(&temp.path().join("server"));
+            let client = reqwest::Client::new();
+            let token = login(&client, &server.url).await;
+            let created = client
+                .put(format!("{}/db/{DB}", server.url))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("create db");
+            assert_eq!(created.status(), 201);
+            let remote = HttpPeer::new(format!("{}/db/{DB}", server.url))
+                .expect("url")
+                .with_auth(Auth::Bearer(token));
+            let options = || ReplicationOptions {
+                batch_size: batch,
+                ..ReplicationOptions::default()
+            };
+
+            let started = Instant::now();
+            let push = Replicator::new(&source_peer, &remote, options())
+                .run_once()
+                .await
+                .expect("push");
+            let push_rate = rate(n, started.elapsed());
+            assert_eq!(push.docs_written as usize, n, "push wrote everything");
+
+            let target = LocalPeer::new("bench-target", MemoryStore::new());
+            let started = Instant::now();
+            let pull = Replicator::new(&remote, &target, options())
+                .run_once()
+                .await
+                .expect("pull");
+            let pull_rate = rate(n, started.elapsed());
+            assert_eq!(pull.docs_written as usize, n, "pull read everything");
+
+            println!(
+                "{n:>8} {batch:>6} {raw:>12.0} {push_rate:>12.0} {pull_rate:>12.0} {:>10.2} {:>10.2} {:>10.1}",
+                push_rate / raw,
+                pull_rate / raw,
+                server.peak_mib()
+            );
+        }
+    }
+}
