@@ -5,6 +5,11 @@
 //! tablet in the field. The chosen language lives in a context signal ([`I18n`]) and is
 //! remembered on the device.
 
+use chaski_shared::domain::{
+    AccessMode, AgeBand, Companion, ConsentBy, ConsentStatus, ErrorCode, Finding, Format,
+    Indicator, IndigenousPeople, JsonType, Nationality, Need, ReferralTarget, Region, Rule, Sector,
+    Sex, Stage, Status,
+};
 use leptos::prelude::*;
 
 /// `localStorage` key under which the device remembers the chosen language.
@@ -65,11 +70,163 @@ pub enum Msg {
     NotFoundBody,
     BackHome,
     VersionLabel,
+    NavNew,
+    SignInTitle,
+    SignInIntro,
+    LoginName,
+    LoginPassword,
+    LoginDevice,
+    LoginDeviceHint,
+    LoginSubmit,
+    LoginBusy,
+    LoginBadCredentials,
+    LoginNeedsNetwork,
+    LoginTooMany,
+    LoginServerError,
+    LoginMissing,
+    SignedInAs,
+    Logout,
+    LogoutUnsynced,
+    LogoutDiscard,
+    LogoutTypeToConfirm,
+    LogoutConfirmWord,
+    Cancel,
+    SessionExpired,
+    StoreOpening,
+    StoreFailed,
+    Search,
+    SearchPlaceholder,
+    AllRegions,
+    AllSectors,
+    AllStatuses,
+    FilterNotSynced,
+    FilterConflict,
+    ListCount,
+    ListMore,
+    NoMatches,
+    Untitled,
+    SyncLocalOnly,
+    SyncSynced,
+    SyncConflict,
+    SyncRejected,
+    StatusDraft,
+    StatusSubmitted,
+    NewTitle,
+    EditTitle,
+    NotFoundRecord,
+    SecSite,
+    SecVisit,
+    SecWorkers,
+    SecIndicators,
+    SecFindings,
+    SecPeople,
+    SecPhotos,
+    SecNotes,
+    Choose,
+    FSiteName,
+    FSector,
+    FSectorOther,
+    FRegion,
+    FDistrict,
+    FLocality,
+    FGps,
+    GpsGet,
+    GpsBusy,
+    GpsFailed,
+    GpsAccuracy,
+    GpsManual,
+    FLat,
+    FLon,
+    FAccess,
+    FAccessNotes,
+    FVisitStart,
+    FVisitEnd,
+    FTeam,
+    TeamAdd,
+    FTeamMember,
+    Remove,
+    FAccompanied,
+    FAccompaniedNotes,
+    FTotal,
+    FWomen,
+    FMen,
+    FOtherSex,
+    FUnder18,
+    FUnder14,
+    FIndigenous,
+    FForeign,
+    FNationalities,
+    NationalityAdd,
+    FCount,
+    FCountryName,
+    FSeen,
+    FStages,
+    FEvidence,
+    FFindings,
+    NoNames,
+    PersonAdd,
+    FCode,
+    FAgeBand,
+    FSex,
+    FNationality,
+    FNationalityOther,
+    FIndigenousPeople,
+    FIndigenousOther,
+    FNeeds,
+    FNeedsNotes,
+    FReferralMade,
+    FReferralTo,
+    FConsent,
+    FConsentBy,
+    PhotoAdd,
+    PhotoBusy,
+    PhotoFailed,
+    PhotoAlt,
+    FNotes,
+    Saved,
+    Saving,
+    SaveFailed,
+    Review,
+    SummaryTitle,
+    SummaryProblems,
+    SummaryReady,
+    Submit,
+    BackToForm,
+    ReadOnly,
+    EditSubmitted,
+    EditConfirm,
+    EditYes,
+    SummaryCounts,
+    SyncStripLabel,
+    SyncPending,
+    SyncNothingPending,
+    SyncLast,
+    SyncNever,
+    SyncNow,
+    SyncRunning,
+    SyncFailed,
+    SyncUnavailable,
+    ConflictTitle,
+    ConflictIntro,
+    ConflictField,
+    ConflictVersion,
+    ConflictResolve,
+    ConflictOpen,
+    ConflictEmpty,
+    ConflictSame,
+    StorageTitle,
+    StoragePersistent,
+    StorageNotPersistent,
+    StorageAsk,
+    StorageUsage,
+    StorageUnknown,
+    Yes,
+    No,
 }
 
 impl Msg {
     /// Every message; the tests use it to check that no translation is blank.
-    pub const ALL: [Msg; 16] = [
+    pub const ALL: [Msg; 168] = [
         Msg::SkipToContent,
         Msg::MainNavigation,
         Msg::NavHome,
@@ -86,6 +243,158 @@ impl Msg {
         Msg::NotFoundBody,
         Msg::BackHome,
         Msg::VersionLabel,
+        Msg::NavNew,
+        Msg::SignInTitle,
+        Msg::SignInIntro,
+        Msg::LoginName,
+        Msg::LoginPassword,
+        Msg::LoginDevice,
+        Msg::LoginDeviceHint,
+        Msg::LoginSubmit,
+        Msg::LoginBusy,
+        Msg::LoginBadCredentials,
+        Msg::LoginNeedsNetwork,
+        Msg::LoginTooMany,
+        Msg::LoginServerError,
+        Msg::LoginMissing,
+        Msg::SignedInAs,
+        Msg::Logout,
+        Msg::LogoutUnsynced,
+        Msg::LogoutDiscard,
+        Msg::LogoutTypeToConfirm,
+        Msg::LogoutConfirmWord,
+        Msg::Cancel,
+        Msg::SessionExpired,
+        Msg::StoreOpening,
+        Msg::StoreFailed,
+        Msg::Search,
+        Msg::SearchPlaceholder,
+        Msg::AllRegions,
+        Msg::AllSectors,
+        Msg::AllStatuses,
+        Msg::FilterNotSynced,
+        Msg::FilterConflict,
+        Msg::ListCount,
+        Msg::ListMore,
+        Msg::NoMatches,
+        Msg::Untitled,
+        Msg::SyncLocalOnly,
+        Msg::SyncSynced,
+        Msg::SyncConflict,
+        Msg::SyncRejected,
+        Msg::StatusDraft,
+        Msg::StatusSubmitted,
+        Msg::NewTitle,
+        Msg::EditTitle,
+        Msg::NotFoundRecord,
+        Msg::SecSite,
+        Msg::SecVisit,
+        Msg::SecWorkers,
+        Msg::SecIndicators,
+        Msg::SecFindings,
+        Msg::SecPeople,
+        Msg::SecPhotos,
+        Msg::SecNotes,
+        Msg::Choose,
+        Msg::FSiteName,
+        Msg::FSector,
+        Msg::FSectorOther,
+        Msg::FRegion,
+        Msg::FDistrict,
+        Msg::FLocality,
+        Msg::FGps,
+        Msg::GpsGet,
+        Msg::GpsBusy,
+        Msg::GpsFailed,
+        Msg::GpsAccuracy,
+        Msg::GpsManual,
+        Msg::FLat,
+        Msg::FLon,
+        Msg::FAccess,
+        Msg::FAccessNotes,
+        Msg::FVisitStart,
+        Msg::FVisitEnd,
+        Msg::FTeam,
+        Msg::TeamAdd,
+        Msg::FTeamMember,
+        Msg::Remove,
+        Msg::FAccompanied,
+        Msg::FAccompaniedNotes,
+        Msg::FTotal,
+        Msg::FWomen,
+        Msg::FMen,
+        Msg::FOtherSex,
+        Msg::FUnder18,
+        Msg::FUnder14,
+        Msg::FIndigenous,
+        Msg::FForeign,
+        Msg::FNationalities,
+        Msg::NationalityAdd,
+        Msg::FCount,
+        Msg::FCountryName,
+        Msg::FSeen,
+        Msg::FStages,
+        Msg::FEvidence,
+        Msg::FFindings,
+        Msg::NoNames,
+        Msg::PersonAdd,
+        Msg::FCode,
+        Msg::FAgeBand,
+        Msg::FSex,
+        Msg::FNationality,
+        Msg::FNationalityOther,
+        Msg::FIndigenousPeople,
+        Msg::FIndigenousOther,
+        Msg::FNeeds,
+        Msg::FNeedsNotes,
+        Msg::FReferralMade,
+        Msg::FReferralTo,
+        Msg::FConsent,
+        Msg::FConsentBy,
+        Msg::PhotoAdd,
+        Msg::PhotoBusy,
+        Msg::PhotoFailed,
+        Msg::PhotoAlt,
+        Msg::FNotes,
+        Msg::Saved,
+        Msg::Saving,
+        Msg::SaveFailed,
+        Msg::Review,
+        Msg::SummaryTitle,
+        Msg::SummaryProblems,
+        Msg::SummaryReady,
+        Msg::Submit,
+        Msg::BackToForm,
+        Msg::ReadOnly,
+        Msg::EditSubmitted,
+        Msg::EditConfirm,
+        Msg::EditYes,
+        Msg::SummaryCounts,
+        Msg::SyncStripLabel,
+        Msg::SyncPending,
+        Msg::SyncNothingPending,
+        Msg::SyncLast,
+        Msg::SyncNever,
+        Msg::SyncNow,
+        Msg::SyncRunning,
+        Msg::SyncFailed,
+        Msg::SyncUnavailable,
+        Msg::ConflictTitle,
+        Msg::ConflictIntro,
+        Msg::ConflictField,
+        Msg::ConflictVersion,
+        Msg::ConflictResolve,
+        Msg::ConflictOpen,
+        Msg::ConflictEmpty,
+        Msg::ConflictSame,
+        Msg::StorageTitle,
+        Msg::StoragePersistent,
+        Msg::StorageNotPersistent,
+        Msg::StorageAsk,
+        Msg::StorageUsage,
+        Msg::StorageUnknown,
+        Msg::Yes,
+        Msg::No,
     ];
 
     /// The message in `lang`.
@@ -114,6 +423,158 @@ impl Msg {
             Msg::NotFoundBody => "Esta dirección no existe en Chaski.",
             Msg::BackHome => "Volver al inicio",
             Msg::VersionLabel => "Versión de la aplicación",
+            Msg::NavNew => "Nueva inspección",
+            Msg::SignInTitle => "Iniciar sesión",
+            Msg::SignInIntro => "Inicie sesión una vez con conexión; después Chaski funciona sin red en este dispositivo.",
+            Msg::LoginName => "Usuario",
+            Msg::LoginPassword => "Contraseña",
+            Msg::LoginDevice => "Nombre de este dispositivo",
+            Msg::LoginDeviceHint => "Por ejemplo «Tablet 07 Puerto Maldonado». Sirve para bloquearlo si se pierde.",
+            Msg::LoginSubmit => "Iniciar sesión",
+            Msg::LoginBusy => "Iniciando sesión…",
+            Msg::LoginBadCredentials => "Usuario o contraseña incorrectos.",
+            Msg::LoginNeedsNetwork => "Sin conexión con el servidor. Para iniciar sesión necesita red (oficina, satélite o 3G).",
+            Msg::LoginTooMany => "Demasiados intentos. Espere unos minutos y vuelva a intentar.",
+            Msg::LoginServerError => "El servidor rechazó el inicio de sesión:",
+            Msg::LoginMissing => "Complete usuario, contraseña y nombre del dispositivo.",
+            Msg::SignedInAs => "Sesión de",
+            Msg::Logout => "Cerrar sesión",
+            Msg::LogoutUnsynced => "Hay {n} inspecciones que aún no se han enviado al servidor. Si cierra sesión ahora se perderán en este dispositivo. Sincronice primero.",
+            Msg::LogoutDiscard => "Cerrar sesión y perder {n} inspecciones",
+            Msg::LogoutTypeToConfirm => "Para confirmar, escriba BORRAR:",
+            Msg::LogoutConfirmWord => "BORRAR",
+            Msg::Cancel => "Cancelar",
+            Msg::SessionExpired => "Su sesión ya no es válida en el servidor. Sus registros siguen en este dispositivo; inicie sesión de nuevo para sincronizarlos.",
+            Msg::StoreOpening => "Abriendo los datos del dispositivo…",
+            Msg::StoreFailed => "No se pudieron abrir los datos de este dispositivo:",
+            Msg::Search => "Buscar",
+            Msg::SearchPlaceholder => "Sitio, distrito o localidad",
+            Msg::AllRegions => "Todas las regiones",
+            Msg::AllSectors => "Todos los sectores",
+            Msg::AllStatuses => "Todos los estados",
+            Msg::FilterNotSynced => "Sin sincronizar",
+            Msg::FilterConflict => "Con conflicto",
+            Msg::ListCount => "{shown} de {total}",
+            Msg::ListMore => "Mostrar más",
+            Msg::NoMatches => "Ninguna inspección coincide con la búsqueda.",
+            Msg::Untitled => "(sitio sin nombre)",
+            Msg::SyncLocalOnly => "Solo en este dispositivo",
+            Msg::SyncSynced => "Sincronizada",
+            Msg::SyncConflict => "Conflicto: elija una versión",
+            Msg::SyncRejected => "Rechazada por el servidor",
+            Msg::StatusDraft => "Borrador",
+            Msg::StatusSubmitted => "Enviada",
+            Msg::NewTitle => "Nueva inspección",
+            Msg::EditTitle => "Inspección",
+            Msg::NotFoundRecord => "Esta inspección no está en este dispositivo.",
+            Msg::SecSite => "Sitio y ubicación",
+            Msg::SecVisit => "Visita y equipo",
+            Msg::SecWorkers => "Trabajadores encontrados",
+            Msg::SecIndicators => "Indicadores de trabajo forzoso (OIT)",
+            Msg::SecFindings => "Hallazgos",
+            Msg::SecPeople => "Personas encontradas",
+            Msg::SecPhotos => "Fotos",
+            Msg::SecNotes => "Notas",
+            Msg::Choose => "— elegir —",
+            Msg::FSiteName => "Nombre del sitio",
+            Msg::FSector => "Sector",
+            Msg::FSectorOther => "¿Qué sector?",
+            Msg::FRegion => "Región",
+            Msg::FDistrict => "Distrito",
+            Msg::FLocality => "Localidad, caserío o referencia",
+            Msg::FGps => "Coordenadas",
+            Msg::GpsGet => "Tomar ubicación GPS",
+            Msg::GpsBusy => "Buscando señal GPS…",
+            Msg::GpsFailed => "No hay señal GPS. Escriba las coordenadas a mano (por ejemplo del GPS del equipo).",
+            Msg::GpsAccuracy => "precisión ± {n} m",
+            Msg::GpsManual => "escritas a mano",
+            Msg::FLat => "Latitud",
+            Msg::FLon => "Longitud",
+            Msg::FAccess => "Cómo se llegó",
+            Msg::FAccessNotes => "Detalles del acceso",
+            Msg::FVisitStart => "Inicio de la visita",
+            Msg::FVisitEnd => "Fin de la visita",
+            Msg::FTeam => "Equipo",
+            Msg::TeamAdd => "Añadir integrante",
+            Msg::FTeamMember => "Nombre o usuario del integrante",
+            Msg::Remove => "Quitar",
+            Msg::FAccompanied => "Acompañados por",
+            Msg::FAccompaniedNotes => "Detalles (institución, nombres de cargo)",
+            Msg::FTotal => "Total de trabajadores",
+            Msg::FWomen => "Mujeres",
+            Msg::FMen => "Hombres",
+            Msg::FOtherSex => "Otro / no se sabe",
+            Msg::FUnder18 => "Menores de 18 años",
+            Msg::FUnder14 => "Menores de 14 años",
+            Msg::FIndigenous => "Indígenas",
+            Msg::FForeign => "Extranjeros",
+            Msg::FNationalities => "Nacionalidades de los extranjeros",
+            Msg::NationalityAdd => "Añadir nacionalidad",
+            Msg::FCount => "Cantidad",
+            Msg::FCountryName => "Nombre del país",
+            Msg::FSeen => "Observado",
+            Msg::FStages => "Cuándo",
+            Msg::FEvidence => "Evidencia (qué se vio o escuchó)",
+            Msg::FFindings => "Conclusiones del equipo",
+            Msg::NoNames => "Nunca escriba nombres, DNI ni teléfonos: use solo el código. La identidad se registra aparte, cifrada.",
+            Msg::PersonAdd => "Añadir persona",
+            Msg::FCode => "Código",
+            Msg::FAgeBand => "Edad",
+            Msg::FSex => "Sexo",
+            Msg::FNationality => "Nacionalidad",
+            Msg::FNationalityOther => "¿Qué país?",
+            Msg::FIndigenousPeople => "Pueblo indígena",
+            Msg::FIndigenousOther => "¿Qué pueblo?",
+            Msg::FNeeds => "Necesidades",
+            Msg::FNeedsNotes => "Detalles de las necesidades",
+            Msg::FReferralMade => "Se derivó",
+            Msg::FReferralTo => "Derivada a",
+            Msg::FConsent => "Consentimiento",
+            Msg::FConsentBy => "Consentimiento dado por",
+            Msg::PhotoAdd => "Tomar o elegir foto",
+            Msg::PhotoBusy => "Reduciendo la foto…",
+            Msg::PhotoFailed => "No se pudo usar esta imagen.",
+            Msg::PhotoAlt => "Foto de la inspección",
+            Msg::FNotes => "Notas libres",
+            Msg::Saved => "Guardado en este dispositivo",
+            Msg::Saving => "Guardando…",
+            Msg::SaveFailed => "¡No se pudo guardar! No cierre la aplicación:",
+            Msg::Review => "Revisar y enviar",
+            Msg::SummaryTitle => "Resumen antes de enviar",
+            Msg::SummaryProblems => "Corrija esto antes de enviar:",
+            Msg::SummaryReady => "Todo está completo. Al enviar, la inspección queda protegida contra cambios.",
+            Msg::Submit => "Enviar inspección",
+            Msg::BackToForm => "Volver al formulario",
+            Msg::ReadOnly => "Inspección enviada: solo lectura.",
+            Msg::EditSubmitted => "Editar",
+            Msg::EditConfirm => "Esta inspección ya fue enviada. ¿Seguro que quiere modificarla? El cambio quedará registrado.",
+            Msg::EditYes => "Sí, modificar",
+            Msg::SummaryCounts => "{workers} trabajadores · {indicators} indicadores observados · {people} personas · {photos} fotos",
+            Msg::SyncStripLabel => "Estado de sincronización",
+            Msg::SyncPending => "{n} por sincronizar",
+            Msg::SyncNothingPending => "Todo sincronizado",
+            Msg::SyncLast => "Última sincronización: {t}",
+            Msg::SyncNever => "Nunca sincronizado",
+            Msg::SyncNow => "Sincronizar ahora",
+            Msg::SyncRunning => "Sincronizando… {done} de {total}",
+            Msg::SyncFailed => "La última sincronización falló:",
+            Msg::SyncUnavailable => "La sincronización todavía no está disponible en esta versión.",
+            Msg::ConflictTitle => "Versiones en conflicto",
+            Msg::ConflictIntro => "Esta inspección se modificó en dos dispositivos. Elija, campo por campo, el valor correcto.",
+            Msg::ConflictField => "Campo",
+            Msg::ConflictVersion => "Versión {n}",
+            Msg::ConflictResolve => "Guardar la versión elegida",
+            Msg::ConflictOpen => "Resolver conflicto",
+            Msg::ConflictEmpty => "(vacío)",
+            Msg::ConflictSame => "Las versiones solo difieren en campos internos.",
+            Msg::StorageTitle => "Almacenamiento del dispositivo",
+            Msg::StoragePersistent => "El navegador guardará los datos de Chaski de forma permanente.",
+            Msg::StorageNotPersistent => "Atención: el navegador NO garantiza conservar los datos. Si falta espacio podría borrar inspecciones no sincronizadas. Sincronice a menudo, instale Chaski en la pantalla de inicio y vuelva a pedirlo.",
+            Msg::StorageAsk => "Pedir almacenamiento permanente",
+            Msg::StorageUsage => "En uso: {used} de {quota} disponibles",
+            Msg::StorageUnknown => "El navegador no informa cuánto espacio se usa.",
+            Msg::Yes => "Sí",
+            Msg::No => "No",
         }
     }
 
@@ -135,7 +596,487 @@ impl Msg {
             Msg::NotFoundBody => "This address does not exist in Chaski.",
             Msg::BackHome => "Back to the start",
             Msg::VersionLabel => "App version",
+            Msg::NavNew => "New inspection",
+            Msg::SignInTitle => "Sign in",
+            Msg::SignInIntro => "Sign in once while online; after that Chaski works without a network on this device.",
+            Msg::LoginName => "User name",
+            Msg::LoginPassword => "Password",
+            Msg::LoginDevice => "Name of this device",
+            Msg::LoginDeviceHint => "For example “Tablet 07 Puerto Maldonado”. Used to block it if it is lost.",
+            Msg::LoginSubmit => "Sign in",
+            Msg::LoginBusy => "Signing in…",
+            Msg::LoginBadCredentials => "Wrong user name or password.",
+            Msg::LoginNeedsNetwork => "Cannot reach the server. Signing in needs a network (office, satellite or 3G).",
+            Msg::LoginTooMany => "Too many attempts. Wait a few minutes and try again.",
+            Msg::LoginServerError => "The server refused the sign-in:",
+            Msg::LoginMissing => "Fill in user name, password and device name.",
+            Msg::SignedInAs => "Signed in as",
+            Msg::Logout => "Sign out",
+            Msg::LogoutUnsynced => "{n} inspections have not been sent to the server yet. Signing out now would lose them on this device. Sync first.",
+            Msg::LogoutDiscard => "Sign out and lose {n} inspections",
+            Msg::LogoutTypeToConfirm => "To confirm, type DELETE:",
+            Msg::LogoutConfirmWord => "DELETE",
+            Msg::Cancel => "Cancel",
+            Msg::SessionExpired => "Your session is no longer valid on the server. Your records are still on this device; sign in again to sync them.",
+            Msg::StoreOpening => "Opening the device's data…",
+            Msg::StoreFailed => "The data on this device could not be opened:",
+            Msg::Search => "Search",
+            Msg::SearchPlaceholder => "Site, district or locality",
+            Msg::AllRegions => "All regions",
+            Msg::AllSectors => "All sectors",
+            Msg::AllStatuses => "All statuses",
+            Msg::FilterNotSynced => "Not synced",
+            Msg::FilterConflict => "With a conflict",
+            Msg::ListCount => "{shown} of {total}",
+            Msg::ListMore => "Show more",
+            Msg::NoMatches => "No inspection matches the search.",
+            Msg::Untitled => "(unnamed site)",
+            Msg::SyncLocalOnly => "Only on this device",
+            Msg::SyncSynced => "Synced",
+            Msg::SyncConflict => "Conflict: choose a version",
+            Msg::SyncRejected => "Rejected by the server",
+            Msg::StatusDraft => "Draft",
+            Msg::StatusSubmitted => "Submitted",
+            Msg::NewTitle => "New inspection",
+            Msg::EditTitle => "Inspection",
+            Msg::NotFoundRecord => "This inspection is not on this device.",
+            Msg::SecSite => "Site and location",
+            Msg::SecVisit => "Visit and team",
+            Msg::SecWorkers => "Workers found",
+            Msg::SecIndicators => "Forced labour indicators (ILO)",
+            Msg::SecFindings => "Findings",
+            Msg::SecPeople => "People found",
+            Msg::SecPhotos => "Photos",
+            Msg::SecNotes => "Notes",
+            Msg::Choose => "— choose —",
+            Msg::FSiteName => "Site name",
+            Msg::FSector => "Sector",
+            Msg::FSectorOther => "Which sector?",
+            Msg::FRegion => "Region",
+            Msg::FDistrict => "District",
+            Msg::FLocality => "Locality, hamlet or landmark",
+            Msg::FGps => "Coordinates",
+            Msg::GpsGet => "Get GPS location",
+            Msg::GpsBusy => "Looking for a GPS fix…",
+            Msg::GpsFailed => "No GPS fix. Type the coordinates by hand (for example from the team's GPS unit).",
+            Msg::GpsAccuracy => "accuracy ± {n} m",
+            Msg::GpsManual => "typed by hand",
+            Msg::FLat => "Latitude",
+            Msg::FLon => "Longitude",
+            Msg::FAccess => "How the site was reached",
+            Msg::FAccessNotes => "Access details",
+            Msg::FVisitStart => "Visit start",
+            Msg::FVisitEnd => "Visit end",
+            Msg::FTeam => "Team",
+            Msg::TeamAdd => "Add member",
+            Msg::FTeamMember => "Member's name or user",
+            Msg::Remove => "Remove",
+            Msg::FAccompanied => "Accompanied by",
+            Msg::FAccompaniedNotes => "Details (institution, positions)",
+            Msg::FTotal => "Total workers",
+            Msg::FWomen => "Women",
+            Msg::FMen => "Men",
+            Msg::FOtherSex => "Other / unknown",
+            Msg::FUnder18 => "Under 18",
+            Msg::FUnder14 => "Under 14",
+            Msg::FIndigenous => "Indigenous",
+            Msg::FForeign => "Foreign nationals",
+            Msg::FNationalities => "Nationalities of foreign nationals",
+            Msg::NationalityAdd => "Add nationality",
+            Msg::FCount => "Count",
+            Msg::FCountryName => "Country name",
+            Msg::FSeen => "Seen",
+            Msg::FStages => "When",
+            Msg::FEvidence => "Evidence (what was seen or heard)",
+            Msg::FFindings => "The team's conclusions",
+            Msg::NoNames => "Never write names, ID numbers or phone numbers: use only the code. Identity is recorded separately, encrypted.",
+            Msg::PersonAdd => "Add person",
+            Msg::FCode => "Code",
+            Msg::FAgeBand => "Age",
+            Msg::FSex => "Sex",
+            Msg::FNationality => "Nationality",
+            Msg::FNationalityOther => "Which country?",
+            Msg::FIndigenousPeople => "Indigenous people",
+            Msg::FIndigenousOther => "Which people?",
+            Msg::FNeeds => "Needs",
+            Msg::FNeedsNotes => "Details of the needs",
+            Msg::FReferralMade => "Referred",
+            Msg::FReferralTo => "Referred to",
+            Msg::FConsent => "Consent",
+            Msg::FConsentBy => "Consent given by",
+            Msg::PhotoAdd => "Take or choose a photo",
+            Msg::PhotoBusy => "Shrinking the photo…",
+            Msg::PhotoFailed => "This image could not be used.",
+            Msg::PhotoAlt => "Inspection photo",
+            Msg::FNotes => "Free notes",
+            Msg::Saved => "Saved on this device",
+            Msg::Saving => "Saving…",
+            Msg::SaveFailed => "Could not save! Do not close the app:",
+            Msg::Review => "Review and submit",
+            Msg::SummaryTitle => "Summary before submitting",
+            Msg::SummaryProblems => "Fix this before submitting:",
+            Msg::SummaryReady => "Everything is complete. Once submitted, the inspection is protected against changes.",
+            Msg::Submit => "Submit inspection",
+            Msg::BackToForm => "Back to the form",
+            Msg::ReadOnly => "Submitted inspection: read only.",
+            Msg::EditSubmitted => "Edit",
+            Msg::EditConfirm => "This inspection was already submitted. Do you really want to change it? The change will be recorded.",
+            Msg::EditYes => "Yes, change it",
+            Msg::SummaryCounts => "{workers} workers · {indicators} indicators seen · {people} people · {photos} photos",
+            Msg::SyncStripLabel => "Sync status",
+            Msg::SyncPending => "{n} to sync",
+            Msg::SyncNothingPending => "Everything synced",
+            Msg::SyncLast => "Last sync: {t}",
+            Msg::SyncNever => "Never synced",
+            Msg::SyncNow => "Sync now",
+            Msg::SyncRunning => "Syncing… {done} of {total}",
+            Msg::SyncFailed => "The last sync failed:",
+            Msg::SyncUnavailable => "Syncing is not available in this version yet.",
+            Msg::ConflictTitle => "Conflicting versions",
+            Msg::ConflictIntro => "This inspection was changed on two devices. Choose the right value, field by field.",
+            Msg::ConflictField => "Field",
+            Msg::ConflictVersion => "Version {n}",
+            Msg::ConflictResolve => "Save the chosen version",
+            Msg::ConflictOpen => "Resolve the conflict",
+            Msg::ConflictEmpty => "(empty)",
+            Msg::ConflictSame => "The versions differ only in internal fields.",
+            Msg::StorageTitle => "Storage on this device",
+            Msg::StoragePersistent => "The browser will keep Chaski's data permanently.",
+            Msg::StorageNotPersistent => "Warning: the browser does NOT promise to keep the data. When space runs low it could delete inspections that have not synced. Sync often, install Chaski on the home screen and ask again.",
+            Msg::StorageAsk => "Ask for permanent storage",
+            Msg::StorageUsage => "In use: {used} of {quota} available",
+            Msg::StorageUnknown => "The browser does not report how much space is used.",
+            Msg::Yes => "Yes",
+            Msg::No => "No",
         }
+    }
+}
+
+/// Fills `{name}` placeholders of a translated message.
+pub fn fill(template: &str, args: &[(&str, &str)]) -> String {
+    let mut out = template.to_string();
+    for (name, value) in args {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+/// A domain value's name in the interface. Each implementation is one exhaustive `match`
+/// returning `(Spanish, English)`, so a new sector or indicator cannot reach a tablet untranslated.
+pub trait Label: Copy {
+    fn pair(self) -> (&'static str, &'static str);
+    fn label(self, lang: Lang) -> &'static str {
+        let (es, en) = self.pair();
+        match lang {
+            Lang::Es => es,
+            Lang::En => en,
+        }
+    }
+}
+
+impl Label for Region {
+    fn pair(self) -> (&'static str, &'static str) {
+        // Place names are Spanish in both languages.
+        (self.name_es(), self.name_es())
+    }
+}
+
+impl Label for Sector {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            Sector::GoldMining => ("Minería aurífera (informal)", "Gold mining (informal)"),
+            Sector::Logging => ("Tala / madera", "Logging"),
+            Sector::Agriculture => ("Agricultura", "Agriculture"),
+            Sector::BrickMaking => ("Ladrilleras", "Brick making"),
+            Sector::DomesticWork => ("Trabajo doméstico", "Domestic work"),
+            Sector::BarsAndNightclubs => ("Bares y discotecas", "Bars and nightclubs"),
+            Sector::Fishing => ("Pesca", "Fishing"),
+            Sector::Textile => ("Textil", "Textile"),
+            Sector::Other => ("Otro", "Other"),
+        }
+    }
+}
+
+impl Label for Status {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            Status::Draft => ("Borrador", "Draft"),
+            Status::Submitted => ("Enviada", "Submitted"),
+        }
+    }
+}
+
+impl Label for AccessMode {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            AccessMode::RiverBoat => ("Bote / río", "River boat"),
+            AccessMode::Road => ("Carretera", "Road"),
+            AccessMode::OnFoot => ("A pie", "On foot"),
+            AccessMode::Air => ("Aéreo", "Air"),
+            AccessMode::Other => ("Otro", "Other"),
+        }
+    }
+}
+
+impl Label for Companion {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            Companion::Police => ("Policía", "Police"),
+            Companion::Prosecutor => ("Fiscalía", "Prosecutor"),
+            Companion::Ngo => ("ONG", "NGO"),
+            Companion::Ombudsman => ("Defensoría del Pueblo", "Ombudsman"),
+            Companion::Other => ("Otro", "Other"),
+        }
+    }
+}
+
+impl Label for Finding {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            Finding::ForcedLabour => ("Trabajo forzoso", "Forced labour"),
+            Finding::ChildLabour => ("Trabajo infantil", "Child labour"),
+            Finding::SexualExploitation => ("Explotación sexual", "Sexual exploitation"),
+            Finding::TraffickingSuspected => ("Sospecha de trata", "Trafficking suspected"),
+        }
+    }
+}
+
+impl Label for Indicator {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            Indicator::AbuseOfVulnerability => {
+                ("Abuso de vulnerabilidad", "Abuse of vulnerability")
+            }
+            Indicator::Deception => ("Engaño", "Deception"),
+            Indicator::RestrictionOfMovement => {
+                ("Restricción de movimiento", "Restriction of movement")
+            }
+            Indicator::Isolation => ("Aislamiento", "Isolation"),
+            Indicator::PhysicalAndSexualViolence => {
+                ("Violencia física y sexual", "Physical and sexual violence")
+            }
+            Indicator::IntimidationAndThreats => {
+                ("Intimidación y amenazas", "Intimidation and threats")
+            }
+            Indicator::RetentionOfIdentityDocuments => (
+                "Retención de documentos de identidad",
+                "Retention of identity documents",
+            ),
+            Indicator::WithholdingOfWages => ("Retención de salarios", "Withholding of wages"),
+            Indicator::DebtBondage => ("Servidumbre por deudas", "Debt bondage"),
+            Indicator::AbusiveWorkingAndLivingConditions => (
+                "Condiciones de trabajo y de vida abusivas",
+                "Abusive working and living conditions",
+            ),
+            Indicator::ExcessiveOvertime => {
+                ("Horas extraordinarias excesivas", "Excessive overtime")
+            }
+        }
+    }
+}
+
+impl Label for Stage {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            Stage::Recruitment => ("Reclutamiento", "Recruitment"),
+            Stage::DuringWork => ("Durante el trabajo", "During work"),
+            Stage::WhenTryingToLeave => ("Al intentar irse", "When trying to leave"),
+        }
+    }
+}
+
+impl Label for AgeBand {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            AgeBand::Under14 => ("Menor de 14", "Under 14"),
+            AgeBand::From14To17 => ("14 a 17", "14 to 17"),
+            AgeBand::From18To24 => ("18 a 24", "18 to 24"),
+            AgeBand::From25To39 => ("25 a 39", "25 to 39"),
+            AgeBand::From40To59 => ("40 a 59", "40 to 59"),
+            AgeBand::From60 => ("60 o más", "60 or more"),
+            AgeBand::Unknown => ("No se sabe", "Unknown"),
+        }
+    }
+}
+
+impl Label for Sex {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            Sex::Female => ("Mujer", "Female"),
+            Sex::Male => ("Hombre", "Male"),
+            Sex::Other => ("Otro", "Other"),
+            Sex::Unknown => ("No se sabe", "Unknown"),
+        }
+    }
+}
+
+impl Label for Nationality {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            Nationality::Peru => ("Perú", "Peru"),
+            Nationality::Venezuela => ("Venezuela", "Venezuela"),
+            Nationality::Colombia => ("Colombia", "Colombia"),
+            Nationality::Ecuador => ("Ecuador", "Ecuador"),
+            Nationality::Bolivia => ("Bolivia", "Bolivia"),
+            Nationality::Brazil => ("Brasil", "Brazil"),
+            Nationality::China => ("China", "China"),
+            Nationality::Other => ("Otro país", "Another country"),
+        }
+    }
+}
+
+impl Label for IndigenousPeople {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            IndigenousPeople::None => ("Ninguno", "None"),
+            IndigenousPeople::Unknown => ("No se sabe", "Unknown"),
+            IndigenousPeople::Achuar => ("Achuar", "Achuar"),
+            IndigenousPeople::Ashaninka => ("Asháninka", "Asháninka"),
+            IndigenousPeople::Awajun => ("Awajún", "Awajún"),
+            IndigenousPeople::Aymara => ("Aimara", "Aymara"),
+            IndigenousPeople::EseEja => ("Ese Eja", "Ese Eja"),
+            IndigenousPeople::Harakbut => ("Harakbut", "Harakbut"),
+            IndigenousPeople::Kichwa => ("Kichwa", "Kichwa"),
+            IndigenousPeople::KukamaKukamiria => ("Kukama Kukamiria", "Kukama Kukamiria"),
+            IndigenousPeople::Matsigenka => ("Matsigenka", "Matsigenka"),
+            IndigenousPeople::Quechua => ("Quechua", "Quechua"),
+            IndigenousPeople::Shawi => ("Shawi", "Shawi"),
+            IndigenousPeople::ShipiboKonibo => ("Shipibo-Konibo", "Shipibo-Konibo"),
+            IndigenousPeople::Wampis => ("Wampis", "Wampis"),
+            IndigenousPeople::Yanesha => ("Yanesha", "Yanesha"),
+            IndigenousPeople::Yine => ("Yine", "Yine"),
+            IndigenousPeople::Other => ("Otro", "Other"),
+        }
+    }
+}
+
+impl Label for Need {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            Need::Medical => ("Atención médica", "Medical"),
+            Need::Shelter => ("Albergue", "Shelter"),
+            Need::Legal => ("Asesoría legal", "Legal"),
+            Need::Psychological => ("Apoyo psicológico", "Psychological"),
+            Need::Other => ("Otra", "Other"),
+        }
+    }
+}
+
+impl Label for ReferralTarget {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            ReferralTarget::Police => ("Policía", "Police"),
+            ReferralTarget::Prosecutor => ("Fiscalía", "Prosecutor"),
+            ReferralTarget::Shelter => ("Albergue", "Shelter"),
+            ReferralTarget::Ngo => ("ONG", "NGO"),
+            ReferralTarget::MinistryServices => ("Servicios del Ministerio", "Ministry services"),
+        }
+    }
+}
+
+impl Label for ConsentStatus {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            ConsentStatus::Given => ("Dado", "Given"),
+            ConsentStatus::Refused => ("Negado", "Refused"),
+            ConsentStatus::NotAsked => ("No se preguntó", "Not asked"),
+        }
+    }
+}
+
+impl Label for ConsentBy {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            ConsentBy::Self_ => ("La persona", "The person"),
+            ConsentBy::Guardian => ("Tutor o familiar", "Guardian"),
+            ConsentBy::Authority => ("Autoridad", "Authority"),
+        }
+    }
+}
+
+impl Label for Rule {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            Rule::SexCountsSum => ("Mujeres + hombres + otro deben sumar el total.", "Women + men + other must add up to the total."),
+            Rule::ExceedsTotal => ("No puede ser mayor que el total de trabajadores.", "Cannot exceed the total of workers."),
+            Rule::Under14ExceedsUnder18 => ("No puede ser mayor que los menores de 18 (todo menor de 14 también es menor de 18).", "Cannot exceed the under-18s (every child under 14 is also under 18)."),
+            Rule::NationalitiesExceedForeign => ("Las nacionalidades suman más personas que los extranjeros.", "The nationalities count more people than the foreign nationals."),
+            Rule::PeruIsNotForeign => ("Perú no puede ser una nacionalidad extranjera.", "Peru cannot be a foreign nationality."),
+            Rule::EndBeforeStart => ("La visita no puede terminar antes de empezar.", "The visit cannot end before it starts."),
+            Rule::ChildLabourWithoutMinors => ("Trabajo infantil requiere al menos un menor contado o registrado.", "Child labour needs at least one minor counted or listed."),
+            Rule::FindingWithoutIndicators => ("Esta conclusión requiere al menos un indicador observado, con su evidencia.", "This finding needs at least one indicator seen, with its evidence."),
+            Rule::NotSeenButDetailed => ("Un indicador no observado no puede tener etapas ni evidencia.", "An indicator not seen cannot have stages or evidence."),
+            Rule::MinorConsentBySelf => ("El consentimiento de un menor lo da un tutor o una autoridad.", "A minor's consent is given by a guardian or an authority."),
+            Rule::ReferralTargetsButNotMade => ("Hay destinos de derivación pero la derivación figura como no hecha.", "Referral targets are listed but the referral is marked as not made."),
+            Rule::EventInspectionMismatch => ("No coincide con la inspección.", "Does not match the inspection."),
+            Rule::SentenceWithoutConviction => ("Solo una condena lleva sentencia.", "Only a conviction carries a sentence."),
+            Rule::ConvictionWithoutSentence => ("Una condena necesita su sentencia.", "A conviction needs its sentence."),
+            Rule::GpsSourceWithoutPoint => ("La fuente es GPS pero no hay punto GPS.", "The source is GPS but there is no GPS point."),
+        }
+    }
+}
+
+/// A validation error in the user's language, to show next to its field.
+pub fn error_text(code: &ErrorCode, lang: Lang) -> String {
+    let pick = |es: &str, en: &str| match lang {
+        Lang::Es => es.to_string(),
+        Lang::En => en.to_string(),
+    };
+    match code {
+        ErrorCode::Required => pick("Obligatorio.", "Required."),
+        ErrorCode::WrongType { expected } => match expected {
+            JsonType::Integer => pick(
+                "Escriba un número entero (0 o más).",
+                "Type a whole number (0 or more).",
+            ),
+            JsonType::Number => pick("Escriba un número.", "Type a number."),
+            _ => pick("Valor no válido.", "Invalid value."),
+        },
+        ErrorCode::TooLong { max } => match lang {
+            Lang::Es => format!("Máximo {max} caracteres."),
+            Lang::En => format!("At most {max} characters."),
+        },
+        ErrorCode::TooMany { max } => match lang {
+            Lang::Es => format!("Máximo {max} elementos."),
+            Lang::En => format!("At most {max} items."),
+        },
+        ErrorCode::OutOfRange { min, max } => match lang {
+            Lang::Es => format!("Debe estar entre {min} y {max}."),
+            Lang::En => format!("Must be between {min} and {max}."),
+        },
+        ErrorCode::NotInList { .. } => pick(
+            "Elija un valor de la lista.",
+            "Choose a value from the list.",
+        ),
+        ErrorCode::BadFormat { expected } => match expected {
+            Format::Rfc3339 => pick("Fecha y hora no válidas.", "Invalid date and time."),
+            Format::PersonCode => pick("Use un código como P-001.", "Use a code like P-001."),
+            _ => pick("Formato no válido.", "Invalid format."),
+        },
+        ErrorCode::Duplicate => pick("Está repetido.", "Listed twice."),
+        ErrorCode::Inconsistent { rule } => rule.label(lang).to_string(),
+        ErrorCode::ClearIdentity => pick(
+            "Nombres, documentos y contactos de las personas nunca se escriben aquí.",
+            "Names, ID numbers and contact details of people never go here.",
+        ),
+        ErrorCode::UnknownField => pick("Campo no permitido.", "Field not allowed."),
+        ErrorCode::LatLonSwapped => pick(
+            "Latitud y longitud parecen invertidas (Perú está cerca de latitud -10, longitud -75).",
+            "Latitude and longitude look swapped (Peru is near latitude -10, longitude -75).",
+        ),
+        ErrorCode::MissingAttachment => pick(
+            "Falta el archivo de la foto.",
+            "The photo's file is missing.",
+        ),
+        ErrorCode::NotJpeg => pick("La foto debe ser JPEG.", "The photo must be a JPEG."),
+        ErrorCode::TooLarge { max_bytes } => match lang {
+            Lang::Es => format!("La foto supera {} KB.", max_bytes / 1024),
+            Lang::En => format!("The photo exceeds {} KB.", max_bytes / 1024),
+        },
+        ErrorCode::RegionMismatch { .. } => pick(
+            "La región no corresponde a la base de datos de destino.",
+            "The region does not match the target database.",
+        ),
     }
 }
 
@@ -177,6 +1118,16 @@ impl I18n {
     /// The message in the current language (tracked).
     pub fn t(self, msg: Msg) -> &'static str {
         msg.text(self.lang.get())
+    }
+
+    /// The message with its `{name}` placeholders filled (tracked).
+    pub fn f(self, msg: Msg, args: &[(&str, &str)]) -> String {
+        fill(self.t(msg), args)
+    }
+
+    /// A domain value's name in the current language (tracked).
+    pub fn l(self, value: impl Label) -> &'static str {
+        value.label(self.lang.get())
     }
 }
 

@@ -7,7 +7,12 @@
 //!   `online`/`offline` events.
 //! - [`components`]: widgets shared by pages (header with the online indicator, navigation,
 //!   footer with the build's version).
-//! - [`pages`]: one module per route (home, settings, not found).
+//! - [`pages`]: one module per route (sign-in, the list, the inspection form, conflicts,
+//!   settings, not found).
+//! - [`api`]: the one module that calls the server for accounts (sign in, me, sign out).
+//! - [`session`]: who is signed in, remembered on the device so the app opens offline.
+//! - [`records`]: the inspections as pages see them: a compact index for the list, and load,
+//!   save and conflict resolution on the local store.
 //!
 //! The service worker (`client/sw.js`), manifest and icons are not Rust: Trunk copies them into
 //! the build and `client/build/sw-manifest.sh` writes the build's precache list into the worker.
@@ -27,10 +32,13 @@ use leptos_router::{
     path,
 };
 
+use crate::components::sync_strip::SyncView;
 use crate::components::{Footer, Header};
 use crate::i18n::I18n;
 use crate::network::Network;
-use crate::pages::{Home, NotFound, Settings};
+use crate::pages::{Conflicts, Home, InspectionEdit, InspectionNew, Login, NotFound, Settings};
+use crate::records::Records;
+use crate::session::Session;
 
 /// The product name; a name, so the same in every language.
 pub const PRODUCT_NAME: &str = "Chaski";
@@ -40,14 +48,34 @@ pub const PRODUCT_NAME: &str = "Chaski";
 pub fn App() -> impl IntoView {
     I18n::provide();
     Network::provide();
+    let session = Session::provide();
+    let records = Records::provide(session);
+    SyncView::provide(records);
+    // Signed out, every page but the settings is the sign-in page: the records of a device
+    // belong to whoever signed in on it.
+    let gate = move |page: fn() -> AnyView| {
+        move || {
+            if session.signed_in() {
+                page()
+            } else {
+                view! { <Login /> }.into_any()
+            }
+        }
+    };
 
     view! {
         <Router>
             <Header />
             <main id="main" class="page" tabindex="-1">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=Home />
+                    <Route path=path!("/") view=gate(|| view! { <Home /> }.into_any()) />
                     <Route path=path!("/settings") view=Settings />
+                    <Route path=path!("/inspections/new")
+                        view=gate(|| view! { <InspectionNew /> }.into_any()) />
+                    <Route path=path!("/inspections/:id")
+                        view=gate(|| view! { <InspectionEdit /> }.into_any()) />
+                    <Route path=path!("/inspections/:id/conflicts")
+                        view=gate(|| view! { <Conflicts /> }.into_any()) />
                 </Routes>
             </main>
             <Footer />

@@ -1,21 +1,30 @@
-//! The top bar: product name, navigation and the online/offline indicator.
+//! The top bar: product name, navigation, the online/offline indicator, the account, and
+//! under it the sync strip.
 
 use leptos::prelude::*;
 
+use crate::components::account::Account;
+use crate::components::sync_strip::SyncStrip;
 use crate::components::Nav;
 use crate::i18n::{tr, use_i18n, Msg};
 use crate::network::use_network;
+use crate::session::use_session;
 use crate::PRODUCT_NAME;
 
 #[component]
 pub fn Header() -> impl IntoView {
+    let session = use_session();
     view! {
         <a class="skip-link" href="#main">{tr(Msg::SkipToContent)}</a>
         <header class="app-header">
             <span class="brand" id="app-name">{PRODUCT_NAME}</span>
             <Nav />
             <NetStatus />
+            <Account />
         </header>
+        <Show when=move || session.signed_in()>
+            <SyncStrip />
+        </Show>
     }
 }
 

@@ -1,16 +1,205 @@
-//! `/`: the inspections on this device. For now there is no store yet, so the list is empty and
-//! says so in words rather than showing a blank page.
+//! `/`: every inspection on this device, newest first, searchable by site, region, sector and
+//! status, each with where it stands with the server.
+//!
+//! The list filters the in-memory summaries (a few short strings per record) and renders them a
+//! page at a time, so 5,000 records on a cheap tablet cost one scan per keystroke, never 5,000
+//! DOM rows.
 
+use chaski_shared::domain::{Choice, Region, Sector};
 use leptos::prelude::*;
+use leptos_router::components::A;
 
-use crate::i18n::{tr, Msg};
+use crate::components::sync_strip::use_sync_view;
+use crate::i18n::{fill, tr, use_i18n, Msg};
+use crate::records::{use_records, Filter, StatusFilter, Summary, SyncState};
+
+/// Rows rendered at first and added by each "show more".
+const PAGE: usize = 50;
 
 #[component]
 pub fn Home() -> impl IntoView {
+    let records = use_records();
+    let i18n = use_i18n();
+    let sync = use_sync_view();
+    let filter = RwSignal::new(Filter::default());
+    let shown = RwSignal::new(PAGE);
+
+    // Recomputed when the index or the filter changes: ids of the matching records.
+    let matching = Memo::new(move |_| {
+        let pushed = sync.pushed_seq();
+        filter.with(|f| {
+            records.index().with(|index| {
+                index
+                    .iter()
+                    .filter(|s| f.matches(s, pushed))
+                    .map(|s| s.id.clone())
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    let total = Memo::new(move |_| records.index().with(Vec::len));
+    let rows = move || {
+        let ids = matching.get();
+        let limit = shown.get();
+        records.index().with(|index| {
+            let wanted: std::collections::HashSet<&String> = ids.iter().take(limit).collect();
+            index
+                .iter()
+                .filter(|s| wanted.contains(&s.id))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let set_filter = move |f: Box<dyn FnOnce(&mut Filter)>| {
+        shown.set(PAGE);
+        filter.update(f);
+    };
+
     view! {
-        <h1>{tr(Msg::HomeTitle)}</h1>
+        <div class="title-row">
+            <h1>{tr(Msg::HomeTitle)}</h1>
+            <A href="/inspections/new" attr:id="new-inspection" attr:class="button primary">
+                "+ " {tr(Msg::NavNew)}
+            </A>
+        </div>
+        {move || records.open_error().map(|e| view! {
+            <p id="store-error" class="alert" role="alert">{tr(Msg::StoreFailed)} " " {e}</p>
+        })}
         <section class="inspections">
-            <p id="inspections-empty" class="empty">{tr(Msg::InspectionsEmpty)}</p>
+            <Show when=move || { total.get() > 0 }
+                fallback=move || view! {
+                    <p id="inspections-empty" class="empty">{tr(Msg::InspectionsEmpty)}</p>
+                }>
+                <div class="filters" role="search">
+                    <div class="field grow">
+                        <label for="search">{tr(Msg::Search)}</label>
+                        <input id="search" type="search"
+                            placeholder=move || i18n.t(Msg::SearchPlaceholder)
+                            on:input=move |ev| {
+                                let text = event_target_value(&ev);
+                                set_filter(Box::new(move |f| f.text = text));
+                            } />
+                    </div>
+                    <select id="filter-region" aria-label=move || i18n.t(Msg::FRegion)
+                        on:change=move |ev| {
+                            let r = Region::from_name(&event_target_value(&ev));
+                            set_filter(Box::new(move |f| f.region = r));
+                        }>
+                        <option value="">{tr(Msg::AllRegions)}</option>
+                        {Region::ALL.iter().map(|r| view! {
+                            <option value=r.name()>{r.name_es()}</option>
+                        }).collect_view()}
+                    </select>
+                    <select id="filter-sector" aria-label=move || i18n.t(Msg::FSector)
+                        on:change=move |ev| {
+                            let s = Sector::from_name(&event_target_value(&ev));
+                            set_filter(Box::new(move |f| f.sector = s));
+                        }>
+                        <option value="">{tr(Msg::AllSectors)}</option>
+                        {Sector::ALL.iter().map(|s| view! {
+                            <option value=s.name()>{move || i18n.l(*s)}</option>
+                        }).collect_view()}
+                    </select>
+                    <select id="filter-status" aria-label=move || i18n.t(Msg::AllStatuses)
+                        on:change=move |ev| {
+                            let s = StatusFilter::from_code(&event_target_value(&ev));
+                            set_filter(Box::new(move |f| f.status = s));
+                        }>
+                        <option value="">{tr(Msg::AllStatuses)}</option>
+                        {StatusFilter::ALL.iter().map(|s| {
+                            let msg = match s {
+                                StatusFilter::Draft => Msg::StatusDraft,
+                                StatusFilter::Submitted => Msg::StatusSubmitted,
+                                StatusFilter::NotSynced => Msg::FilterNotSynced,
+                                StatusFilter::Conflict => Msg::FilterConflict,
+                            };
+                            view! { <option value=s.code()>{tr(msg)}</option> }
+                        }).collect_view()}
+                    </select>
+                </div>
+                <p id="list-count" class="hint" aria-live="polite">
+                    {move || fill(i18n.t(Msg::ListCount), &[
+                        ("shown", &matching.with(Vec::len).to_string()),
+                        ("total", &total.get().to_string()),
+                    ])}
+                </p>
+                <Show when=move || matching.with(Vec::is_empty)>
+                    <p id="no-matches" class="empty">{tr(Msg::NoMatches)}</p>
+                </Show>
+                <ul id="inspection-list" class="inspection-list">
+                    <For each=rows key=|s| (s.id.clone(), s.seq) let:summary>
+                        <Row summary=summary />
+                    </For>
+                </ul>
+                <Show when=move || { matching.with(Vec::len) > shown.get() }>
+                    <button id="list-more" class="button secondary"
+                        on:click=move |_| shown.update(|n| *n += PAGE)>
+                        {tr(Msg::ListMore)}
+                    </button>
+                </Show>
+            </Show>
         </section>
+    }
+}
+
+#[component]
+fn Row(summary: Summary) -> impl IntoView {
+    let i18n = use_i18n();
+    let sync = use_sync_view();
+    let s = summary.clone();
+    let state = Memo::new(move |_| sync.state_of(&s));
+    let href = format!("/inspections/{}", summary.id);
+    let site = if summary.site.trim().is_empty() {
+        None
+    } else {
+        Some(summary.site.clone())
+    };
+    let place = {
+        let region = summary.region.map(|r| r.name_es()).unwrap_or_default();
+        match (summary.district.is_empty(), region.is_empty()) {
+            (false, false) => format!("{} · {region}", summary.district),
+            (false, true) => summary.district.clone(),
+            _ => region.to_string(),
+        }
+    };
+    let sector = summary.sector;
+    let status = summary.status;
+    let when = summary
+        .updated_at
+        .get(..16)
+        .unwrap_or_default()
+        .replace('T', " ");
+    view! {
+        <li class="inspection-row" data-id=summary.id.clone()
+            data-sync-state=move || state.get().code()
+            data-status=status.name()>
+            <A href=href attr:class="row-link">
+                <span class="row-main">
+                    <strong class="row-site">
+                        {move || site.clone().unwrap_or_else(|| i18n.t(Msg::Untitled).to_string())}
+                    </strong>
+                    <span class="row-place">{place}</span>
+                    <span class="row-sector">{move || sector.map(|s| i18n.l(s)).unwrap_or_default()}</span>
+                </span>
+                <span class="row-side">
+                    <span class="badge status" data-status=status.name()>{move || i18n.l(status)}</span>
+                    <span class="badge sync" data-sync-state=move || state.get().code()>
+                        {move || i18n.t(match state.get() {
+                            SyncState::LocalOnly => Msg::SyncLocalOnly,
+                            SyncState::Synced => Msg::SyncSynced,
+                            SyncState::Conflict => Msg::SyncConflict,
+                            SyncState::Rejected(_) => Msg::SyncRejected,
+                        })}
+                    </span>
+                    <time class="row-time">{when}</time>
+                </span>
+            </A>
+            {move || match state.get() {
+                SyncState::Rejected(reason) => Some(view! {
+                    <p class="row-reason alert">{reason}</p>
+                }),
+                _ => None,
+            }}
+        </li>
     }
 }

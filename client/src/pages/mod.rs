@@ -1,9 +1,15 @@
 //! One module per route of the app.
 
+mod conflicts;
 mod home;
+mod inspection;
+mod login;
 mod not_found;
 mod settings;
 
+pub use conflicts::{differences, merge, Conflicts};
 pub use home::Home;
+pub use inspection::{InspectionEdit, InspectionNew};
+pub use login::Login;
 pub use not_found::NotFound;
 pub use settings::Settings;

@@ -1,12 +1,15 @@
-//! `/settings`: preferences kept on this device (for now, the language).
+//! `/settings`: preferences kept on this device (the language) and the safety of its storage.
 
 use leptos::prelude::*;
 
+use crate::components::storage::StoragePanel;
 use crate::i18n::{tr, use_i18n, Lang, Msg};
+use crate::session::use_session;
 
 #[component]
 pub fn Settings() -> impl IntoView {
     let i18n = use_i18n();
+    let session = use_session();
     let on_change = move |ev| {
         if let Some(lang) = Lang::from_code(&event_target_value(&ev)) {
             i18n.set_lang(lang);
@@ -36,5 +39,9 @@ pub fn Settings() -> impl IntoView {
             </select>
             <p id="lang-hint" class="hint">{tr(Msg::LanguageHint)}</p>
         </div>
+        // Storage only matters once records can exist, that is once someone signed in.
+        <Show when=move || session.signed_in()>
+            <StoragePanel />
+        </Show>
     }
 }

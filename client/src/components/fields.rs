@@ -1,0 +1,404 @@
+//! Form widgets bound to one JSON path of the document being edited, with the validation
+//! messages for that path shown right under them.
+//!
+//! The form edits the document's JSON body directly (not the typed `Inspection`) because a draft
+//! is allowed to be incomplete or wrong while it is being typed: the shared parser turns the same
+//! body into per-path errors, and the widgets show the ones for their path.
+
+use std::rc::Rc;
+
+use chaski_shared::domain::{Choice, FieldError};
+use leptos::prelude::*;
+use serde_json::{Map, Value};
+
+use crate::i18n::{error_text, tr, use_i18n, Label, Msg};
+
+/// The form's shared state: the body, its errors, whether it may be edited, and the hook that
+/// schedules an autosave after each change.
+#[derive(Clone, Copy)]
+pub struct FormCtx {
+    pub body: RwSignal<Map<String, Value>>,
+    pub errors: Memo<Vec<FieldError>>,
+    pub readonly: Signal<bool>,
+    on_change: StoredValue<Rc<dyn Fn()>, LocalStorage>,
+}
+
+impl FormCtx {
+    pub fn new(
+        body: RwSignal<Map<String, Value>>,
+        errors: Memo<Vec<FieldError>>,
+        readonly: Signal<bool>,
+        on_change: Rc<dyn Fn()>,
+    ) -> FormCtx {
+        FormCtx {
+            body,
+            errors,
+            readonly,
+            on_change: StoredValue::new_local(on_change),
+        }
+    }
+
+    /// The value at `path` (tracked).
+    pub fn get(self, path: &str) -> Value {
+        self.body
+            .with(|b| get_path(b, path).cloned().unwrap_or(Value::Null))
+    }
+
+    /// Sets the value at `path` (`Null` removes it) and schedules the autosave.
+    pub fn set(self, path: &str, value: Value) {
+        if self.readonly.get_untracked() {
+            return;
+        }
+        self.body.update(|b| set_path(b, path, value));
+        (self.on_change.get_value())();
+    }
+
+    /// Applies `f` to the whole body and schedules the autosave.
+    pub fn update(self, f: impl FnOnce(&mut Map<String, Value>)) {
+        if self.readonly.get_untracked() {
+            return;
+        }
+        self.body.update(f);
+        (self.on_change.get_value())();
+    }
+
+    /// Length of the array at `path` (tracked).
+    pub fn len(self, path: &str) -> usize {
+        self.body.with(|b| {
+            get_path(b, path)
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        })
+    }
+}
+
+pub fn use_form() -> FormCtx {
+    expect_context::<FormCtx>()
+}
+
+/// One step of a path: a key, or a key and an index (`people[2]`).
+fn steps(path: &str) -> Vec<(&str, Option<usize>)> {
+    path.split('.')
+        .map(|part| match part.split_once('[') {
+            Some((key, rest)) => (key, rest.trim_end_matches(']').parse().ok()),
+            None => (part, None),
+        })
+        .collect()
+}
+
+/// The value at a dotted path with indices (`people[2].consent.status`).
+pub fn get_path<'a>(body: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let mut map = body;
+    let steps = steps(path);
+    for (n, (key, index)) in steps.iter().enumerate() {
+        let mut value = map.get(*key)?;
+        if let Some(i) = index {
+            value = value.as_array()?.get(*i)?;
+        }
+        if n + 1 == steps.len() {
+            return Some(value);
+        }
+        map = value.as_object()?;
+    }
+    None
+}
+
+/// Sets the value at `path`, creating objects on the way; `Null` removes the key so an emptied
+/// field is absent rather than blank (the validator treats both alike, the wire prefers less).
+pub fn set_path(body: &mut Map<String, Value>, path: &str, value: Value) {
+    let steps = steps(path);
+    let mut map = body;
+    for (n, (key, index)) in steps.iter().enumerate() {
+        let last = n + 1 == steps.len();
+        match index {
+            None if last => {
+                if value.is_null() {
+                    map.remove(*key);
+                } else {
+                    map.insert((*key).to_string(), value);
+                }
+                return;
+            }
+            None => {
+                let entry = map
+                    .entry((*key).to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !entry.is_object() {
+                    *entry = Value::Object(Map::new());
+                }
+                map = entry.as_object_mut().expect("just made an object");
+            }
+            Some(i) => {
+                let Some(item) = map
+                    .get_mut(*key)
+                    .and_then(Value::as_array_mut)
+                    .and_then(|a| a.get_mut(*i))
+                else {
+                    return;
+                };
+                if last {
+                    *item = value;
+                    return;
+                }
+                if !item.is_object() {
+                    *item = Value::Object(Map::new());
+                }
+                map = item.as_object_mut().expect("just made an object");
+            }
+        }
+    }
+}
+
+/// A stable DOM id for a path: `site_name` → `f-site-name`, `people[0].sex` → `f-people-0-sex`.
+pub fn field_id(path: &str) -> String {
+    let mut id = String::from("f");
+    for part in path.split(|c: char| matches!(c, '.' | '[' | ']' | '_')) {
+        if !part.is_empty() {
+            id.push('-');
+            id.push_str(part);
+        }
+    }
+    id
+}
+
+/// The messages for `path`, in the user's language.
+#[component]
+pub fn Errors(#[prop(into)] path: String) -> impl IntoView {
+    let form = use_form();
+    let i18n = use_i18n();
+    let id = format!("{}-error", field_id(&path));
+    let messages = Memo::new(move |_| {
+        let lang = i18n.lang();
+        form.errors.with(|errors| {
+            errors
+                .iter()
+                .filter(|e| e.field == path)
+                .map(|e| error_text(&e.code, lang))
+                .collect::<Vec<_>>()
+        })
+    });
+    view! {
+        <Show when=move || messages.with(|m| !m.is_empty())>
+            <p class="field-error" id=id.clone() role="alert">{move || messages.get().join(" ")}</p>
+        </Show>
+    }
+}
+
+/// A text input or textarea.
+#[component]
+pub fn TextField(
+    #[prop(into)] path: String,
+    label: Msg,
+    #[prop(optional)] multiline: bool,
+) -> impl IntoView {
+    let form = use_form();
+    let id = field_id(&path);
+    let p = path.clone();
+    let value = move || form.get(&p).as_str().unwrap_or_default().to_string();
+    let p = path.clone();
+    let on_input = move |ev| {
+        let text = event_target_value(&ev);
+        form.set(
+            &p,
+            if text.trim().is_empty() {
+                Value::Null
+            } else {
+                Value::String(text)
+            },
+        );
+    };
+    let input = if multiline {
+        view! { <textarea id=id.clone() rows="4" prop:value=value on:input=on_input></textarea> }
+            .into_any()
+    } else {
+        view! { <input id=id.clone() type="text" prop:value=value on:input=on_input /> }.into_any()
+    };
+    view! {
+        <div class="field">
+            <label for=id>{tr(label)}</label>
+            {input}
+            <Errors path=path />
+        </div>
+    }
+}
+
+/// A whole number, 0 or more. Anything else typed is kept as text so the validator can say so
+/// instead of the app silently dropping it.
+#[component]
+pub fn CountField(#[prop(into)] path: String, label: Msg) -> impl IntoView {
+    let form = use_form();
+    let id = field_id(&path);
+    let p = path.clone();
+    let value = move || match form.get(&p) {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s,
+        _ => String::new(),
+    };
+    let p = path.clone();
+    let on_input = move |ev| {
+        let text = event_target_value(&ev);
+        let text = text.trim();
+        form.set(
+            &p,
+            if text.is_empty() {
+                Value::Null
+            } else if let Ok(n) = text.parse::<u64>() {
+                Value::from(n)
+            } else {
+                Value::String(text.to_string())
+            },
+        );
+    };
+    view! {
+        <div class="field count">
+            <label for=id.clone()>{tr(label)}</label>
+            <input id=id type="number" inputmode="numeric" min="0" step="1"
+                prop:value=value on:input=on_input />
+            <Errors path=path />
+        </div>
+    }
+}
+
+/// A choice from a closed list, as a `<select>`.
+#[component]
+pub fn SelectField<T: Choice + Label + Send + Sync>(
+    #[prop(into)] path: String,
+    label: Msg,
+    options: &'static [T],
+) -> impl IntoView {
+    let form = use_form();
+    let i18n = use_i18n();
+    let id = field_id(&path);
+    let p = path.clone();
+    let current = move || form.get(&p).as_str().unwrap_or_default().to_string();
+    let p = path.clone();
+    let on_change = move |ev| {
+        let v = event_target_value(&ev);
+        form.set(
+            &p,
+            if v.is_empty() {
+                Value::Null
+            } else {
+                Value::String(v)
+            },
+        );
+    };
+    view! {
+        <div class="field">
+            <label for=id.clone()>{tr(label)}</label>
+            <select id=id prop:value=current.clone() on:change=on_change>
+                <option value="">{tr(Msg::Choose)}</option>
+                {options.iter().map(|o| {
+                    let name = o.name();
+                    let current = current.clone();
+                    view! {
+                        <option value=name selected=move || current() == name>
+                            {move || i18n.l(*o)}
+                        </option>
+                    }
+                }).collect_view()}
+            </select>
+            <Errors path=path />
+        </div>
+    }
+}
+
+/// Several choices from a closed list (an array of names), as large toggle chips.
+#[component]
+pub fn MultiField<T: Choice + Label + Send + Sync>(
+    #[prop(into)] path: String,
+    label: Msg,
+    options: &'static [T],
+) -> impl IntoView {
+    let form = use_form();
+    let i18n = use_i18n();
+    let id = field_id(&path);
+    view! {
+        <fieldset class="field chips" id=id>
+            <legend>{tr(label)}</legend>
+            {options.iter().map(|o| {
+                let name = o.name();
+                let p = path.clone();
+                let checked = move || {
+                    form.get(&p).as_array().is_some_and(|a| a.iter().any(|v| v == name))
+                };
+                let p = path.clone();
+                let toggle = move |_| {
+                    let mut list: Vec<Value> =
+                        form.get(&p).as_array().cloned().unwrap_or_default();
+                    if let Some(pos) = list.iter().position(|v| v == name) {
+                        list.remove(pos);
+                    } else {
+                        list.push(Value::String(name.to_string()));
+                    }
+                    form.set(&p, if list.is_empty() { Value::Null } else { Value::Array(list) });
+                };
+                view! {
+                    <label class="chip" data-value=name>
+                        <input type="checkbox" value=name prop:checked=checked on:change=toggle />
+                        <span>{move || i18n.l(*o)}</span>
+                    </label>
+                }
+            }).collect_view()}
+            <Errors path=path.clone() />
+        </fieldset>
+    }
+}
+
+/// A yes/no checkbox stored as a boolean (`false` is written, not omitted, where it matters).
+#[component]
+pub fn CheckField(#[prop(into)] path: String, label: Msg) -> impl IntoView {
+    let form = use_form();
+    let id = field_id(&path);
+    let p = path.clone();
+    let checked = move || form.get(&p).as_bool().unwrap_or(false);
+    let p = path.clone();
+    let for_id = id.clone();
+    view! {
+        <div class="field check">
+            <label class="chip" for=for_id>
+                <input id=id type="checkbox" prop:checked=checked
+                    on:change=move |ev| form.set(&p, Value::Bool(event_target_checked(&ev))) />
+                <span>{tr(label)}</span>
+            </label>
+            <Errors path=path />
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn paths_read_and_write_nested_objects_and_arrays() {
+        let mut b = map(json!({"people": [{"code": "P-001"}]}));
+        set_path(&mut b, "workers.total", json!(12));
+        set_path(&mut b, "people[0].consent.status", json!("given"));
+        assert_eq!(get_path(&b, "workers.total"), Some(&json!(12)));
+        assert_eq!(
+            get_path(&b, "people[0].consent.status"),
+            Some(&json!("given"))
+        );
+        set_path(&mut b, "workers.total", Value::Null);
+        assert_eq!(get_path(&b, "workers.total"), None);
+        // An index past the end is ignored rather than growing the list.
+        set_path(&mut b, "people[3].sex", json!("male"));
+        assert_eq!(b["people"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn field_ids_are_stable_and_readable() {
+        assert_eq!(field_id("site_name"), "f-site-name");
+        assert_eq!(field_id("people[0].age_band"), "f-people-0-age-band");
+        assert_eq!(
+            field_id("workers.minors_under_14"),
+            "f-workers-minors-under-14"
+        );
+    }
+}

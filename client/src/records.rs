@@ -1,0 +1,476 @@
+//! The inspections on this device, as the pages see them: a compact index for the list, and
+//! load / save / resolve on the local store.
+//!
+//! Pages never hold the store themselves: they go through [`Records`], which opens the device's
+//! store once, keeps a small summary of every inspection in memory (so filtering 5,000 records
+//! is a scan of short strings, not 5,000 document reads) and refreshes it from the store's
+//! changes feed after every write, reading only what changed.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use chaski_shared::domain::{new_inspection_id, Choice, Region, Sector, Status};
+use chaski_shared::store::{ChangesOptions, GetOptions};
+use chaski_shared::{DocId, Document, Error, RevId, Store};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use serde_json::{Map, Value};
+
+use crate::session::{Session, SessionData};
+use crate::store::{open_local_store, LocalStore};
+
+/// Where a record stands with the server, as the list shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncState {
+    /// Written here and not yet sent.
+    LocalOnly,
+    /// The server has this revision.
+    Synced,
+    /// Competing versions exist: a person must choose.
+    Conflict,
+    /// The server refused it, with its reason.
+    Rejected(String),
+}
+
+impl SyncState {
+    /// The `data-sync-state` attribute value (stable, for styles and tests).
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncState::LocalOnly => "local",
+            SyncState::Synced => "synced",
+            SyncState::Conflict => "conflict",
+            SyncState::Rejected(_) => "rejected",
+        }
+    }
+}
+
+/// One line of the list: what is shown and searched, nothing more.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub id: String,
+    /// The store sequence of the latest change: compared with what the sync loop pushed.
+    pub seq: u64,
+    pub site: String,
+    pub district: String,
+    pub region: Option<Region>,
+    pub sector: Option<Sector>,
+    pub status: Status,
+    /// When it was last edited (RFC 3339 as written), for display.
+    pub updated_at: String,
+    pub has_conflicts: bool,
+    /// Lowercased site, district and locality: what the search box matches.
+    haystack: String,
+}
+
+impl Summary {
+    /// Builds the summary of an inspection document.
+    pub fn of(doc: &Document, seq: u64) -> Summary {
+        let text = |key: &str| {
+            doc.body
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let choice = |key: &str| doc.body.get(key).and_then(Value::as_str);
+        let site = text("site_name");
+        let district = text("district");
+        let haystack = fold(&format!("{site} {district} {}", text("locality")));
+        Summary {
+            id: doc.id.as_str().to_string(),
+            seq,
+            site,
+            district,
+            region: choice("region").and_then(Region::from_name),
+            sector: choice("sector").and_then(Sector::from_name),
+            status: choice("status")
+                .and_then(Status::from_name)
+                .unwrap_or(Status::Draft),
+            updated_at: text("updated_at"),
+            has_conflicts: !doc.conflicts.is_empty(),
+            haystack,
+        }
+    }
+
+    /// This record's sync state, given how far the sync loop has pushed and what it rejected.
+    pub fn sync_state(&self, pushed_seq: u64, rejected: &HashMap<String, String>) -> SyncState {
+        if self.has_conflicts {
+            SyncState::Conflict
+        } else if let Some(reason) = rejected.get(&self.id) {
+            SyncState::Rejected(reason.clone())
+        } else if self.seq > pushed_seq {
+            SyncState::LocalOnly
+        } else {
+            SyncState::Synced
+        }
+    }
+}
+
+/// What the inspector searches for in the list.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    pub text: String,
+    pub region: Option<Region>,
+    pub sector: Option<Sector>,
+    pub status: Option<StatusFilter>,
+}
+
+/// The list's status filter: the record's own status, or where it stands with the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusFilter {
+    Draft,
+    Submitted,
+    NotSynced,
+    Conflict,
+}
+
+impl StatusFilter {
+    pub const ALL: [StatusFilter; 4] = [
+        StatusFilter::Draft,
+        StatusFilter::Submitted,
+        StatusFilter::NotSynced,
+        StatusFilter::Conflict,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            StatusFilter::Draft => "draft",
+            StatusFilter::Submitted => "submitted",
+            StatusFilter::NotSynced => "not_synced",
+            StatusFilter::Conflict => "conflict",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<StatusFilter> {
+        StatusFilter::ALL.into_iter().find(|s| s.code() == code)
+    }
+}
+
+impl Filter {
+    /// Whether `s` matches; `pushed_seq` decides "not synced".
+    pub fn matches(&self, s: &Summary, pushed_seq: u64) -> bool {
+        let needle = fold(self.text.trim());
+        (needle.is_empty() || s.haystack.contains(&needle))
+            && self.region.is_none_or(|r| s.region == Some(r))
+            && self.sector.is_none_or(|x| s.sector == Some(x))
+            && match self.status {
+                None => true,
+                Some(StatusFilter::Draft) => s.status == Status::Draft,
+                Some(StatusFilter::Submitted) => s.status == Status::Submitted,
+                Some(StatusFilter::NotSynced) => s.seq > pushed_seq,
+                Some(StatusFilter::Conflict) => s.has_conflicts,
+            }
+    }
+}
+
+/// Lowercase without the accents an inspector may or may not type (`Huánuco` ~ `huanuco`).
+pub fn fold(text: &str) -> String {
+    text.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'á' | 'à' | 'ä' | 'â' => 'a',
+            'é' | 'è' | 'ë' | 'ê' => 'e',
+            'í' | 'ì' | 'ï' | 'î' => 'i',
+            'ó' | 'ò' | 'ö' | 'ô' => 'o',
+            'ú' | 'ù' | 'ü' | 'û' => 'u',
+            'ñ' => 'n',
+            other => other,
+        })
+        .collect()
+}
+
+/// Inserts or replaces summaries and keeps the index newest first. Inspection ids begin with
+/// their creation time, so sorting ids in reverse is sorting by creation, newest first.
+pub fn merge_into(index: &mut Vec<Summary>, changed: Vec<Summary>, removed: &[String]) {
+    if changed.is_empty() && removed.is_empty() {
+        return;
+    }
+    let mut by_id: HashMap<String, Summary> = index.drain(..).map(|s| (s.id.clone(), s)).collect();
+    for id in removed {
+        by_id.remove(id);
+    }
+    for s in changed {
+        by_id.insert(s.id.clone(), s);
+    }
+    index.extend(by_id.into_values());
+    index.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+}
+
+/// The device's inspections, shared by context. `Copy`: every field is an arena handle.
+#[derive(Clone, Copy)]
+pub struct Records {
+    store: StoredValue<Option<Rc<LocalStore>>, LocalStorage>,
+    /// The store is open (tracked): pages wait for it before loading.
+    ready: RwSignal<bool>,
+    /// Why the store could not be opened, if it could not.
+    open_error: RwSignal<Option<String>>,
+    index: RwSignal<Vec<Summary>>,
+    last_seq: StoredValue<u64>,
+    refreshing: StoredValue<bool>,
+}
+
+impl Records {
+    /// Provides the context; the store opens once someone is signed in (each user and region
+    /// has its own database) and reopens when that changes.
+    pub fn provide(session: Session) -> Records {
+        let records = Records {
+            store: StoredValue::new_local(None),
+            ready: RwSignal::new(false),
+            open_error: RwSignal::new(None),
+            index: RwSignal::new(Vec::new()),
+            last_seq: StoredValue::new(0),
+            refreshing: StoredValue::new(false),
+        };
+        provide_context(records);
+        Effect::new(move |_| {
+            let who = session
+                .get()
+                .map(|s| (s.user.name.clone(), active_region(&s)));
+            records.store.set_value(None);
+            records.ready.set(false);
+            records.index.set(Vec::new());
+            records.last_seq.set_value(0);
+            let Some((user, region)) = who else { return };
+            spawn_local(async move {
+                match open_local_store(&user, &region).await {
+                    Ok(store) => {
+                        records.store.set_value(Some(Rc::new(store)));
+                        records.open_error.set(None);
+                        records.ready.set(true);
+                        records.refresh().await;
+                    }
+                    Err(e) => records.open_error.set(Some(e.to_string())),
+                }
+            });
+        });
+        records
+    }
+
+    /// Whether the store is open (tracked).
+    pub fn ready(self) -> bool {
+        self.ready.get()
+    }
+
+    /// Why the store failed to open (tracked).
+    pub fn open_error(self) -> Option<String> {
+        self.open_error.get()
+    }
+
+    /// The summaries, newest first (tracked).
+    pub fn index(self) -> RwSignal<Vec<Summary>> {
+        self.index
+    }
+
+    /// The open store, if it is open.
+    pub fn store(self) -> Option<Rc<LocalStore>> {
+        self.store.get_value()
+    }
+
+    fn open_store(self) -> Result<Rc<LocalStore>, Error> {
+        self.store()
+            .ok_or_else(|| Error::BadRequest("the device's store is not open yet".into()))
+    }
+
+    /// Reads the changes since the last refresh into the index. Call after any write, including
+    /// the sync loop's.
+    pub async fn refresh(self) {
+        let Some(store) = self.store() else { return };
+        if self.refreshing.get_value() {
+            return;
+        }
+        self.refreshing.set_value(true);
+        loop {
+            let opts = ChangesOptions {
+                since: self.last_seq.get_value(),
+                limit: Some(500),
+                include_docs: true,
+                conflicts: true,
+                ..ChangesOptions::default()
+            };
+            let Ok(page) = store.changes(&opts).await else {
+                break;
+            };
+            let mut changed = Vec::new();
+            let mut removed = Vec::new();
+            for row in &page.results {
+                if !row.id.as_str().starts_with("inspection:") {
+                    continue;
+                }
+                match &row.doc {
+                    Some(doc) if !row.deleted => changed.push(Summary::of(doc, row.seq)),
+                    _ => removed.push(row.id.as_str().to_string()),
+                }
+            }
+            self.index
+                .update(|index| merge_into(index, changed, &removed));
+            let done = page.results.is_empty() || page.last_seq <= self.last_seq.get_value();
+            self.last_seq.set_value(page.last_seq);
+            if done || page.pending == 0 {
+                break;
+            }
+        }
+        self.refreshing.set_value(false);
+    }
+
+    /// The winning revision with its conflicts and photo bytes.
+    pub async fn load(self, id: &str) -> Result<Document, Error> {
+        let store = self.open_store()?;
+        let id = DocId::parse(id)?;
+        let opts = GetOptions {
+            conflicts: true,
+            attachments: true,
+            ..GetOptions::default()
+        };
+        store.get(&id, &opts).await
+    }
+
+    /// One specific revision (for the conflict view).
+    pub async fn load_rev(self, id: &str, rev: &RevId) -> Result<Document, Error> {
+        let store = self.open_store()?;
+        let id = DocId::parse(id)?;
+        let opts = GetOptions {
+            rev: Some(rev.clone()),
+            ..GetOptions::default()
+        };
+        store.get(&id, &opts).await
+    }
+
+    /// Writes `doc` as a new edit on `doc.rev`; returns the new revision.
+    pub async fn save(self, doc: Document) -> Result<RevId, Error> {
+        let store = self.open_store()?;
+        let mut results = store.bulk_docs(vec![doc], true).await?;
+        let result = results.pop().ok_or_else(Error::missing)?;
+        if let Some(e) = result.error {
+            return Err(e);
+        }
+        spawn_local(self.refresh());
+        result.rev.ok_or_else(Error::missing)
+    }
+
+    /// Ends a conflict: `merged` becomes a new revision on top of `winner`, and every other
+    /// leaf is closed with a deletion, in one batch so no device sees half a resolution.
+    pub async fn resolve(
+        self,
+        mut merged: Document,
+        winner: RevId,
+        losers: Vec<RevId>,
+    ) -> Result<(), Error> {
+        let store = self.open_store()?;
+        merged.rev = Some(winner);
+        merged.conflicts.clear();
+        let mut batch = vec![merged.clone()];
+        for loser in losers {
+            let mut tomb = Document::new(merged.id.clone(), Map::new());
+            tomb.rev = Some(loser);
+            tomb.deleted = true;
+            batch.push(tomb);
+        }
+        for result in store.bulk_docs(batch, true).await? {
+            if let Some(e) = result.error {
+                return Err(e);
+            }
+        }
+        spawn_local(self.refresh());
+        Ok(())
+    }
+}
+
+/// The region whose database this device writes to: the user's first region. An inspector
+/// assigned to several regions works in the first one for now.
+pub fn active_region(session: &SessionData) -> String {
+    session
+        .user
+        .regions
+        .iter()
+        .find(|r| Region::from_name(r).is_some())
+        .cloned()
+        .unwrap_or_else(|| "unassigned".to_string())
+}
+
+/// The records handle provided at the root of the app.
+pub fn use_records() -> Records {
+    expect_context::<Records>()
+}
+
+/// A fresh id for a new inspection: creation time, then 64 random bits.
+pub fn new_id() -> DocId {
+    let mut entropy = [0u8; 8];
+    for byte in &mut entropy {
+        *byte = (js_sys::Math::random() * 256.0) as u8;
+    }
+    new_inspection_id(js_sys::Date::now() as i64, entropy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chaski_shared::store::body;
+    use serde_json::json;
+
+    fn summary(id: &str, site: &str, region: &str, seq: u64) -> Summary {
+        let doc = Document::new(
+            DocId::parse(id).unwrap(),
+            body(
+                json!({"type": "inspection", "site_name": site, "region": region,
+                        "sector": "gold_mining", "status": "draft"}),
+            ),
+        );
+        Summary::of(&doc, seq)
+    }
+
+    #[test]
+    fn the_index_stays_newest_first_and_replaces_by_id() {
+        let mut index = vec![];
+        merge_into(
+            &mut index,
+            vec![
+                summary("inspection:20260101T000000Z-01", "A", "loreto", 1),
+                summary("inspection:20260301T000000Z-01", "B", "loreto", 2),
+            ],
+            &[],
+        );
+        merge_into(
+            &mut index,
+            vec![summary("inspection:20260101T000000Z-01", "A2", "loreto", 3)],
+            &["inspection:20260301T000000Z-01".into()],
+        );
+        assert_eq!(index.len(), 1);
+        assert_eq!(index[0].site, "A2");
+    }
+
+    #[test]
+    fn search_ignores_case_and_accents_and_combines_filters() {
+        let s = summary("inspection:x", "Campamento Huepetuhe", "madre-de-dios", 5);
+        let f = |text: &str| Filter {
+            text: text.into(),
+            ..Filter::default()
+        };
+        assert!(f("HUEPETUHE").matches(&s, 0));
+        assert!(f("huepetuhé").matches(&s, 0));
+        assert!(!f("loreto").matches(&s, 0));
+        let by_region = Filter {
+            region: Some(Region::Loreto),
+            ..Filter::default()
+        };
+        assert!(!by_region.matches(&s, 0));
+        let not_synced = Filter {
+            status: Some(StatusFilter::NotSynced),
+            ..Filter::default()
+        };
+        assert!(not_synced.matches(&s, 4));
+        assert!(!not_synced.matches(&s, 5));
+    }
+
+    #[test]
+    fn sync_state_prefers_conflict_then_rejection() {
+        let s = summary("inspection:x", "A", "loreto", 5);
+        let mut rejected = HashMap::new();
+        assert_eq!(s.sync_state(4, &rejected), SyncState::LocalOnly);
+        assert_eq!(s.sync_state(5, &rejected), SyncState::Synced);
+        rejected.insert("inspection:x".to_string(), "bad".to_string());
+        assert_eq!(
+            s.sync_state(5, &rejected),
+            SyncState::Rejected("bad".into())
+        );
+    }
+}
