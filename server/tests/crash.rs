@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chaski_shared::domain::fixtures;
 use serde_json::{json, Value};
 
 const ADMIN: &str = "crash.admin";
@@ -45,15 +46,15 @@ fn start(data_dir: &Path) -> (Child, String) {
     (child, url)
 }
 
-/// A document whose content can be checked after the crash.
+/// A valid inspection (region databases validate every document) whose content can be checked
+/// after the crash: the domain tolerates the extra fields `n` and `payload`.
 fn doc(trial: u64, batch: usize, i: usize) -> Value {
     let n = batch * BATCH + i;
-    json!({
-        "_id": format!("inspection:crash-{trial}-{n:06}"),
-        "type": "inspection",
-        "n": n,
-        "payload": format!("trial {trial} doc {n} ").repeat(20),
-    })
+    let mut doc = fixtures::inspection_json(n as u64);
+    doc["_id"] = json!(format!("inspection:crash-{trial}-{n:06}"));
+    doc["n"] = json!(n);
+    doc["payload"] = json!(format!("trial {trial} doc {n} ").repeat(20));
+    doc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use chaski_server::auth::Role;
 use chaski_server::db::DbName;
+use chaski_shared::domain::fixtures::inspection_json_in;
+use chaski_shared::domain::Region;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -391,7 +393,7 @@ async fn the_authorization_matrix_holds_on_the_couchdb_api() {
     }
     users.push((Role::Inspector, None)); // anonymous
 
-    let mut n = 0;
+    let mut n: u64 = 0;
     for (role, auth) in &users {
         for db in ["madre-de-dios", "loreto"] {
             let own = db == "madre-de-dios";
@@ -406,7 +408,7 @@ async fn the_authorization_matrix_holds_on_the_couchdb_api() {
             let mut write = app
                 .client
                 .post(app.url(&format!("/db/{db}/_bulk_docs")))
-                .json(&json!({"docs": [{"_id": format!("doc-{n}"), "site": "Huepetuhe"}]}));
+                .json(&json!({"docs": [inspection_json_in(n, Region::from_db_name(db).unwrap())]}));
             if let Some(auth) = auth {
                 read = read.header("authorization", auth);
                 write = write.header("authorization", auth);
@@ -427,6 +429,10 @@ async fn the_authorization_matrix_holds_on_the_couchdb_api() {
             let status = write.status();
             let body: Value = write.json().await.unwrap();
             assert_eq!(status, write_expected, "write {db} as {role:?}: {body}");
+            if status == StatusCode::CREATED {
+                // A valid inspection of the database's region: written, not rejected.
+                assert_eq!(body[0]["ok"], true, "write {db} as {role:?}: {body}");
+            }
             if expected == StatusCode::FORBIDDEN {
                 assert_eq!(body["error"], "forbidden");
                 assert!(body["reason"].as_str().unwrap().contains(db), "{body}");

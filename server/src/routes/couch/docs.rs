@@ -16,7 +16,7 @@ use chaski_shared::RevId;
 use serde_json::{json, Map, Value};
 
 use super::extract::{read_body, rev_from_request, CouchJson, Params};
-use super::{open_db, Limits};
+use super::{open_db, validate, Limits};
 use crate::auth::{Access, Principal};
 use crate::db::SledStore;
 use crate::error::ApiError;
@@ -74,13 +74,16 @@ pub fn check_limits(doc: &Document, limits: &Limits) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Writes one document with `new_edits` and answers CouchDB's `{"ok", "id", "rev"}`.
+/// Writes one document with `new_edits` and answers CouchDB's `{"ok", "id", "rev"}`. Every
+/// single-document write comes through here, so this is where the domain rules apply.
 async fn write_one(
     store: &SledStore,
+    principal: &Principal,
     doc: Document,
     new_edits: bool,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
+    validate::check_single(principal, store.name(), &doc)?;
     let id = doc.id.to_string();
     let mut results = store.bulk_docs(vec![doc], new_edits).await?;
     let result = results
@@ -268,7 +271,7 @@ pub async fn post_doc(
     }
     let doc = Document::from_json(body)?;
     check_limits(&doc, &state.limits)?;
-    write_one(&store, doc, true, StatusCode::CREATED).await
+    write_one(&store, &principal, doc, true, StatusCode::CREATED).await
 }
 
 async fn write_doc(
@@ -298,7 +301,7 @@ async fn write_doc(
         }
     }
     check_limits(&doc, &state.limits)?;
-    write_one(&store, doc, new_edits, StatusCode::CREATED).await
+    write_one(&store, principal, doc, new_edits, StatusCode::CREATED).await
 }
 
 // --- DELETE -----------------------------------------------------------------------------------
@@ -344,7 +347,7 @@ async fn remove_doc(
     let mut doc = Document::new(id, Map::new());
     doc.rev = Some(rev);
     doc.deleted = true;
-    write_one(&store, doc, true, StatusCode::OK).await
+    write_one(&store, principal, doc, true, StatusCode::OK).await
 }
 
 // --- attachments ------------------------------------------------------------------------------
@@ -475,7 +478,7 @@ async fn write_attachment(
         name.to_owned(),
         Attachment::inline(content_type, data.to_vec()),
     );
-    write_one(&store, doc, true, StatusCode::CREATED).await
+    write_one(&store, principal, doc, true, StatusCode::CREATED).await
 }
 
 pub async fn delete_attachment(
@@ -520,5 +523,5 @@ async fn remove_attachment(
     if doc.attachments.remove(name).is_none() {
         return Err(chaski_shared::Error::missing().into());
     }
-    write_one(&store, doc, true, StatusCode::OK).await
+    write_one(&store, principal, doc, true, StatusCode::OK).await
 }

@@ -6,7 +6,9 @@
 //! - [`replication`]: `_changes`, `_revs_diff`, `_bulk_get`, `_bulk_docs`;
 //! - [`all_docs`]: the `_all_docs` listing;
 //! - [`local`]: `_local` documents (replication checkpoints);
-//! - [`extract`]: request bodies and query parameters.
+//! - [`extract`]: request bodies and query parameters;
+//! - [`validate`]: the domain rules every write to a region database passes, and who may write
+//!   design documents.
 //!
 //! Every handler authenticates ([`Principal`]) and then authorizes the database: reads for
 //! `GET`, `_changes`, `_revs_diff`, `_bulk_get`, `_all_docs` and `_local` reads; writes for the
@@ -17,6 +19,7 @@ pub mod docs;
 pub mod extract;
 pub mod local;
 pub mod replication;
+pub mod validate;
 
 use axum::extract::{Path, State};
 use axum::http::{Extensions, HeaderMap, StatusCode, Version};

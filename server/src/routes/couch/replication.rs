@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chaski_shared::doc::{DocId, Document};
 use chaski_shared::store::{
-    ChangesOptions, ChangesStyle, GetOptions, OpenRev, OpenRevs, RevsDiffRequest, Store,
+    ChangesOptions, ChangesStyle, DocResult, GetOptions, OpenRev, OpenRevs, RevsDiffRequest, Store,
 };
 use chaski_shared::wire::{
     BulkGetDoc, BulkGetError, BulkGetRequest, BulkGetResponse, BulkGetResult, ChangesResponse,
@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use super::docs::{check_limits, new_doc_id};
 use super::extract::{from_value, CouchJson, OptionalCouchJson, Params};
-use super::{open_db, Limits};
+use super::{open_db, validate, Limits};
 use crate::auth::{Access, Principal};
 use crate::db::SledStore;
 use crate::error::ApiError;
@@ -398,8 +398,10 @@ pub async fn bulk_docs(
         )));
     }
     // Every document is parsed and checked before any is written, so a malformed request
-    // writes nothing.
+    // writes nothing. A document the domain rules reject is not malformed: it gets its own
+    // `forbidden` result in its place and the others are written (see `validate`).
     let mut docs = Vec::with_capacity(raw.len());
+    let mut rejected: Vec<Option<DocResult>> = Vec::with_capacity(raw.len());
     for (i, mut value) in raw.into_iter().enumerate() {
         if let (true, Value::Object(map)) = (new_edits, &mut value) {
             if !map.contains_key("_id") {
@@ -414,8 +416,35 @@ pub async fn bulk_docs(
             )
         })?;
         check_limits(&doc, &state.limits)?;
-        docs.push(doc);
+        match validate::check_in_batch(&principal, &db, &doc) {
+            Some(rejection) => rejected.push(Some(rejection)),
+            None => {
+                rejected.push(None);
+                docs.push(doc);
+            }
+        }
     }
-    let results = store.bulk_docs(docs, new_edits).await?;
-    Ok((StatusCode::CREATED, Json(results)).into_response())
+    let written = store.bulk_docs(docs, new_edits).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(in_request_order(rejected, written)?),
+    )
+        .into_response())
+}
+
+/// The results in the order of the request's documents: each rejected one in its place, the
+/// store's results (one per written document, in order) filling the gaps.
+fn in_request_order(
+    rejected: Vec<Option<DocResult>>,
+    written: Vec<DocResult>,
+) -> Result<Vec<DocResult>, ApiError> {
+    let mut written = written.into_iter();
+    rejected
+        .into_iter()
+        .map(|slot| {
+            slot.or_else(|| written.next()).ok_or_else(|| {
+                ApiError::Internal("bulk_docs returned fewer results than documents".into())
+            })
+        })
+        .collect()
 }

@@ -8,7 +8,7 @@ use super::{assert_error, Couch};
 async fn an_attachment_is_put_read_and_deleted_by_revision() {
     let couch = Couch::start().await;
     let response = couch
-        .request(Method::PUT, "/db/loreto/insp/photo.jpg")
+        .request(Method::PUT, "/db/protocol-test/insp/photo.jpg")
         .header("content-type", "image/jpeg")
         .body(b"jpeg bytes".to_vec())
         .send()
@@ -19,7 +19,7 @@ async fn an_attachment_is_put_read_and_deleted_by_revision() {
     let rev1 = rev1["rev"].as_str().unwrap().to_owned();
 
     let response = couch
-        .request(Method::GET, "/db/loreto/insp/photo.jpg")
+        .request(Method::GET, "/db/protocol-test/insp/photo.jpg")
         .send()
         .await
         .unwrap();
@@ -27,14 +27,14 @@ async fn an_attachment_is_put_read_and_deleted_by_revision() {
     assert_eq!(response.headers()["content-type"], "image/jpeg");
     assert_eq!(response.bytes().await.unwrap().as_ref(), b"jpeg bytes");
 
-    let (_, doc) = couch.get("/db/loreto/insp").await;
+    let (_, doc) = couch.get("/db/protocol-test/insp").await;
     assert_eq!(doc["_attachments"]["photo.jpg"]["stub"], true);
     assert_eq!(doc["_attachments"]["photo.jpg"]["length"], 10);
 
     let response = couch
         .request(
             Method::PUT,
-            &format!("/db/loreto/insp/notes%2Fday1.txt?rev={rev1}"),
+            &format!("/db/protocol-test/insp/notes%2Fday1.txt?rev={rev1}"),
         )
         .header("content-type", "text/plain")
         .body("notas")
@@ -45,14 +45,14 @@ async fn an_attachment_is_put_read_and_deleted_by_revision() {
     let rev2: serde_json::Value = response.json().await.unwrap();
     let rev2 = rev2["rev"].as_str().unwrap().to_owned();
     let text = couch
-        .request(Method::GET, "/db/loreto/insp/notes/day1.txt")
+        .request(Method::GET, "/db/protocol-test/insp/notes/day1.txt")
         .send()
         .await
         .unwrap();
     assert_eq!(text.text().await.unwrap(), "notas");
 
     let stale = couch
-        .request(Method::PUT, &format!("/db/loreto/insp/x?rev={rev1}"))
+        .request(Method::PUT, &format!("/db/protocol-test/insp/x?rev={rev1}"))
         .body("x")
         .send()
         .await
@@ -60,16 +60,18 @@ async fn an_attachment_is_put_read_and_deleted_by_revision() {
     assert_eq!(stale.status(), 409);
 
     let (status, _) = couch
-        .delete(&format!("/db/loreto/insp/photo.jpg?rev={rev2}"))
+        .delete(&format!("/db/protocol-test/insp/photo.jpg?rev={rev2}"))
         .await;
     assert_eq!(status, 200);
     assert_error(
-        &couch.get("/db/loreto/insp/photo.jpg").await,
+        &couch.get("/db/protocol-test/insp/photo.jpg").await,
         404,
         "not_found",
     );
     assert_error(
-        &couch.delete("/db/loreto/insp/notes%2Fday1.txt").await,
+        &couch
+            .delete("/db/protocol-test/insp/notes%2Fday1.txt")
+            .await,
         409,
         "conflict",
     );
@@ -85,20 +87,20 @@ async fn inline_attachments_are_returned_as_stubs_or_with_their_data() {
             json!({"_attachments": {"h.txt": {"content_type": "text/plain", "data": data}}}),
         )
         .await;
-    let (_, stub) = couch.get("/db/loreto/a").await;
+    let (_, stub) = couch.get("/db/protocol-test/a").await;
     assert_eq!(stub["_attachments"]["h.txt"]["stub"], true);
-    let (_, full) = couch.get("/db/loreto/a?attachments=true").await;
+    let (_, full) = couch.get("/db/protocol-test/a?attachments=true").await;
     assert_eq!(full["_attachments"]["h.txt"]["data"], data);
     let bad = couch
         .put(
-            "/db/loreto/b",
+            "/db/protocol-test/b",
             json!({"_attachments": {"x": {"data": "!!!"}}}),
         )
         .await;
     assert_error(&bad, 400, "bad_request");
     let unknown_stub = couch
         .put(
-            "/db/loreto/c",
+            "/db/protocol-test/c",
             json!({"_attachments": {"x": {"stub": true, "digest": "md5-nope"}}}),
         )
         .await;

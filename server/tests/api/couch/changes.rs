@@ -11,9 +11,9 @@ async fn changes_list_each_document_once_with_since_limit_and_all_docs_style() {
     let rev_a = couch.create("a", json!({"v": 1})).await;
     couch.create("b", json!({"v": 1})).await;
     couch
-        .put(&format!("/db/loreto/a?rev={rev_a}"), json!({"v": 2}))
+        .put(&format!("/db/protocol-test/a?rev={rev_a}"), json!({"v": 2}))
         .await;
-    let (status, feed) = couch.get("/db/loreto/_changes").await;
+    let (status, feed) = couch.get("/db/protocol-test/_changes").await;
     assert_eq!(status, 200);
     let ids: Vec<_> = feed["results"]
         .as_array()
@@ -23,19 +23,19 @@ async fn changes_list_each_document_once_with_since_limit_and_all_docs_style() {
         .collect();
     assert_eq!(ids, [json!("b"), json!("a")]);
     assert_eq!(feed["last_seq"], 3);
-    let (_, page) = couch.get("/db/loreto/_changes?limit=1").await;
+    let (_, page) = couch.get("/db/protocol-test/_changes?limit=1").await;
     assert_eq!(page["results"].as_array().unwrap().len(), 1);
     assert_eq!(page["last_seq"], 2);
     assert_eq!(page["pending"], 1);
     let (_, rest) = couch
-        .get("/db/loreto/_changes?since=2&style=all_docs")
+        .get("/db/protocol-test/_changes?since=2&style=all_docs")
         .await;
     assert_eq!(rest["results"][0]["id"], "a");
     assert!(rest["results"][0]["changes"][0]["rev"]
         .as_str()
         .unwrap()
         .starts_with("2-"));
-    let (_, now) = couch.get("/db/loreto/_changes?since=now").await;
+    let (_, now) = couch.get("/db/protocol-test/_changes?since=now").await;
     assert_eq!(now, json!({"results": [], "last_seq": 3, "pending": 0}));
 }
 
@@ -43,10 +43,12 @@ async fn changes_list_each_document_once_with_since_limit_and_all_docs_style() {
 async fn changes_include_docs_conflicts_and_flag_deletions() {
     let couch = Couch::start().await;
     let rev = couch.create("a", json!({"v": 1})).await;
-    couch.delete(&format!("/db/loreto/a?rev={rev}")).await;
+    couch
+        .delete(&format!("/db/protocol-test/a?rev={rev}"))
+        .await;
     couch.create("b", json!({"v": 1})).await;
     let (_, feed) = couch
-        .get("/db/loreto/_changes?include_docs=true&conflicts=true")
+        .get("/db/protocol-test/_changes?include_docs=true&conflicts=true")
         .await;
     assert_eq!(feed["results"][0]["deleted"], true);
     assert_eq!(feed["results"][0]["doc"]["_deleted"], true);
@@ -61,7 +63,7 @@ async fn changes_filter_by_doc_ids_in_a_post_body_or_the_query() {
     }
     let (status, feed) = couch
         .post(
-            "/db/loreto/_changes?filter=_doc_ids",
+            "/db/protocol-test/_changes?filter=_doc_ids",
             json!({"doc_ids": ["c", "a"]}),
         )
         .await;
@@ -74,7 +76,7 @@ async fn changes_filter_by_doc_ids_in_a_post_body_or_the_query() {
         .collect();
     assert_eq!(ids, [json!("a"), json!("c")]);
     let (_, feed) = couch
-        .get("/db/loreto/_changes?filter=_doc_ids&doc_ids=[\"b\"]")
+        .get("/db/protocol-test/_changes?filter=_doc_ids&doc_ids=[\"b\"]")
         .await;
     assert_eq!(feed["results"].as_array().unwrap().len(), 1);
 }
@@ -91,7 +93,9 @@ async fn bad_changes_parameters_are_400() {
         "include_docs=1",
     ] {
         assert_error(
-            &couch.get(&format!("/db/loreto/_changes?{query}")).await,
+            &couch
+                .get(&format!("/db/protocol-test/_changes?{query}"))
+                .await,
             400,
             "bad_request",
         );
@@ -104,7 +108,7 @@ async fn a_longpoll_returns_as_soon_as_a_document_is_written() {
     let waiting = couch
         .request(
             reqwest::Method::GET,
-            "/db/loreto/_changes?feed=longpoll&since=now&timeout=10000",
+            "/db/protocol-test/_changes?feed=longpoll&since=now&timeout=10000",
         )
         .send();
     let writer = async {
@@ -125,7 +129,7 @@ async fn a_longpoll_with_nothing_new_ends_at_its_timeout_with_heartbeats() {
     let response = couch
         .request(
             reqwest::Method::GET,
-            "/db/loreto/_changes?feed=longpoll&since=0&timeout=700&heartbeat=200",
+            "/db/protocol-test/_changes?feed=longpoll&since=0&timeout=700&heartbeat=200",
         )
         .send()
         .await
@@ -143,7 +147,7 @@ async fn a_longpoll_timeout_is_capped_by_the_configuration() {
     let couch = Couch::with(app).await;
     let started = Instant::now();
     let (status, _) = couch
-        .get("/db/loreto/_changes?feed=longpoll&since=now&timeout=600000")
+        .get("/db/protocol-test/_changes?feed=longpoll&since=now&timeout=600000")
         .await;
     assert_eq!(status, 200);
     assert!(started.elapsed() < Duration::from_secs(5));

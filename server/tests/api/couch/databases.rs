@@ -19,7 +19,7 @@ async fn an_admin_creates_lists_reads_and_deletes_databases() {
     let couch = Couch::start().await;
     assert_eq!(couch.put("/db/madre-de-dios", json!({})).await.0, 201);
     let (_, all) = couch.get("/db/_all_dbs").await;
-    assert_eq!(all, json!(["loreto", "madre-de-dios"]));
+    assert_eq!(all, json!(["madre-de-dios", "protocol-test"]));
     let (status, info) = couch.get("/db/madre-de-dios").await;
     assert_eq!(status, 200);
     assert_eq!(info["db_name"], "madre-de-dios");
@@ -34,7 +34,7 @@ async fn an_admin_creates_lists_reads_and_deletes_databases() {
 async fn creating_an_existing_database_is_412_file_exists() {
     let couch = Couch::start().await;
     assert_error(
-        &couch.send(Method::PUT, "/db/loreto", None).await,
+        &couch.send(Method::PUT, "/db/protocol-test", None).await,
         412,
         "file_exists",
     );
@@ -63,11 +63,11 @@ async fn illegal_database_names_are_400_with_the_rules() {
 async fn a_deleted_database_comes_back_empty_when_recreated() {
     let couch = Couch::start().await;
     couch.create("a", json!({"v": 1})).await;
-    couch.delete("/db/loreto").await;
-    couch.send(Method::PUT, "/db/loreto", None).await;
-    let (_, info) = couch.get("/db/loreto").await;
+    couch.delete("/db/protocol-test").await;
+    couch.send(Method::PUT, "/db/protocol-test", None).await;
+    let (_, info) = couch.get("/db/protocol-test").await;
     assert_eq!(info["doc_count"], 0);
-    assert_error(&couch.get("/db/loreto/a").await, 404, "not_found");
+    assert_error(&couch.get("/db/protocol-test/a").await, 404, "not_found");
 }
 
 #[tokio::test]
@@ -76,7 +76,7 @@ async fn requests_without_credentials_are_401_with_a_basic_challenge() {
     let response = couch
         .app
         .client
-        .get(couch.app.url("/db/loreto"))
+        .get(couch.app.url("/db/protocol-test"))
         .send()
         .await
         .unwrap();
@@ -96,7 +96,7 @@ async fn databases_persist_across_a_restart() {
         .await;
     let doc: serde_json::Value = again
         .client
-        .get(again.url("/db/loreto/kept"))
+        .get(again.url("/db/protocol-test/kept"))
         .bearer_auth(token)
         .send()
         .await

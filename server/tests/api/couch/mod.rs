@@ -1,5 +1,5 @@
-//! CouchDB API tests: databases, documents, the replication endpoints, attachments, limits, and
-//! the shared replicator against the running server.
+//! CouchDB API tests: databases, documents, the replication endpoints, attachments, limits,
+//! the shared replicator against the running server, and the domain rules on region databases.
 
 mod attachments;
 mod changes;
@@ -8,6 +8,7 @@ mod documents;
 mod limits;
 mod replication;
 mod replicator;
+mod validation;
 
 use chaski_server::auth::Role;
 use reqwest::{Method, StatusCode};
@@ -21,8 +22,13 @@ pub struct Couch {
     pub token: String,
 }
 
+/// The database the protocol tests use: created by the admin and not a region's, so that its
+/// documents need not be inspections (region databases validate every document; see
+/// `validation.rs`).
+pub const DB: &str = "protocol-test";
+
 impl Couch {
-    /// A server with an admin and the region database `loreto`.
+    /// A server with an admin and the database [`DB`].
     pub async fn start() -> Couch {
         Self::with(spawn_app().await).await
     }
@@ -30,9 +36,14 @@ impl Couch {
     pub async fn with(app: TestApp) -> Couch {
         let token = app.token_for("admin", Role::Admin, &[]).await;
         let couch = Couch { app, token };
-        let (status, _) = couch.send(Method::PUT, "/db/loreto", None).await;
-        assert_eq!(status, 201);
+        couch.create_db(DB).await;
         couch
+    }
+
+    /// Creates database `db` as the admin.
+    pub async fn create_db(&self, db: &str) {
+        let (status, body) = self.send(Method::PUT, &format!("/db/{db}"), None).await;
+        assert_eq!(status, 201, "{body}");
     }
 
     pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
@@ -76,9 +87,9 @@ impl Couch {
         self.send(Method::DELETE, path, None).await
     }
 
-    /// Creates a document and returns its revision.
+    /// Creates a document in [`DB`] and returns its revision.
     pub async fn create(&self, id: &str, body: Value) -> String {
-        let (status, answer) = self.put(&format!("/db/loreto/{id}"), body).await;
+        let (status, answer) = self.put(&format!("/db/{DB}/{id}"), body).await;
         assert_eq!(status, 201, "{answer}");
         answer["rev"].as_str().unwrap().to_owned()
     }

@@ -8,7 +8,7 @@ async fn revs_diff_reports_missing_revisions_and_possible_ancestors() {
     let rev = couch.create("a", json!({})).await;
     let (status, diff) = couch
         .post(
-            "/db/loreto/_revs_diff",
+            "/db/protocol-test/_revs_diff",
             json!({"a": [rev, "2-xyz"], "b": ["1-abc"]}),
         )
         .await;
@@ -19,13 +19,15 @@ async fn revs_diff_reports_missing_revisions_and_possible_ancestors() {
     );
     assert_error(
         &couch
-            .post("/db/loreto/_revs_diff", json!({"a": ["nope"]}))
+            .post("/db/protocol-test/_revs_diff", json!({"a": ["nope"]}))
             .await,
         400,
         "bad_request",
     );
     assert_error(
-        &couch.post("/db/loreto/_revs_diff", json!(["a"])).await,
+        &couch
+            .post("/db/protocol-test/_revs_diff", json!(["a"]))
+            .await,
         400,
         "bad_request",
     );
@@ -37,7 +39,7 @@ async fn bulk_docs_writes_each_document_and_reports_each_failure() {
     let rev = couch.create("exists", json!({})).await;
     let (status, results) = couch
         .post(
-            "/db/loreto/_bulk_docs",
+            "/db/protocol-test/_bulk_docs",
             json!({"docs": [
                 {"_id": "new", "v": 1},
                 {"_id": "exists", "v": 2},
@@ -51,7 +53,7 @@ async fn bulk_docs_writes_each_document_and_reports_each_failure() {
     assert_eq!(results[1]["error"], "conflict");
     assert_eq!(results[2]["ok"], true);
     assert!(results[3]["id"].as_str().unwrap().len() >= 16);
-    let (_, info) = couch.get("/db/loreto").await;
+    let (_, info) = couch.get("/db/protocol-test").await;
     assert_eq!(info["doc_count"], 3);
 }
 
@@ -62,14 +64,20 @@ async fn bulk_docs_with_new_edits_false_keeps_revisions_and_is_idempotent() {
         {"_id": "r", "_rev": "3-ccc", "_revisions": {"start": 3, "ids": ["ccc", "bbb", "aaa"]}, "v": 3}
     ]});
     assert_eq!(
-        couch.post("/db/loreto/_bulk_docs", body.clone()).await.0,
+        couch
+            .post("/db/protocol-test/_bulk_docs", body.clone())
+            .await
+            .0,
         201
     );
-    assert_eq!(couch.post("/db/loreto/_bulk_docs", body).await.0, 201);
-    let (_, doc) = couch.get("/db/loreto/r?revs=true").await;
+    assert_eq!(
+        couch.post("/db/protocol-test/_bulk_docs", body).await.0,
+        201
+    );
+    let (_, doc) = couch.get("/db/protocol-test/r?revs=true").await;
     assert_eq!(doc["_rev"], "3-ccc");
     assert_eq!(doc["_revisions"]["ids"], json!(["ccc", "bbb", "aaa"]));
-    let (_, info) = couch.get("/db/loreto").await;
+    let (_, info) = couch.get("/db/protocol-test").await;
     assert_eq!(info["update_seq"], 1, "the second write changed nothing");
 }
 
@@ -78,7 +86,7 @@ async fn a_malformed_bulk_docs_request_writes_nothing() {
     let couch = Couch::start().await;
     let answer = couch
         .post(
-            "/db/loreto/_bulk_docs",
+            "/db/protocol-test/_bulk_docs",
             json!({"docs": [{"_id": "fine"}, {"_id": "_bad"}]}),
         )
         .await;
@@ -86,7 +94,7 @@ async fn a_malformed_bulk_docs_request_writes_nothing() {
     assert!(answer.1["reason"].as_str().unwrap().contains("docs[1]"));
     assert_error(
         &couch
-            .post("/db/loreto/_bulk_docs", json!({"docs": {}}))
+            .post("/db/protocol-test/_bulk_docs", json!({"docs": {}}))
             .await,
         400,
         "bad_request",
@@ -94,7 +102,7 @@ async fn a_malformed_bulk_docs_request_writes_nothing() {
     assert_error(
         &couch
             .post(
-                "/db/loreto/_bulk_docs",
+                "/db/protocol-test/_bulk_docs",
                 json!({"docs": [], "new_edits": "no"}),
             )
             .await,
@@ -104,14 +112,14 @@ async fn a_malformed_bulk_docs_request_writes_nothing() {
     assert_error(
         &couch
             .post(
-                "/db/loreto/_bulk_docs",
+                "/db/protocol-test/_bulk_docs",
                 json!({"docs": [{"_id": "x", "_rev": 7}]}),
             )
             .await,
         400,
         "bad_request",
     );
-    assert_error(&couch.get("/db/loreto/fine").await, 404, "not_found");
+    assert_error(&couch.get("/db/protocol-test/fine").await, 404, "not_found");
 }
 
 #[tokio::test]
@@ -119,7 +127,7 @@ async fn bulk_get_returns_revisions_with_ancestry_and_errors_per_entry() {
     let couch = Couch::start().await;
     let rev = couch.create("a", json!({"v": 1})).await;
     let (status, answer) = couch
-        .post("/db/loreto/_bulk_get?revs=true", json!({"docs": [
+        .post("/db/protocol-test/_bulk_get?revs=true", json!({"docs": [
             {"id": "a", "rev": rev}, {"id": "a", "rev": "5-nope"}, {"id": "missing"}, {"id": "_bad"}
         ]}))
         .await;
@@ -132,14 +140,17 @@ async fn bulk_get_returns_revisions_with_ancestry_and_errors_per_entry() {
     assert_eq!(results[3]["docs"][0]["error"]["error"], "illegal_docid");
     let (_, latest) = couch
         .post(
-            "/db/loreto/_bulk_get?latest=true",
+            "/db/protocol-test/_bulk_get?latest=true",
             json!({"docs": [{"id": "a"}]}),
         )
         .await;
     assert!(latest["results"][0]["docs"][0]["ok"]["_revisions"].is_null());
     assert_error(
         &couch
-            .post("/db/loreto/_bulk_get", json!({"docs": [{"rev": "1-a"}]}))
+            .post(
+                "/db/protocol-test/_bulk_get",
+                json!({"docs": [{"rev": "1-a"}]}),
+            )
             .await,
         400,
         "bad_request",
@@ -150,7 +161,10 @@ async fn bulk_get_returns_revisions_with_ancestry_and_errors_per_entry() {
 async fn ensure_full_commit_answers_201_ok() {
     let couch = Couch::start().await;
     let response = couch
-        .request(reqwest::Method::POST, "/db/loreto/_ensure_full_commit")
+        .request(
+            reqwest::Method::POST,
+            "/db/protocol-test/_ensure_full_commit",
+        )
         .header("content-type", "application/json")
         .send()
         .await

@@ -1,11 +1,11 @@
 //! The shared replicator against the running server: a tablet-like memory replica pushes and
-//! pulls, and a regional server relays to the national one.
+//! pulls, and a regional server relays to the national one, with valid inspections (the
+//! fixtures) since region databases validate every document.
 
+use chaski_shared::domain::{fixtures, Region};
 use chaski_shared::peer::{Auth, HttpPeer};
-use chaski_shared::store::{body, GetOptions};
-use chaski_shared::{
-    DocId, Document, LocalPeer, MemoryStore, ReplicationOptions, Replicator, Store,
-};
+use chaski_shared::store::GetOptions;
+use chaski_shared::{Document, LocalPeer, MemoryStore, ReplicationOptions, Replicator, Store};
 use serde_json::json;
 
 use super::Couch;
@@ -19,14 +19,10 @@ fn peer(couch: &Couch, db: &str) -> HttpPeer {
 #[tokio::test]
 async fn the_shared_replicator_pushes_to_and_pulls_from_the_server() {
     let couch = Couch::start().await;
+    couch.create_db("loreto").await;
     let tablet = LocalPeer::new("tablet", MemoryStore::new());
     let docs: Vec<Document> = (0..250)
-        .map(|i| {
-            Document::new(
-                DocId::parse(format!("inspection:{i:04}")).unwrap(),
-                body(json!({"sector": "gold_mining", "workers": i})),
-            )
-        })
+        .map(|i| fixtures::doc(fixtures::inspection_json_in(i, Region::Loreto)))
         .collect();
     tablet.store().bulk_docs(docs, true).await.unwrap();
     let server = peer(&couch, "loreto");
@@ -35,23 +31,20 @@ async fn the_shared_replicator_pushes_to_and_pulls_from_the_server() {
     assert_eq!(couch.get("/db/loreto").await.1["doc_count"], 250);
 
     // An office edit on the server comes back to the tablet, and both keep a concurrent edit.
-    let id = DocId::parse("inspection:0007").unwrap();
-    let (_, on_server) = couch.get("/db/loreto/inspection:0007").await;
-    couch
-        .put(
-            &format!(
-                "/db/loreto/inspection:0007?rev={}",
-                on_server["_rev"].as_str().unwrap()
-            ),
-            json!({"sector": "gold_mining", "workers": 70}),
-        )
-        .await;
+    let id = fixtures::inspection_id(7);
+    let path = format!("/db/loreto/{id}");
+    let (_, mut on_server) = couch.get(&path).await;
+    on_server["notes"] = json!("Edited at the regional office.");
+    let (status, body) = couch.put(&path, on_server).await;
+    assert_eq!(status, 201, "{body}");
     let mut local = tablet
         .store()
         .get(&id, &GetOptions::default())
         .await
         .unwrap();
-    local.body.insert("workers".into(), json!(71));
+    local
+        .body
+        .insert("notes".into(), json!("Edited on the tablet."));
     tablet.store().bulk_docs(vec![local], true).await.unwrap();
 
     let pull = Replicator::new(&server, &tablet, ReplicationOptions::default());
@@ -62,7 +55,7 @@ async fn the_shared_replicator_pushes_to_and_pulls_from_the_server() {
         ..GetOptions::default()
     };
     let mine = tablet.store().get(&id, &opts).await.unwrap();
-    let (_, theirs) = couch.get("/db/loreto/inspection:0007?conflicts=true").await;
+    let (_, theirs) = couch.get(&format!("{path}?conflicts=true")).await;
     assert_eq!(
         mine.rev.unwrap().to_string(),
         theirs["_rev"].as_str().unwrap()
@@ -76,40 +69,54 @@ async fn the_shared_replicator_pushes_to_and_pulls_from_the_server() {
 
 #[tokio::test]
 async fn a_regional_server_relays_to_the_national_server_with_the_shared_replicator() {
+    const DB: &str = "madre-de-dios";
     let region = Couch::start().await;
     let national = Couch::start().await;
-    let docs: Vec<_> = (0..120)
-        .map(|i| json!({"_id": format!("inspection:{i}"), "region": "loreto", "n": i}))
-        .collect();
-    region
-        .post("/db/loreto/_bulk_docs", json!({"docs": docs}))
+    region.create_db(DB).await;
+    national.create_db(DB).await;
+    let docs: Vec<_> = (0..120).map(fixtures::inspection_json).collect();
+    let (status, body) = region
+        .post(&format!("/db/{DB}/_bulk_docs"), json!({"docs": docs}))
         .await;
-    let data = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b"photo");
-    region
-        .put(
-            "/db/loreto/with-photo",
-            json!({"_attachments": {"p.jpg": {"content_type": "image/jpeg", "data": data}}}),
-        )
+    assert_eq!(status, 201, "{body}");
+    assert!(
+        body.as_array().unwrap().iter().all(|r| r["ok"] == true),
+        "{body}"
+    );
+    let with_photo = fixtures::inspection_with_photo_json(500, 2048);
+    let photo_id = with_photo["_id"].as_str().unwrap().to_owned();
+    let (status, body) = region
+        .put(&format!("/db/{DB}/{photo_id}"), with_photo)
         .await;
+    assert_eq!(status, 201, "{body}");
 
     let relay = Replicator::new(
-        peer(&region, "loreto"),
-        peer(&national, "loreto"),
+        peer(&region, DB),
+        peer(&national, DB),
         ReplicationOptions::default(),
     );
     let report = relay.run_once().await.unwrap();
     assert_eq!(report.docs_written, 121);
-    let (_, info) = national.get("/db/loreto").await;
+    let (_, info) = national.get(&format!("/db/{DB}")).await;
     assert_eq!(info["doc_count"], 121);
     let photo = national
-        .request(reqwest::Method::GET, "/db/loreto/with-photo/p.jpg")
+        .request(
+            reqwest::Method::GET,
+            &format!("/db/{DB}/{photo_id}/photo-1.jpg"),
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(photo.bytes().await.unwrap().as_ref(), b"photo");
+    assert_eq!(
+        photo.bytes().await.unwrap().as_ref(),
+        fixtures::jpeg_bytes(2048)
+    );
     // The checkpoint lets the next run start where this one stopped.
     region
-        .post("/db/loreto/_bulk_docs", json!({"docs": [{"_id": "later"}]}))
+        .post(
+            &format!("/db/{DB}/_bulk_docs"),
+            json!({"docs": [fixtures::inspection_json(1000)]}),
+        )
         .await;
     assert_eq!(relay.run_once().await.unwrap().docs_written, 1);
 }
