@@ -25,6 +25,7 @@ pub mod pages;
 pub mod records;
 pub mod session;
 pub mod store;
+pub mod sync;
 
 use leptos::prelude::*;
 use leptos_router::{

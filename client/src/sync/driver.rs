@@ -1,0 +1,386 @@
+//! The browser half of the sync loop: the task, its timers, the `online` listener and the runs.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use chaski_shared::peer::{Auth, HttpPeer};
+use chaski_shared::replicate::{DocFailure, ReplicationOptions, ReplicationReport};
+use chaski_shared::store::{ChangesOptions, GetOptions};
+use chaski_shared::{DocId, Error, LocalDoc, LocalPeer, Replicator, Store};
+use futures::channel::{mpsc, oneshot};
+use futures::future::{select, Either};
+use futures::StreamExt;
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::{
+    next_backoff, Rejection, SyncPhase, SyncProgress, SyncSession, SyncStatus, POLL_MS,
+    REJECTIONS_DOC,
+};
+use crate::store::LocalStore;
+
+/// What wakes the loop between runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Wake {
+    /// Run now.
+    Now,
+    /// Recount pending documents.
+    LocalChange,
+}
+
+/// The running loop: dropping it closes the channel, which ends the task, and removes the
+/// `online` listener.
+struct Running {
+    wake: mpsc::UnboundedSender<Wake>,
+    on_online: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(window) = web_sys::window() {
+            let _ = window.remove_event_listener_with_callback(
+                "online",
+                self.on_online.as_ref().unchecked_ref(),
+            );
+        }
+        self.wake.close_channel();
+    }
+}
+
+thread_local! {
+    static RUNNING: RefCell<Option<Running>> = const { RefCell::new(None) };
+}
+
+pub(super) fn start(store: Rc<LocalStore>, session: SyncSession, status: ArcRwSignal<SyncStatus>) {
+    stop();
+    let (sender, receiver) = mpsc::unbounded();
+    let online_sender = sender.clone();
+    let on_online = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+        let _ = online_sender.unbounded_send(Wake::Now);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ =
+            window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+    }
+    RUNNING.with(|r| {
+        *r.borrow_mut() = Some(Running {
+            wake: sender,
+            on_online,
+        })
+    });
+    status.update(|s| {
+        *s = SyncStatus {
+            active: true,
+            ..SyncStatus::default()
+        }
+    });
+    wasm_bindgen_futures::spawn_local(run_loop(store, session, receiver, status));
+}
+
+pub(super) fn stop() {
+    let running = RUNNING.with(|r| r.borrow_mut().take());
+    drop(running);
+}
+
+pub(super) fn wake(what: Wake) {
+    RUNNING.with(|r| {
+        if let Some(running) = r.borrow().as_ref() {
+            let _ = running.wake.unbounded_send(what);
+        }
+    });
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn now_secs() -> Option<u64> {
+    Some((js_sys::Date::now() / 1000.0) as u64)
+}
+
+fn is_online() -> bool {
+    web_sys::window()
+        .map(|w| w.navigator().on_line())
+        .unwrap_or(true)
+}
+
+/// Everything one session's runs share.
+struct Sync {
+    local: LocalPeer<Rc<LocalStore>>,
+    remote: HttpPeer,
+    status: ArcRwSignal<SyncStatus>,
+}
+
+async fn run_loop(
+    store: Rc<LocalStore>,
+    session: SyncSession,
+    mut wake: mpsc::UnboundedReceiver<Wake>,
+    status: ArcRwSignal<SyncStatus>,
+) {
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
+    let remote = match HttpPeer::new(session.database_url(&origin)) {
+        Ok(peer) => peer.with_auth(Auth::Bearer(session.token.clone())),
+        Err(e) => {
+            status.update(|s| s.last_error = Some(e.to_string()));
+            return;
+        }
+    };
+    let name = store.name().to_owned();
+    let sync = Sync {
+        local: LocalPeer::new(name, store),
+        remote,
+        status,
+    };
+    sync.load_rejections().await;
+    sync.refresh_pending().await;
+    let mut backoff: Option<u32> = None;
+    loop {
+        let delay = if is_online() {
+            match sync.run().await {
+                Ok(()) => {
+                    backoff = None;
+                    POLL_MS
+                }
+                Err(error) => {
+                    let wait = next_backoff(backoff);
+                    backoff = Some(wait);
+                    sync.status.update(|s| {
+                        s.in_progress = None;
+                        s.unauthorized = matches!(error, Error::Unauthorized(_));
+                        s.last_error = Some(error.to_string());
+                        s.retry_at_ms = Some(now_ms() + f64::from(wait));
+                    });
+                    wait
+                }
+            }
+        } else {
+            // Offline: the `online` event wakes the loop; the poll is only a safety net.
+            POLL_MS
+        };
+        let mut sleep = Sleep::new(delay);
+        loop {
+            match select(&mut sleep, wake.next()).await {
+                Either::Left(_) | Either::Right((Some(Wake::Now), _)) => break,
+                Either::Right((Some(Wake::LocalChange), _)) => sync.refresh_pending().await,
+                // The session ended (sign-out or a new session).
+                Either::Right((None, _)) => return,
+            }
+        }
+        if is_closed(&mut wake) {
+            return;
+        }
+    }
+}
+
+/// Drains wake-ups that piled up during a run (they are all served by the next run) and says
+/// whether the loop was stopped.
+fn is_closed(wake: &mut mpsc::UnboundedReceiver<Wake>) -> bool {
+    loop {
+        match wake.try_recv() {
+            Ok(_) => continue,
+            Err(e) => return e.is_closed(),
+        }
+    }
+}
+
+impl Sync {
+    fn options() -> ReplicationOptions {
+        ReplicationOptions {
+            now: now_secs,
+            ..ReplicationOptions::default()
+        }
+    }
+
+    fn progress(&self, phase: SyncPhase, report: &ReplicationReport) {
+        let progress = SyncProgress {
+            phase,
+            read: report.docs_read,
+            written: report.docs_written,
+            pending: report.pending.unwrap_or(0),
+        };
+        self.status.update(|s| s.in_progress = Some(progress));
+    }
+
+    /// One run: push, pull, and a second push when the pull wrote anything, so that pulled
+    /// documents move the push checkpoint and are not counted as pending.
+    async fn run(&self) -> Result<(), Error> {
+        self.status
+            .update(|s| s.in_progress = Some(SyncProgress::default()));
+        let push = Replicator::new(&self.local, &self.remote, Self::options());
+        let pull = Replicator::new(&self.remote, &self.local, Self::options());
+        let pushed = push
+            .run_once_with_progress(|r| self.progress(SyncPhase::Push, r))
+            .await?;
+        let pulled = pull
+            .run_once_with_progress(|r| self.progress(SyncPhase::Pull, r))
+            .await?;
+        let mut failures = pushed.failures;
+        if pulled.docs_written > 0 {
+            failures.extend(push.run_once().await?.failures);
+        }
+        self.record_rejections(failures).await;
+        self.refresh_pending().await;
+        self.status.update(|s| {
+            s.in_progress = None;
+            s.last_error = None;
+            s.unauthorized = false;
+            s.retry_at_ms = None;
+            s.last_success_ms = Some(now_ms());
+        });
+        Ok(())
+    }
+
+    /// Counts local changes after the push checkpoint: what the server has not acknowledged.
+    async fn refresh_pending(&self) {
+        let push = Replicator::new(&self.local, &self.remote, Self::options());
+        let store = self.local.store();
+        let since = match store.get_local(&push.checkpoint_id()).await {
+            Ok(Some(doc)) => doc
+                .body
+                .get("source_last_seq")
+                .cloned()
+                .and_then(|v| serde_json::from_value::<chaski_shared::Seq>(v).ok())
+                .map(|s| s.number())
+                .unwrap_or(0),
+            _ => 0,
+        };
+        let opts = ChangesOptions {
+            since,
+            limit: Some(1),
+            ..ChangesOptions::default()
+        };
+        if let Ok(changes) = store.changes(&opts).await {
+            let pending = changes.results.len() as u64 + changes.pending;
+            self.status.update(|s| {
+                s.pending = pending;
+                s.pushed_seq = since;
+            });
+        }
+    }
+
+    async fn load_rejections(&self) {
+        if let Ok(Some(doc)) = self.local.store().get_local(REJECTIONS_DOC).await {
+            let rejections = doc
+                .body
+                .get("rejections")
+                .cloned()
+                .and_then(|v| serde_json::from_value::<BTreeMap<String, Rejection>>(v).ok())
+                .unwrap_or_default();
+            self.status.update(|s| s.rejections = rejections);
+        }
+    }
+
+    /// Adds this run's rejections and drops the ones whose document has since been edited and
+    /// accepted (its winner moved on and it was not refused again).
+    async fn record_rejections(&self, failures: Vec<DocFailure>) {
+        let mut rejections = self.status.with_untracked(|s| s.rejections.clone());
+        let before = rejections.clone();
+        let refused: std::collections::BTreeSet<String> =
+            failures.iter().map(|f| f.id.clone()).collect();
+        let store = self.local.store();
+        let mut accepted = Vec::new();
+        for (id, rejection) in &rejections {
+            if refused.contains(id) {
+                continue;
+            }
+            let current = match DocId::parse(id.as_str()) {
+                Ok(doc_id) => store
+                    .get(&doc_id, &GetOptions::default())
+                    .await
+                    .ok()
+                    .and_then(|d| d.rev)
+                    .map(|r| r.to_string()),
+                Err(_) => None,
+            };
+            if current != rejection.rev {
+                accepted.push(id.clone());
+            }
+        }
+        for id in accepted {
+            rejections.remove(&id);
+        }
+        for failure in failures {
+            rejections.insert(
+                failure.id,
+                Rejection {
+                    rev: failure.rev.map(|r| r.to_string()),
+                    error: failure.error,
+                    reason: failure.reason,
+                },
+            );
+        }
+        if rejections == before {
+            return;
+        }
+        self.status.update(|s| s.rejections = rejections.clone());
+        // Kept on the device: the push checkpoint has moved past these documents, so no later
+        // run would report them again.
+        let current = store
+            .get_local(REJECTIONS_DOC)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|d| d.rev);
+        let body = serde_json::json!({ "rejections": rejections });
+        if let Ok(mut doc) = LocalDoc::new(REJECTIONS_DOC, chaski_shared::store::body(body)) {
+            doc.rev = current;
+            let _ = store.put_local(doc).await;
+        }
+    }
+}
+
+/// Resolves after `ms` milliseconds (`setTimeout`); dropping it clears the timer.
+struct Sleep {
+    handle: Option<i32>,
+    done: oneshot::Receiver<()>,
+    _callback: Option<Closure<dyn FnMut()>>,
+}
+
+impl Sleep {
+    fn new(ms: u32) -> Self {
+        let (sender, done) = oneshot::channel();
+        let mut sender = Some(sender);
+        let callback = Closure::<dyn FnMut()>::new(move || {
+            if let Some(s) = sender.take() {
+                let _ = s.send(());
+            }
+        });
+        let handle = web_sys::window().and_then(|w| {
+            w.set_timeout_with_callback_and_timeout_and_arguments_0(
+                callback.as_ref().unchecked_ref(),
+                i32::try_from(ms).unwrap_or(i32::MAX),
+            )
+            .ok()
+        });
+        Sleep {
+            handle,
+            done,
+            _callback: Some(callback),
+        }
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let (Some(window), Some(handle)) = (web_sys::window(), self.handle) {
+            window.clear_timeout_with_handle(handle);
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // A dropped sender (no window to set the timer on) ends the wait at once rather than
+        // never.
+        Pin::new(&mut self.done).poll(cx).map(|_| ())
+    }
+}
