@@ -47,6 +47,33 @@ pub struct Config {
     /// Longest wait of `_changes?feed=longpoll`, in seconds.
     #[arg(long, env = "CHASKI_MAX_LONGPOLL_SECS", default_value_t = 60)]
     pub max_longpoll_secs: u64,
+
+    /// A web origin (`https://app.example.org`) whose pages may call `/db` and `/api` from the
+    /// browser, with credentials. Repeat the flag for several; none by default, since the PWA
+    /// is served from the same origin and needs no CORS.
+    #[arg(
+        long = "cors-origin",
+        env = "CHASKI_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_parser = parse_origin
+    )]
+    pub cors_origins: Vec<String>,
+}
+
+/// An origin as browsers send it: scheme, host and optional port, nothing after.
+fn parse_origin(text: &str) -> Result<String, String> {
+    let origin = text.trim();
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("{origin:?} must start with https:// or http://"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', ' ', '*']) {
+        return Err(format!(
+            "{origin:?} must be just a scheme, host and port, like https://app.example.org \
+             (no path, no trailing slash, no wildcard)"
+        ));
+    }
+    Ok(origin.to_owned())
 }
 
 impl Config {
@@ -63,6 +90,68 @@ impl Config {
             max_docs_per_request: 10_000,
             max_changes_limit: 10_000,
             max_longpoll_secs: 60,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{parse_origin, Config};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: Config,
+    }
+
+    #[test]
+    fn cors_origins_come_from_repeated_flags_or_one_comma_separated_variable() {
+        let origins = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("chaski").chain(args.iter().copied()))
+                .map(|cli| cli.config.cors_origins)
+        };
+        // The only test that sets this variable, and no other test parses a `Config`.
+        std::env::remove_var("CHASKI_CORS_ORIGINS");
+        assert_eq!(
+            origins(&[]).unwrap(),
+            Vec::<String>::new(),
+            "off by default"
+        );
+        assert_eq!(
+            origins(&[
+                "--cors-origin",
+                "https://a.org",
+                "--cors-origin",
+                "http://b.org:81"
+            ])
+            .unwrap(),
+            ["https://a.org", "http://b.org:81"]
+        );
+        assert!(origins(&["--cors-origin", "https://a.org/app"]).is_err());
+        std::env::set_var("CHASKI_CORS_ORIGINS", "https://a.org,https://c.org");
+        let from_env = origins(&[]);
+        std::env::remove_var("CHASKI_CORS_ORIGINS");
+        assert_eq!(from_env.unwrap(), ["https://a.org", "https://c.org"]);
+    }
+
+    #[test]
+    fn cors_origins_are_a_scheme_a_host_and_a_port_only() {
+        assert_eq!(
+            parse_origin("https://app.example.org").as_deref(),
+            Ok("https://app.example.org")
+        );
+        assert!(parse_origin("http://localhost:8081").is_ok());
+        for bad in [
+            "app.example.org",
+            "https://",
+            "https://a.org/",
+            "https://*.org",
+            "*",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad:?} should be refused");
         }
     }
 }

@@ -97,7 +97,7 @@ impl Application {
             assets: Arc::new(assets),
             accounts,
         };
-        let router = routes::router(state.clone());
+        let router = routes::router(state.clone(), &config.cors_origins);
         Ok(Self {
             listener,
             addr,

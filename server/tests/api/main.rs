@@ -2,6 +2,7 @@
 
 mod assets;
 mod auth;
+mod cors;
 mod couch;
 mod health;
 mod helpers;
