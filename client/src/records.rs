@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::session::{Session, SessionData};
 use crate::store::{open_local_store, LocalStore};
+use crate::sync::SyncSession;
 
 /// Where a record stands with the server, as the list shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -225,16 +226,28 @@ impl Records {
         Effect::new(move |_| {
             let who = session
                 .get()
-                .map(|s| (s.user.name.clone(), active_region(&s)));
+                .map(|s| (s.user.name.clone(), active_region(&s), s.token.clone()));
+            crate::sync::stop_sync_loop();
             records.store.set_value(None);
             records.ready.set(false);
             records.index.set(Vec::new());
             records.last_seq.set_value(0);
-            let Some((user, region)) = who else { return };
+            let Some((user, region, token)) = who else {
+                return;
+            };
             spawn_local(async move {
                 match open_local_store(&user, &region).await {
                     Ok(store) => {
-                        records.store.set_value(Some(Rc::new(store)));
+                        let store = Rc::new(store);
+                        crate::sync::start_sync_loop(
+                            store.clone(),
+                            SyncSession {
+                                region,
+                                token,
+                                origin: None,
+                            },
+                        );
+                        records.store.set_value(Some(store));
                         records.open_error.set(None);
                         records.ready.set(true);
                         records.refresh().await;
@@ -343,6 +356,7 @@ impl Records {
         if let Some(e) = result.error {
             return Err(e);
         }
+        crate::sync::notify_local_change();
         spawn_local(self.refresh());
         result.rev.ok_or_else(Error::missing)
     }
@@ -370,6 +384,9 @@ impl Records {
                 return Err(e);
             }
         }
+        crate::sync::notify_local_change();
+        // Resolved conflicts should reach the other devices without waiting for the next poll.
+        crate::sync::sync_now();
         spawn_local(self.refresh());
         Ok(())
     }

@@ -4,10 +4,10 @@
 //! cargo test -p chaski-client --target wasm32-unknown-unknown`.
 #![cfg(target_arch = "wasm32")]
 
-use chaski_client::{i18n::STORAGE_KEY, App};
+use chaski_client::{i18n::STORAGE_KEY, session::SESSION_KEY, App};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
-use web_sys::{Element, HtmlElement, HtmlSelectElement};
+use web_sys::{Element, HtmlElement, HtmlInputElement, HtmlSelectElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -132,4 +132,110 @@ async fn an_unknown_route_says_the_page_was_not_found() {
         by_id("not-found-home").get_attribute("href").as_deref(),
         Some("/")
     );
+}
+
+/// Waits `ms` milliseconds (past the form's 300 ms autosave, say).
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+fn type_into(id: &str, text: &str) {
+    let input: HtmlInputElement = by_id(id).unchecked_into();
+    input.set_value(text);
+    input
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+}
+
+fn click(selector: &str) {
+    let el: HtmlElement = document()
+        .query_selector(selector)
+        .unwrap()
+        .unwrap_or_else(|| panic!("nothing matches {selector}"))
+        .unchecked_into();
+    el.click();
+}
+
+/// A session as `POST /api/login` would have left it, so the app opens signed in (and offline).
+fn sign_in_on_device() {
+    storage()
+        .set_item(
+            SESSION_KEY,
+            r#"{"token":"test-token","expires_at":null,
+                "user":{"name":"ana","role":"inspector","regions":["madre-de-dios"]},
+                "device":"tablet 07"}"#,
+        )
+        .unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_signed_out_device_shows_the_sign_in_form() {
+    storage().remove_item(STORAGE_KEY).unwrap();
+    storage().remove_item(SESSION_KEY).unwrap();
+    let _app = mount_at("/inspections/new").await;
+    for id in [
+        "login-name",
+        "login-password",
+        "login-device",
+        "login-submit",
+    ] {
+        by_id(id);
+    }
+    assert!(document().get_element_by_id("inspection-form").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn a_typed_draft_is_saved_listed_and_guards_sign_out() {
+    storage().remove_item(STORAGE_KEY).unwrap();
+    sign_in_on_device();
+    let _app = mount_at("/inspections/new").await;
+    sleep(50).await;
+    by_id("sync-status");
+    by_id("sync-now");
+    // The signed-in user's only region is filled in for them.
+    let region: HtmlSelectElement = by_id("f-region").unchecked_into();
+    assert_eq!(region.value(), "madre-de-dios");
+
+    type_into("f-site-name", "Campamento Huepetuhe");
+    sleep(600).await;
+    assert_eq!(
+        by_id("save-status").get_attribute("data-state").as_deref(),
+        Some("saved")
+    );
+    // The address became the record's own.
+    let path = web_sys::window().unwrap().location().pathname().unwrap();
+    assert!(path.starts_with("/inspections/inspection:"), "{path}");
+
+    // A count that is not a number is shown as an error next to its field, in Spanish.
+    type_into("f-workers-total", "-3");
+    settle().await;
+    assert!(text("f-workers-total-error").contains("número"));
+
+    click("#nav-home");
+    sleep(100).await;
+    let row = document()
+        .query_selector(".inspection-row")
+        .unwrap()
+        .expect("the draft is listed");
+    assert!(row.text_content().unwrap().contains("Campamento Huepetuhe"));
+
+    // Nothing has reached a server: signing out asks for the typed word first.
+    click("#logout");
+    settle().await;
+    by_id("logout-dialog");
+    assert!(by_id("logout-discard").has_attribute("disabled"));
+    type_into("logout-confirm-word", "borrar");
+    settle().await;
+    assert!(!by_id("logout-discard").has_attribute("disabled"));
+    click("#logout-cancel");
+    settle().await;
+    assert!(document().get_element_by_id("logout-dialog").is_none());
+    assert!(storage().get_item(SESSION_KEY).unwrap().is_some());
+    storage().remove_item(SESSION_KEY).unwrap();
 }

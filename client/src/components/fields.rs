@@ -11,7 +11,7 @@ use chaski_shared::domain::{Choice, FieldError};
 use leptos::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::i18n::{error_text, tr, use_i18n, Label, Msg};
+use crate::i18n::{error_text, tr, use_i18n, Label, Lang, Msg};
 
 /// The form's shared state: the body, its errors, whether it may be edited, and the hook that
 /// schedules an autosave after each change.
@@ -152,7 +152,7 @@ pub fn set_path(body: &mut Map<String, Value>, path: &str, value: Value) {
 /// A stable DOM id for a path: `site_name` → `f-site-name`, `people[0].sex` → `f-people-0-sex`.
 pub fn field_id(path: &str) -> String {
     let mut id = String::from("f");
-    for part in path.split(|c: char| matches!(c, '.' | '[' | ']' | '_')) {
+    for part in path.split(['.', '[', ']', '_']) {
         if !part.is_empty() {
             id.push('-');
             id.push_str(part);
@@ -259,13 +259,37 @@ pub fn CountField(#[prop(into)] path: String, label: Msg) -> impl IntoView {
     }
 }
 
+/// One option of a closed list: its JSON name and its labels. Widgets take these rather than
+/// being generic over the domain enum, so each widget is compiled once, not once per enum
+/// (a dozen copies of a view tree cost real bytes on a 3G link).
+#[derive(Clone, Copy)]
+pub struct Opt {
+    name: &'static str,
+    labels: (&'static str, &'static str),
+}
+
+impl Opt {
+    fn label(self, lang: Lang) -> &'static str {
+        match lang {
+            Lang::Es => self.labels.0,
+            Lang::En => self.labels.1,
+        }
+    }
+}
+
+/// The options of a domain enum, in declaration order.
+pub fn opts<T: Choice + Label>(all: &'static [T]) -> Vec<Opt> {
+    all.iter()
+        .map(|v| Opt {
+            name: v.name(),
+            labels: v.pair(),
+        })
+        .collect()
+}
+
 /// A choice from a closed list, as a `<select>`.
 #[component]
-pub fn SelectField<T: Choice + Label + Send + Sync>(
-    #[prop(into)] path: String,
-    label: Msg,
-    options: &'static [T],
-) -> impl IntoView {
+pub fn SelectField(#[prop(into)] path: String, label: Msg, options: Vec<Opt>) -> impl IntoView {
     let form = use_form();
     let i18n = use_i18n();
     let id = field_id(&path);
@@ -288,12 +312,12 @@ pub fn SelectField<T: Choice + Label + Send + Sync>(
             <label for=id.clone()>{tr(label)}</label>
             <select id=id prop:value=current.clone() on:change=on_change>
                 <option value="">{tr(Msg::Choose)}</option>
-                {options.iter().map(|o| {
-                    let name = o.name();
+                {options.into_iter().map(|o| {
+                    let name = o.name;
                     let current = current.clone();
                     view! {
                         <option value=name selected=move || current() == name>
-                            {move || i18n.l(*o)}
+                            {move || o.label(i18n.lang())}
                         </option>
                     }
                 }).collect_view()}
@@ -305,19 +329,15 @@ pub fn SelectField<T: Choice + Label + Send + Sync>(
 
 /// Several choices from a closed list (an array of names), as large toggle chips.
 #[component]
-pub fn MultiField<T: Choice + Label + Send + Sync>(
-    #[prop(into)] path: String,
-    label: Msg,
-    options: &'static [T],
-) -> impl IntoView {
+pub fn MultiField(#[prop(into)] path: String, label: Msg, options: Vec<Opt>) -> impl IntoView {
     let form = use_form();
     let i18n = use_i18n();
     let id = field_id(&path);
     view! {
         <fieldset class="field chips" id=id>
             <legend>{tr(label)}</legend>
-            {options.iter().map(|o| {
-                let name = o.name();
+            {options.into_iter().map(|o| {
+                let name = o.name;
                 let p = path.clone();
                 let checked = move || {
                     form.get(&p).as_array().is_some_and(|a| a.iter().any(|v| v == name))
@@ -336,7 +356,7 @@ pub fn MultiField<T: Choice + Label + Send + Sync>(
                 view! {
                     <label class="chip" data-value=name>
                         <input type="checkbox" value=name prop:checked=checked on:change=toggle />
-                        <span>{move || i18n.l(*o)}</span>
+                        <span>{move || o.label(i18n.lang())}</span>
                     </label>
                 }
             }).collect_view()}

@@ -1,10 +1,7 @@
 //! The strip under the header that says what is waiting to sync, when the last sync succeeded,
 //! how far a running sync has got, and offers "sync now".
 //!
-//! [`SyncView`] is what the pages read about sync. The sync loop (`crate::sync`) was not
-//! available when this was written, so `SyncView` holds its own signals and
-//! [`SyncView::sync_now`] reports that sync is not available; the loop feeds these signals
-//! (`set_pushed_seq`, `set_rejected`, `set_progress`, `finished`) once it exists.
+//! [`SyncView`] wraps the sync loop's status (`crate::sync`) for the pages.
 
 use std::collections::HashMap;
 
@@ -12,87 +9,85 @@ use leptos::prelude::*;
 
 use crate::i18n::{tr, use_i18n, Msg};
 use crate::records::{Records, Summary, SyncState};
+use crate::sync::{sync_status, SyncPhase, SyncStatus};
 
-/// What the interface knows about sync. `Copy`: arena handles only.
+/// What the pages read about sync: the sync loop's status, plus what follows from it for each
+/// record of the list. `Copy`: arena handles only.
 #[derive(Clone, Copy)]
 pub struct SyncView {
-    /// The local store sequence up to which everything has been pushed to the server.
-    pushed_seq: RwSignal<u64>,
-    /// Documents the server refused, with its reason.
-    rejected: RwSignal<HashMap<String, String>>,
-    /// When the last sync succeeded (RFC 3339, device time).
-    last_success: RwSignal<Option<String>>,
-    /// Documents done and to do while a sync runs.
-    progress: RwSignal<Option<(u64, u64)>>,
-    last_error: RwSignal<Option<String>>,
-    /// "Sync now" was pressed but there is no sync loop in this build.
-    unavailable: RwSignal<bool>,
+    status: Signal<SyncStatus>,
     records: Records,
 }
 
 impl SyncView {
     pub fn provide(records: Records) -> SyncView {
+        let status = sync_status();
         let view = SyncView {
-            pushed_seq: RwSignal::new(0),
-            rejected: RwSignal::new(HashMap::new()),
-            last_success: RwSignal::new(None),
-            progress: RwSignal::new(None),
-            last_error: RwSignal::new(None),
-            unavailable: RwSignal::new(false),
+            status: Signal::derive(move || status.get()),
             records,
         };
+        // A run may have pulled records from the server or another device: re-read the index.
+        Effect::new(move |_| {
+            let s = view.status.get();
+            let _ = (s.last_success_ms, s.in_progress.is_some(), s.pending);
+            leptos::task::spawn_local(records.refresh());
+        });
         provide_context(view);
         view
     }
 
-    /// How far pushes have gone (tracked).
+    /// The local sequence up to which the server has everything (tracked). The loop counts the
+    /// changes after its push checkpoint; those are the records with the highest sequences.
+    /// Without a running loop nothing is known to be on the server, so nothing counts as synced.
     pub fn pushed_seq(self) -> u64 {
-        self.pushed_seq.get()
-    }
-
-    pub fn set_pushed_seq(self, seq: u64) {
-        self.pushed_seq.set(seq);
-    }
-
-    pub fn set_rejected(self, rejected: HashMap<String, String>) {
-        self.rejected.set(rejected);
-    }
-
-    pub fn set_progress(self, progress: Option<(u64, u64)>) {
-        self.progress.set(progress);
-    }
-
-    /// Records the end of a sync run: its time on success, its error otherwise.
-    pub fn finished(self, result: Result<String, String>) {
-        self.progress.set(None);
-        match result {
-            Ok(at) => {
-                self.last_success.set(Some(at));
-                self.last_error.set(None);
-            }
-            Err(e) => self.last_error.set(Some(e)),
+        let (active, pending) = self.status.with(|s| (s.active, s.pending as usize));
+        if !active {
+            return 0;
         }
+        self.records
+            .index()
+            .with(|index| pushed_seq(index, pending))
     }
 
     /// A record's state (tracked).
     pub fn state_of(self, summary: &Summary) -> SyncState {
-        let pushed = self.pushed_seq.get();
-        self.rejected
-            .with(|rejected| summary.sync_state(pushed, rejected))
+        let pushed = self.pushed_seq();
+        self.status.with(|s| {
+            let rejected: HashMap<String, String> = s
+                .rejections
+                .get(&summary.id)
+                .map(|r| (summary.id.clone(), r.reason.clone()))
+                .into_iter()
+                .collect();
+            summary.sync_state(pushed, &rejected)
+        })
     }
 
-    /// Records not yet on the server (tracked).
+    /// Records not yet on the server (tracked): the loop's count, or with no loop every record.
     pub fn pending(self) -> usize {
-        let pushed = self.pushed_seq.get();
-        self.records
-            .index()
-            .with(|index| index.iter().filter(|s| s.seq > pushed).count())
+        let (active, pending) = self.status.with(|s| (s.active, s.pending as usize));
+        if active {
+            pending
+        } else {
+            self.records.index().with(Vec::len)
+        }
     }
 
     /// Starts a sync now.
     pub fn sync_now(self) {
-        self.unavailable.set(true);
+        crate::sync::sync_now();
     }
+}
+
+/// The sequence below which every record is on the server, given that `pending` records are
+/// not: the `pending`-th highest sequence among the records (or everything when `pending` is 0).
+pub fn pushed_seq(index: &[Summary], pending: usize) -> u64 {
+    if pending == 0 {
+        return u64::MAX;
+    }
+    let mut seqs: Vec<u64> = index.iter().map(|s| s.seq).collect();
+    seqs.sort_unstable_by(|a, b| b.cmp(a));
+    seqs.get(pending).copied().unwrap_or(0)
 }
 
 pub fn use_sync_view() -> SyncView {
@@ -104,11 +99,13 @@ pub fn SyncStrip() -> impl IntoView {
     let sync = use_sync_view();
     let i18n = use_i18n();
     let pending = Memo::new(move |_| sync.pending());
+    let status = sync.status;
+    let running = Memo::new(move |_| status.with(|s| s.in_progress.is_some()));
     view! {
         <div id="sync-status" class="sync-strip" role="status"
             aria-label=move || i18n.t(Msg::SyncStripLabel)
             data-pending=move || pending.get().to_string()
-            data-running=move || sync.progress.get().is_some().to_string()>
+            data-running=move || running.get().to_string()>
             <span id="sync-pending" class="sync-pending" data-count=move || pending.get().to_string()>
                 {move || match pending.get() {
                     0 => i18n.t(Msg::SyncNothingPending).to_string(),
@@ -116,28 +113,46 @@ pub fn SyncStrip() -> impl IntoView {
                 }}
             </span>
             <span id="sync-last" class="sync-last">
-                {move || match sync.last_success.get() {
-                    Some(t) => i18n.f(Msg::SyncLast, &[("t", &t.get(..16).unwrap_or(&t).replace('T', " "))]),
+                {move || match status.with(|s| s.last_success_ms) {
+                    Some(ms) => i18n.f(Msg::SyncLast, &[("t", &local_time(ms))]),
                     None => i18n.t(Msg::SyncNever).to_string(),
                 }}
             </span>
-            {move || sync.progress.get().map(|(done, total)| view! {
-                <span id="sync-progress" class="sync-progress">
-                    <progress max=total.to_string() value=done.to_string()></progress>
-                    {i18n.f(Msg::SyncRunning, &[("done", &done.to_string()), ("total", &total.to_string())])}
-                </span>
+            {move || status.with(|s| s.in_progress).map(|p| {
+                let done = p.written;
+                let total = p.read + p.pending;
+                let arrow = match p.phase { SyncPhase::Push => "↑", SyncPhase::Pull => "↓" };
+                view! {
+                    <span id="sync-progress" class="sync-progress">
+                        <progress max=total.max(1).to_string() value=done.to_string()></progress>
+                        {arrow} " "
+                        {i18n.f(Msg::SyncRunning, &[("done", &done.to_string()), ("total", &total.to_string())])}
+                    </span>
+                }
             })}
-            {move || sync.last_error.get().map(|e| view! {
+            <Show when=move || status.with(|s| s.unauthorized)>
+                <span id="sync-unauthorized" class="sync-error">{tr(Msg::SessionExpired)}</span>
+            </Show>
+            {move || status.with(|s| s.last_error.clone()).map(|e| view! {
                 <span id="sync-error" class="sync-error">{tr(Msg::SyncFailed)} " " {e}</span>
             })}
-            <Show when=move || sync.unavailable.get()>
-                <span class="sync-error">{tr(Msg::SyncUnavailable)}</span>
-            </Show>
             <button id="sync-now" type="button" class="button small"
-                disabled=move || sync.progress.get().is_some()
+                disabled=running
                 on:click=move |_| sync.sync_now()>
                 {tr(Msg::SyncNow)}
             </button>
         </div>
     }
+}
+
+/// `dd/mm HH:MM` in the device's time zone.
+fn local_time(ms: f64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
+    format!(
+        "{:02}/{:02} {:02}:{:02}",
+        d.get_date(),
+        d.get_month() + 1,
+        d.get_hours(),
+        d.get_minutes()
+    )
 }

@@ -22,7 +22,8 @@ use serde_json::{json, Map, Value};
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
 use crate::components::fields::{
-    field_id, get_path, CheckField, CountField, Errors, FormCtx, MultiField, SelectField, TextField,
+    field_id, get_path, opts, CheckField, CountField, Errors, FormCtx, MultiField, SelectField,
+    TextField,
 };
 use crate::components::photos;
 use crate::i18n::{tr, use_i18n, Msg};
@@ -432,7 +433,7 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                     <IndicatorsSection />
                     <section id="sec-findings" class="card">
                         <h2>{tr(Msg::SecFindings)}</h2>
-                        <MultiField path="findings" label=Msg::FFindings options=Finding::ALL />
+                        <MultiField path="findings" label=Msg::FFindings options=opts(Finding::ALL) />
                     </section>
                     <PeopleSection />
                     <PhotosSection editor=editor />
@@ -643,8 +644,8 @@ fn SiteSection() -> impl IntoView {
             <h2>{tr(Msg::SecSite)}</h2>
             <TextField path="site_name" label=Msg::FSiteName />
             <div class="grid2">
-                <SelectField path="sector" label=Msg::FSector options=Sector::ALL />
-                <SelectField path="region" label=Msg::FRegion options=Region::ALL />
+                <SelectField path="sector" label=Msg::FSector options=opts(Sector::ALL) />
+                <SelectField path="region" label=Msg::FRegion options=opts(Region::ALL) />
             </div>
             <Show when=move || form.get("sector") == json!("other")>
                 <TextField path="sector_other" label=Msg::FSectorOther />
@@ -679,7 +680,7 @@ fn SiteSection() -> impl IntoView {
                 <p id="gps-source" class="hint">{source_line}</p>
                 <Errors path="gps" />
             </fieldset>
-            <MultiField path="access.modes" label=Msg::FAccess options=AccessMode::ALL />
+            <MultiField path="access.modes" label=Msg::FAccess options=opts(AccessMode::ALL) />
             <TextField path="access.notes" label=Msg::FAccessNotes />
         </section>
     }
@@ -730,7 +731,7 @@ fn VisitSection() -> impl IntoView {
                     {tr(Msg::TeamAdd)}
                 </button>
             </fieldset>
-            <MultiField path="accompanied_by" label=Msg::FAccompanied options=Companion::ALL />
+            <MultiField path="accompanied_by" label=Msg::FAccompanied options=opts(Companion::ALL) />
             <TextField path="accompanied_notes" label=Msg::FAccompaniedNotes />
         </section>
     }
@@ -827,7 +828,7 @@ fn WorkersSection() -> impl IntoView {
                     view! {
                         <div class="row nationality">
                             <SelectField path=format!("{base}.country") label=Msg::FNationality
-                                options=Nationality::ALL />
+                                options=opts(Nationality::ALL) />
                             <CountField path=format!("{base}.count") label=Msg::FCount />
                             <Show when=is_other.clone()>
                                 <TextField path=format!("{base}.name") label=Msg::FCountryName />
@@ -886,7 +887,7 @@ fn IndicatorRow(indicator: Indicator) -> impl IntoView {
             <Errors path=seen_path.clone() />
             <Show when=open.clone()>
                 <div class="indicator-detail">
-                    <MultiField path=format!("{base}.stages") label=Msg::FStages options=Stage::ALL />
+                    <MultiField path=format!("{base}.stages") label=Msg::FStages options=opts(Stage::ALL) />
                     <TextField path=format!("{base}.evidence") label=Msg::FEvidence multiline=true />
                 </div>
             </Show>
@@ -966,11 +967,11 @@ fn PersonCard(i: usize) -> impl IntoView {
         <div class="person card inner" data-code=code2>
             <h3>{tr(Msg::FCode)} " " {code}</h3>
             <div class="grid2">
-                <SelectField path=p("age_band") label=Msg::FAgeBand options=AgeBand::ALL />
-                <SelectField path=p("sex") label=Msg::FSex options=Sex::ALL />
-                <SelectField path=p("nationality") label=Msg::FNationality options=Nationality::ALL />
+                <SelectField path=p("age_band") label=Msg::FAgeBand options=opts(AgeBand::ALL) />
+                <SelectField path=p("sex") label=Msg::FSex options=opts(Sex::ALL) />
+                <SelectField path=p("nationality") label=Msg::FNationality options=opts(Nationality::ALL) />
                 <SelectField path=p("indigenous_people") label=Msg::FIndigenousPeople
-                    options=IndigenousPeople::ALL />
+                    options=opts(IndigenousPeople::ALL) />
             </div>
             <Show when=is("nationality", "other")>
                 <TextField path=p("nationality_other") label=Msg::FNationalityOther />
@@ -978,15 +979,15 @@ fn PersonCard(i: usize) -> impl IntoView {
             <Show when=is("indigenous_people", "other")>
                 <TextField path=p("indigenous_people_other") label=Msg::FIndigenousOther />
             </Show>
-            <MultiField path=p("needs") label=Msg::FNeeds options=Need::ALL />
+            <MultiField path=p("needs") label=Msg::FNeeds options=opts(Need::ALL) />
             <Show when=needs_other>
                 <TextField path=p("needs_notes") label=Msg::FNeedsNotes />
             </Show>
             <CheckField path=p("referral.made") label=Msg::FReferralMade />
-            <MultiField path=p("referral.to") label=Msg::FReferralTo options=ReferralTarget::ALL />
+            <MultiField path=p("referral.to") label=Msg::FReferralTo options=opts(ReferralTarget::ALL) />
             <div class="grid2">
-                <SelectField path=p("consent.status") label=Msg::FConsent options=ConsentStatus::ALL />
-                <SelectField path=p("consent.given_by") label=Msg::FConsentBy options=ConsentBy::ALL />
+                <SelectField path=p("consent.status") label=Msg::FConsent options=opts(ConsentStatus::ALL) />
+                <SelectField path=p("consent.given_by") label=Msg::FConsentBy options=opts(ConsentBy::ALL) />
             </div>
             <Errors path=base.clone() />
             <button type="button" class="button secondary small" on:click=remove>
