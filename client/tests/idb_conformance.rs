@@ -80,3 +80,52 @@ async fn documents_attachments_and_local_docs_survive_closing_and_reopening() {
     drop(store);
     IdbStore::delete(&name).await.expect("delete");
 }
+
+#[wasm_bindgen_test]
+async fn the_shared_replicator_moves_documents_both_ways_with_concurrent_batches() {
+    use chaski_shared::{LocalPeer, MemoryStore, ReplicationOptions, Replicator};
+
+    let name = fresh_name("replicate");
+    let tablet = LocalPeer::new(name.clone(), IdbStore::open(&name).await.expect("open"));
+    let server = LocalPeer::new("server", MemoryStore::new());
+    let docs: Vec<Document> = (0..230)
+        .map(|i| {
+            let id = DocId::parse(&format!("inspection:md-{i:04}")).expect("id");
+            Document::new(id, body(json!({"workers": i})))
+        })
+        .collect();
+    tablet.store().bulk_docs(docs, true).await.expect("write");
+    // Small batches, four in flight: concurrent bulk_docs transactions on the IndexedDB side.
+    let options = ReplicationOptions {
+        batch_size: 20,
+        batches_in_flight: 4,
+        now: || Some((js_sys::Date::now() / 1000.0) as u64),
+        ..ReplicationOptions::default()
+    };
+    let push = Replicator::new(&tablet, &server, options.clone());
+    let pull = Replicator::new(&server, &tablet, options);
+    assert_eq!(push.run_once().await.expect("push").docs_written, 230);
+
+    let id = DocId::parse("inspection:md-0007").expect("id");
+    let mut edited = server
+        .store()
+        .get(&id, &GetOptions::default())
+        .await
+        .expect("on the server");
+    edited.body.insert("workers".into(), json!(70));
+    server
+        .store()
+        .bulk_docs(vec![edited], true)
+        .await
+        .expect("edit");
+    assert_eq!(pull.run_once().await.expect("pull").docs_written, 1);
+    let on_tablet = tablet
+        .store()
+        .get(&id, &GetOptions::default())
+        .await
+        .expect("on the tablet");
+    assert_eq!(on_tablet.body.get("workers"), Some(&json!(70)));
+    let info = tablet.store().info().await.expect("info");
+    assert_eq!((info.doc_count, info.update_seq), (230, 231));
+    assert_eq!(push.run_once().await.expect("again").docs_written, 0);
+}
