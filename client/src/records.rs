@@ -208,6 +208,7 @@ pub struct Records {
     index: RwSignal<Vec<Summary>>,
     last_seq: StoredValue<u64>,
     refreshing: StoredValue<bool>,
+    again: StoredValue<bool>,
 }
 
 impl Records {
@@ -221,6 +222,7 @@ impl Records {
             index: RwSignal::new(Vec::new()),
             last_seq: StoredValue::new(0),
             refreshing: StoredValue::new(false),
+            again: StoredValue::new(false),
         };
         provide_context(records);
         Effect::new(move |_| {
@@ -287,11 +289,28 @@ impl Records {
     /// Reads the changes since the last refresh into the index. Call after any write, including
     /// the sync loop's.
     pub async fn refresh(self) {
-        let Some(store) = self.store() else { return };
+        if self.store().is_none() {
+            return;
+        }
+        // One reader at a time; a call that arrives meanwhile asks it to read once more, so a
+        // write made while a page was being read is never missed.
         if self.refreshing.get_value() {
+            self.again.set_value(true);
             return;
         }
         self.refreshing.set_value(true);
+        loop {
+            self.again.set_value(false);
+            self.read_changes().await;
+            if !self.again.get_value() {
+                break;
+            }
+        }
+        self.refreshing.set_value(false);
+    }
+
+    async fn read_changes(self) {
+        let Some(store) = self.store() else { return };
         loop {
             let opts = ChangesOptions {
                 since: self.last_seq.get_value(),
@@ -322,7 +341,6 @@ impl Records {
                 break;
             }
         }
-        self.refreshing.set_value(false);
     }
 
     /// The winning revision with its conflicts and photo bytes.

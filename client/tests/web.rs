@@ -145,6 +145,24 @@ async fn sleep(ms: i32) {
     wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
 }
 
+/// Polls for `#id` for up to 5 s: the IndexedDB store opens asynchronously.
+async fn wait_for(id: &str) -> Element {
+    for _ in 0..100 {
+        if let Some(el) = document().get_element_by_id(id) {
+            return el;
+        }
+        sleep(50).await;
+    }
+    let main = document()
+        .get_element_by_id("main")
+        .map(|m| m.inner_html())
+        .unwrap_or_default();
+    panic!(
+        "no element #{id}; page: {}",
+        main.chars().take(600).collect::<String>()
+    )
+}
+
 fn type_into(id: &str, text: &str) {
     let input: HtmlInputElement = by_id(id).unchecked_into();
     input.set_value(text);
@@ -194,8 +212,8 @@ async fn a_signed_out_device_shows_the_sign_in_form() {
 async fn a_typed_draft_is_saved_listed_and_guards_sign_out() {
     storage().remove_item(STORAGE_KEY).unwrap();
     sign_in_on_device();
-    let _app = mount_at("/inspections/new").await;
-    sleep(50).await;
+    let app = mount_at("/inspections/new").await;
+    wait_for("f-region").await;
     by_id("sync-status");
     by_id("sync-now");
     // The signed-in user's only region is filled in for them.
@@ -217,8 +235,10 @@ async fn a_typed_draft_is_saved_listed_and_guards_sign_out() {
     settle().await;
     assert!(text("f-workers-total-error").contains("número"));
 
-    click("#nav-home");
-    sleep(100).await;
+    // A fresh start, as after a reload: the draft is read back from IndexedDB.
+    drop(app);
+    let _app = mount_at("/").await;
+    wait_for("inspection-list").await;
     let row = document()
         .query_selector(".inspection-row")
         .unwrap()
