@@ -27,12 +27,13 @@ export function deploy(fromDist, dir) {
  * Starts the server binary on 127.0.0.1:0 serving a copy of the built PWA. Resolves once it
  * logs the address it listens on.
  */
-export async function startServer({ dist = DIST, users = [] } = {}) {
+export async function startServer({ dist = DIST, users = [], dbs = [] } = {}) {
   const home = scratchDir('server');
   const staticDir = join(home, 'dist');
   const dataDir = join(home, 'data');
   deploy(dist, staticDir);
   for (const user of users) addUser(dataDir, user);
+  if (dbs.length) cli(dataDir, ['db', 'create', ...dbs]);
   const child = spawn(BIN, ['--bind', '127.0.0.1:0', '--data-dir', dataDir, '--static-dir', staticDir], {
     env: { ...process.env, RUST_LOG: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -66,12 +67,26 @@ export async function startServer({ dist = DIST, users = [] } = {}) {
   };
 }
 
-/** Adds a user with the admin command line, as an administrator would (server stopped). */
+/** Runs an administration command on a data folder, as an administrator would. */
+function cli(dataDir, args, env = {}) {
+  const result = spawnSync(BIN, ['--data-dir', dataDir, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`chaski ${args.join(' ')} failed:\n${result.stdout}\n${result.stderr}`);
+}
+
+/** Adds a user with the admin command line (server stopped). */
 export function addUser(dataDir, { name, password, role, regions = [] }) {
-  const args = ['--data-dir', dataDir, 'user', 'add', name, '--role', role];
+  const args = ['user', 'add', name, '--role', role];
   for (const region of regions) args.push('--region', region);
-  const result = spawnSync(BIN, args, { env: { ...process.env, CHASKI_PASSWORD: password }, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`chaski user add ${name} failed:\n${result.stdout}\n${result.stderr}`);
+  cli(dataDir, args, { CHASKI_PASSWORD: password });
+}
+
+/** Signs in through the app's form and waits for the list of inspections. */
+export async function signIn(page, { name, password }, device = 'tableta-prueba') {
+  await page.locator('#login-name').fill(name);
+  await page.locator('#login-password').fill(password);
+  await page.locator('#login-device').fill(device);
+  await page.locator('#login-submit').click();
+  await page.locator('#signed-in-as').waitFor();
 }
 
 /** `Authorization` header value for HTTP Basic. */

@@ -4,12 +4,23 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
-import { deploy, eventually, newBrowser, scratchDir, startServer, trunkBuild, waitForServiceWorker } from './harness.mjs';
+import {
+  deploy,
+  eventually,
+  newBrowser,
+  scratchDir,
+  signIn,
+  startServer,
+  trunkBuild,
+  waitForServiceWorker,
+} from './harness.mjs';
+
+const INSPECTOR = { name: 'ines.inspectora', password: 'selva verde 2026', role: 'inspector', regions: ['madre-de-dios'] };
 
 describe('the PWA shell', () => {
   let server;
   before(async () => {
-    server = await startServer();
+    server = await startServer({ users: [INSPECTOR], dbs: ['madre-de-dios'] });
   });
   after(async () => {
     await server?.stop();
@@ -20,9 +31,12 @@ describe('the PWA shell', () => {
     try {
       const page = await browser.context.newPage();
       await page.goto(server.url);
+      await page.locator('#login-title').waitFor();
+      assert.match(await page.locator('#login-title').innerText(), /Iniciar sesión/);
+      assert.equal(await page.getAttribute('html', 'lang'), 'es');
+      await signIn(page, INSPECTOR);
       await page.locator('#inspections-empty').waitFor();
       assert.match(await page.locator('#inspections-empty').innerText(), /Todavía no hay inspecciones/);
-      assert.equal(await page.getAttribute('html', 'lang'), 'es');
       assert.match(await page.locator('header').innerText(), /Chaski/);
       assert.match(await page.locator('#net-status').innerText(), /En línea/);
       assert.equal(await page.getAttribute('#net-status', 'data-online'), 'true');
@@ -36,6 +50,7 @@ describe('the PWA shell', () => {
     try {
       const page = await browser.context.newPage();
       await page.goto(server.url);
+      await signIn(page, INSPECTOR);
       await page.locator('#nav-settings').click();
       await page.locator('#lang-select').selectOption('en');
       await page.locator('#nav-home').click();
@@ -55,11 +70,12 @@ describe('the PWA shell', () => {
     }
   });
 
-  test('a reload with the network cut still opens the app, and says it is offline', async () => {
+  test('a reload with the network cut still opens the app for a signed-in inspector', async () => {
     const browser = await newBrowser();
     try {
       const page = await browser.context.newPage();
       await page.goto(server.url);
+      await signIn(page, INSPECTOR);
       await page.locator('#inspections-empty').waitFor();
       await waitForServiceWorker(page);
 
@@ -72,6 +88,7 @@ describe('the PWA shell', () => {
       const offline = await page.evaluate(() => fetch('/api/health').then((r) => r.status, () => 'failed'));
       assert.equal(offline, 'failed');
       await page.reload();
+      await page.locator('#signed-in-as').waitFor();
       await page.locator('#inspections-empty').waitFor();
       assert.match(await page.locator('#inspections-empty').innerText(), /Todavía no hay inspecciones/);
       await page.locator('#net-status[data-online="false"]').waitFor();
@@ -93,7 +110,7 @@ describe('the PWA shell', () => {
     try {
       const page = await browser.context.newPage();
       await page.goto(server.url);
-      await page.locator('#inspections-empty').waitFor();
+      await page.locator('#login-title').waitFor();
       await waitForServiceWorker(page);
       const cdp = await browser.context.newCDPSession(page);
       const { installabilityErrors } = await cdp.send('Page.getInstallabilityErrors');
