@@ -65,13 +65,13 @@ impl<T> Drop for Unmount<T> {
 }
 
 #[wasm_bindgen_test]
-async fn a_new_device_shows_the_empty_inspection_list_in_spanish() {
+async fn a_new_device_shows_the_sign_in_page_in_spanish() {
     storage().remove_item(STORAGE_KEY).unwrap();
     let _app = mount_at("/").await;
 
     assert_eq!(
-        text("inspections-empty"),
-        "Todavía no hay inspecciones en este dispositivo."
+        text("login-title"),
+        "Iniciar sesión"
     );
     assert_eq!(
         document()
@@ -117,8 +117,8 @@ async fn choosing_english_translates_the_app_and_is_remembered() {
     // A fresh start (as after a reload) reads the choice back.
     let _app = mount_at("/").await;
     assert_eq!(
-        text("inspections-empty"),
-        "There are no inspections on this device yet."
+        text("login-title"),
+        "Sign in"
     );
     storage().remove_item(STORAGE_KEY).unwrap();
 }

@@ -94,8 +94,5 @@ pub fn Login() -> impl IntoView {
                 {move || i18n.t(if busy.get() { Msg::LoginBusy } else { Msg::LoginSubmit })}
             </button>
         </form>
-        // Signed out, no inspection on this device is reachable: say so in the usual words (the
-        // shell's tests and the inspector both look for them on the start page).
-        <p id="inspections-empty" class="empty">{tr(Msg::InspectionsEmpty)}</p>
     }
 }
