@@ -69,10 +69,7 @@ async fn a_new_device_shows_the_sign_in_page_in_spanish() {
     storage().remove_item(STORAGE_KEY).unwrap();
     let _app = mount_at("/").await;
 
-    assert_eq!(
-        text("login-title"),
-        "Iniciar sesión"
-    );
+    assert_eq!(text("login-title"), "Iniciar sesión");
     assert_eq!(
         document()
             .document_element()
@@ -116,10 +113,7 @@ async fn choosing_english_translates_the_app_and_is_remembered() {
 
     // A fresh start (as after a reload) reads the choice back.
     let _app = mount_at("/").await;
-    assert_eq!(
-        text("login-title"),
-        "Sign in"
-    );
+    assert_eq!(text("login-title"), "Sign in");
     storage().remove_item(STORAGE_KEY).unwrap();
 }
 
