@@ -10,8 +10,10 @@ ensure_chromium
 export TMPDIR="$ROOT/target/tmp"
 mkdir -p "$TMPDIR"
 
-say "Formatting"
+say "Formatting and lints"
 cargo fmt --all -- --check
+cargo clippy --locked --workspace --exclude chaski-client --all-targets --all-features -- -D warnings
+cargo clippy --locked -p chaski-client --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 say "Rust tests (shared, server)"
 cargo test --locked --workspace --exclude chaski-client

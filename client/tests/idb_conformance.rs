@@ -90,7 +90,7 @@ async fn the_shared_replicator_moves_documents_both_ways_with_concurrent_batches
     let server = LocalPeer::new("server", MemoryStore::new());
     let docs: Vec<Document> = (0..230)
         .map(|i| {
-            let id = DocId::parse(&format!("inspection:md-{i:04}")).expect("id");
+            let id = DocId::parse(format!("inspection:md-{i:04}")).expect("id");
             Document::new(id, body(json!({"workers": i})))
         })
         .collect();
