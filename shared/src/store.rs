@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::doc::{validate_local_id, Attachment, DocId, Document, LocalDoc};
 use crate::error::{Error, Result};
 use crate::record::DocRecord;
-use crate::rev::{RevId, DEFAULT_REV_LIMIT};
+use crate::rev::{RevId, RevTree, DEFAULT_REV_LIMIT};
 
 /// Which revisions a changes row lists.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -195,6 +195,25 @@ pub type RevsDiffRequest = BTreeMap<String, Vec<RevId>>;
 
 /// `_revs_diff` answer: only documents with missing revisions appear.
 pub type RevsDiff = BTreeMap<String, RevsDiffEntry>;
+
+/// One document's `_revs_diff` entry, the same in every store: which of `wanted` the document's
+/// tree lacks (all of them when the store has no such document) and which of its revisions could
+/// be their ancestors. `None` when nothing is missing, as such documents are left out.
+pub fn revs_diff_entry(tree: Option<&RevTree>, wanted: &[RevId]) -> Option<RevsDiffEntry> {
+    let (missing, possible_ancestors) = match tree {
+        Some(tree) => tree.revs_diff(wanted),
+        None => {
+            let mut all = wanted.to_vec();
+            all.sort();
+            all.dedup();
+            (all, Vec::new())
+        }
+    };
+    (!missing.is_empty()).then_some(RevsDiffEntry {
+        missing,
+        possible_ancestors,
+    })
+}
 
 /// A database of documents with CouchDB semantics.
 ///
@@ -533,23 +552,8 @@ impl Store for MemoryStore {
             let record = DocId::parse(id.as_str())
                 .ok()
                 .and_then(|id| inner.docs.get(&id));
-            let (missing, possible_ancestors) = match record {
-                Some(r) => r.tree.revs_diff(wanted),
-                None => {
-                    let mut all = wanted.clone();
-                    all.sort();
-                    all.dedup();
-                    (all, Vec::new())
-                }
-            };
-            if !missing.is_empty() {
-                out.insert(
-                    id.clone(),
-                    RevsDiffEntry {
-                        missing,
-                        possible_ancestors,
-                    },
-                );
+            if let Some(entry) = revs_diff_entry(record.map(|r| &r.tree), wanted) {
+                out.insert(id.clone(), entry);
             }
         }
         Ok(out)

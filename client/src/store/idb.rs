@@ -27,8 +27,8 @@ use chaski_shared::doc::validate_local_id;
 use chaski_shared::record::DocRecord;
 use chaski_shared::rev::DEFAULT_REV_LIMIT;
 use chaski_shared::store::{
-    Changes, ChangesOptions, DbInfo, DocResult, GetOptions, OpenRev, OpenRevs, RevsDiff,
-    RevsDiffEntry, RevsDiffRequest,
+    revs_diff_entry, Changes, ChangesOptions, DbInfo, DocResult, GetOptions, OpenRev, OpenRevs,
+    RevsDiff, RevsDiffRequest,
 };
 use chaski_shared::{DocId, Document, Error, LocalDoc, Result, RevId, Store};
 use futures::channel::oneshot;
@@ -656,23 +656,8 @@ impl Store for IdbStore {
         let mut out = RevsDiff::new();
         for loaded in futures::future::join_all(loads).await {
             let (id, wanted, record) = loaded?;
-            let (missing, possible_ancestors) = match record {
-                Some(r) => r.tree.revs_diff(wanted),
-                None => {
-                    let mut all = wanted.clone();
-                    all.sort();
-                    all.dedup();
-                    (all, Vec::new())
-                }
-            };
-            if !missing.is_empty() {
-                out.insert(
-                    id.clone(),
-                    RevsDiffEntry {
-                        missing,
-                        possible_ancestors,
-                    },
-                );
+            if let Some(entry) = revs_diff_entry(record.as_ref().map(|r| &r.tree), wanted) {
+                out.insert(id.clone(), entry);
             }
         }
         Ok(out)

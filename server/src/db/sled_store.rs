@@ -22,8 +22,8 @@ use chaski_shared::doc::{validate_local_id, Attachment, DocId, Document, LocalDo
 use chaski_shared::record::{DocRecord, StoredRev};
 use chaski_shared::rev::{RevId, RevTree, DEFAULT_REV_LIMIT};
 use chaski_shared::store::{
-    ChangeRow, Changes, ChangesOptions, ChangesStyle, DbInfo, DocResult, GetOptions, OpenRev,
-    OpenRevs, RevsDiff, RevsDiffEntry, RevsDiffRequest,
+    revs_diff_entry, ChangeRow, Changes, ChangesOptions, ChangesStyle, DbInfo, DocResult,
+    GetOptions, OpenRev, OpenRevs, RevsDiff, RevsDiffRequest,
 };
 use chaski_shared::{Error, Result, Store};
 use serde::{Deserialize, Serialize};
@@ -655,23 +655,8 @@ impl Store for SledStore {
                 Ok(_) => self.load_meta(id)?,
                 Err(_) => None,
             };
-            let (missing, possible_ancestors) = match meta {
-                Some(m) => m.tree.revs_diff(wanted),
-                None => {
-                    let mut all = wanted.clone();
-                    all.sort();
-                    all.dedup();
-                    (all, Vec::new())
-                }
-            };
-            if !missing.is_empty() {
-                out.insert(
-                    id.clone(),
-                    RevsDiffEntry {
-                        missing,
-                        possible_ancestors,
-                    },
-                );
+            if let Some(entry) = revs_diff_entry(meta.as_ref().map(|m| &m.tree), wanted) {
+                out.insert(id.clone(), entry);
             }
         }
         Ok(out)
