@@ -1,0 +1,101 @@
+// The inspector's day in the field, in a real browser against the real server: sign in, lose
+// the network, record an inspection with an indicator, a person found and a photo, reload with
+// no network and find it intact, get the network back and see it reach the server.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { basic, eventually, newBrowser, signIn, startServer, waitForServiceWorker } from './harness.mjs';
+
+const INSPECTOR = { name: 'ines.inspectora', password: 'selva verde 2026', role: 'inspector', regions: ['madre-de-dios'] };
+const DB = 'madre-de-dios';
+const SITE = 'Campamento La Pampa, km 108';
+
+/** A large JPEG made by the browser itself (a photo straight from a tablet's camera). */
+async function cameraPhoto(page) {
+  const dataUrl = await page.evaluate(() => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 2400;
+    canvas.height = 1800;
+    const g = canvas.getContext('2d');
+    for (let i = 0; i < 4000; i++) {
+      g.fillStyle = `hsl(${(i * 37) % 360} 60% ${30 + (i % 40)}%)`;
+      g.fillRect((i * 131) % 2400, (i * 71) % 1800, 40 + (i % 90), 30 + (i % 70));
+    }
+    return canvas.toDataURL('image/jpeg', 0.95);
+  });
+  return Buffer.from(dataUrl.split(',')[1], 'base64');
+}
+
+describe('an inspection recorded offline', () => {
+  let server;
+  before(async () => {
+    server = await startServer({ users: [INSPECTOR], dbs: [DB] });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('survives an offline reload and reaches the server when the network returns', async () => {
+    const browser = await newBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url);
+      await signIn(page, INSPECTOR);
+      await page.locator('#inspections-empty').waitFor();
+      await waitForServiceWorker(page);
+      const photo = await cameraPhoto(page);
+      assert.ok(photo.length > 400_000, `the test photo is large (${photo.length} bytes)`);
+
+      await browser.context.setOffline(true);
+      await page.locator('#new-inspection').click();
+      await page.locator('#inspection-form').waitFor();
+      await page.locator('#f-site-name').fill(SITE);
+      await page.locator('#f-sector').selectOption('gold_mining');
+      await page.locator('#f-region').selectOption(DB);
+      await page.locator('#f-district').fill('Inambari');
+      await page.locator('#f-indicators-debt-bondage-seen').check();
+      await page.locator('#f-indicators-debt-bondage-stages label[data-value="during_work"] input').check();
+      await page.locator('#f-indicators-debt-bondage-evidence').fill('Cuaderno de deudas por comida y herramientas.');
+      await page.locator('#person-add').click();
+      await page.locator('#f-people-0-age-band').selectOption('14_17');
+      await page.locator('#f-people-0-sex').selectOption('female');
+      await page.locator('#photo-input').setInputFiles({ name: 'campamento.jpg', mimeType: 'image/jpeg', buffer: photo });
+      await page.locator('.photo-thumb').first().waitFor({ timeout: 20_000 });
+      await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 10_000 });
+
+      // A reload with no network: the record is read back from IndexedDB, all of it.
+      await page.reload();
+      await page.locator('#inspection-form').waitFor();
+      assert.equal(await page.locator('#f-site-name').inputValue(), SITE);
+      assert.equal(await page.locator('#f-district').inputValue(), 'Inambari');
+      assert.equal(await page.locator('#f-indicators-debt-bondage-seen').isChecked(), true);
+      assert.equal(await page.locator('#f-people-0-age-band').inputValue(), '14_17');
+      assert.equal(await page.locator('.photo-thumb').count(), 1);
+      await page.locator('#nav-home').click();
+      const row = page.locator('.inspection-row', { hasText: SITE });
+      await row.waitFor();
+      assert.equal(await row.getAttribute('data-sync-state'), 'local');
+
+      // The network comes back: the record syncs by itself.
+      await browser.context.setOffline(false);
+      await page.locator(`.inspection-row[data-sync-state="synced"]`, { hasText: SITE }).waitFor({ timeout: 60_000 });
+
+      // And the server holds it, photo included, as the inspector wrote it.
+      const auth = { authorization: basic(INSPECTOR.name, INSPECTOR.password) };
+      const all = await (await fetch(`${server.url}/db/${DB}/_all_docs?include_docs=true`, { headers: auth })).json();
+      const doc = all.rows.map((r) => r.doc).find((d) => d.site_name === SITE);
+      assert.ok(doc, `the inspection is on the server: ${JSON.stringify(all).slice(0, 500)}`);
+      assert.equal(doc.sector, 'gold_mining');
+      assert.equal(doc.indicators.debt_bondage.seen, true);
+      assert.deepEqual(doc.indicators.debt_bondage.stages, ['during_work']);
+      assert.equal(doc.people.length, 1);
+      assert.equal(doc.people[0].age_band, '14_17');
+      const attachments = Object.values(doc._attachments ?? {});
+      assert.equal(attachments.length, 1);
+      assert.equal(attachments[0].content_type, 'image/jpeg');
+      assert.ok(attachments[0].length <= 200 * 1024, `photo shrunk on the device: ${attachments[0].length} bytes`);
+    } finally {
+      await browser.close();
+    }
+  });
+});
