@@ -98,4 +98,36 @@ describe('an inspection recorded offline', () => {
       await browser.close();
     }
   });
+
+  test('a record the server rejects shows its reason while the others sync', async () => {
+    const browser = await newBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url);
+      await signIn(page, INSPECTOR, 'tableta-2');
+      await page.locator('#sync-status').waitFor();
+
+      // Written into Madre de Dios's database but claiming Cusco: the server refuses it.
+      for (const [site, region] of [['Ladrillera Cusco (mal registrada)', 'cusco'], ['Aserradero Laberinto', DB]]) {
+        await page.locator('#nav-home').click();
+        await page.locator('#new-inspection').click();
+        await page.locator('#inspection-form').waitFor();
+        await page.locator('#f-site-name').fill(site);
+        await page.locator('#f-region').selectOption(region);
+        await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 10_000 });
+      }
+      await page.locator('#nav-home').click();
+      await page.locator('#sync-now').click();
+      const rejected = page.locator('.inspection-row[data-sync-state="rejected"]', { hasText: 'Ladrillera Cusco' });
+      await rejected.waitFor({ timeout: 60_000 });
+      // The server's own words, next to the record.
+      const reason = await rejected.locator('.row-reason').innerText();
+      assert.match(reason, /region/i, reason);
+      await page
+        .locator('.inspection-row[data-sync-state="synced"]', { hasText: 'Aserradero Laberinto' })
+        .waitFor({ timeout: 60_000 });
+    } finally {
+      await browser.close();
+    }
+  });
 });
