@@ -130,4 +130,77 @@ describe('an inspection recorded offline', () => {
       await browser.close();
     }
   });
+
+  test('a record edited on two devices offline shows the conflict, resolved field by field everywhere', async () => {
+    const [one, two] = [await newBrowser(), await newBrowser()];
+    const SITE2 = 'Finca Las Palmas';
+    try {
+      const a = await one.context.newPage();
+      const b = await two.context.newPage();
+      for (const [page, device] of [[a, 'tableta-a'], [b, 'tableta-b']]) {
+        await page.goto(server.url);
+        await signIn(page, INSPECTOR, device);
+        await page.locator('#sync-status').waitFor();
+      }
+
+      // Device A records it; device B receives it.
+      await a.locator('#new-inspection').click();
+      await a.locator('#inspection-form').waitFor();
+      await a.locator('#f-site-name').fill(SITE2);
+      await a.locator('#f-district').fill('Tambopata');
+      await a.locator('#save-status[data-state="saved"]').waitFor({ timeout: 10_000 });
+      await a.locator('#nav-home').click();
+      await a.locator('#sync-now').click();
+      await a.locator('.inspection-row[data-sync-state="synced"]', { hasText: SITE2 }).waitFor({ timeout: 60_000 });
+      await b.locator('#sync-now').click();
+      await b.locator('.inspection-row', { hasText: SITE2 }).waitFor({ timeout: 60_000 });
+
+      // Both edit the district while offline.
+      for (const [browser, page, district] of [[one, a, 'Inambari'], [two, b, 'Laberinto']]) {
+        await browser.context.setOffline(true);
+        await page.locator('.inspection-row', { hasText: SITE2 }).locator('a').first().click();
+        await page.locator('#f-district').fill(district);
+        await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 10_000 });
+        await page.locator('#nav-home').click();
+      }
+
+      // Back online: A pushes, B pushes and pulls, A pulls. Both now hold both edits.
+      for (const [browser, page] of [[one, a], [two, b], [one, a]]) {
+        await browser.context.setOffline(false);
+        await page.locator('#sync-now').click();
+        await page.waitForTimeout(1500);
+      }
+      const conflicted = a.locator('.inspection-row[data-sync-state="conflict"]', { hasText: SITE2 });
+      await conflicted.waitFor({ timeout: 60_000 });
+
+      // A resolves it: the district from B.
+      await conflicted.locator('a').first().click();
+      await a.locator('#open-conflict').click();
+      await a.locator('#conflict-view').waitFor();
+      await a.locator('.conflict-row[data-path="district"] label', { hasText: 'Laberinto' }).locator('input').check();
+      await a.locator('#resolve-conflict').click();
+      await a.locator('#inspection-form').waitFor();
+      assert.equal(await a.locator('#f-district').inputValue(), 'Laberinto');
+      await a.locator('#nav-home').click();
+      await a.locator('#sync-now').click();
+
+      // The server has one version, with the choice, and no conflict left.
+      const auth = { authorization: basic(INSPECTOR.name, INSPECTOR.password) };
+      const doc = await eventually(async () => {
+        const all = await (await fetch(`${server.url}/db/${DB}/_all_docs?include_docs=true&conflicts=true`, { headers: auth })).json();
+        const found = all.rows.map((r) => r.doc).find((d) => d.site_name === SITE2);
+        return found && !found._conflicts && found.district === 'Laberinto' ? found : null;
+      }, 60_000, 'the resolution on the server');
+      assert.equal(doc.district, 'Laberinto');
+
+      // And device B gets the resolution.
+      await b.locator('#sync-now').click();
+      await b.locator('.inspection-row[data-sync-state="synced"]', { hasText: SITE2 }).waitFor({ timeout: 60_000 });
+      await b.locator('.inspection-row', { hasText: SITE2 }).locator('a').first().click();
+      await eventually(async () => (await b.locator('#f-district').inputValue()) === 'Laberinto', 20_000, 'B to show the resolution');
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
 });
