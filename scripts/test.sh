@@ -15,8 +15,9 @@ cargo fmt --all -- --check
 cargo clippy --locked --workspace --exclude chaski-client --all-targets --all-features -- -D warnings
 cargo clippy --locked -p chaski-client --target wasm32-unknown-unknown --all-targets -- -D warnings
 
-say "Rust tests (shared, server)"
+say "Rust tests (shared, server, and the client's pure logic)"
 cargo test --locked --workspace --exclude chaski-client
+cargo test --locked -p chaski-client --lib
 
 say "The sync engine builds for the browser"
 cargo check --locked -p chaski-shared --target wasm32-unknown-unknown --features http

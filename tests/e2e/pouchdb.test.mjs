@@ -7,7 +7,7 @@ import PouchDB from 'pouchdb-core';
 import MemoryAdapter from 'pouchdb-adapter-memory';
 import HttpAdapter from 'pouchdb-adapter-http';
 import Replication from 'pouchdb-replication';
-import { basic, eventually, startServer } from './harness.mjs';
+import { basic, eventually, inspection, startServer } from './harness.mjs';
 
 PouchDB.plugin(MemoryAdapter).plugin(HttpAdapter).plugin(Replication);
 
@@ -19,55 +19,6 @@ const INSPECTOR = {
   regions: ['madre-de-dios'],
 };
 const DB = 'madre-de-dios';
-const SECTORS = ['gold_mining', 'logging', 'agriculture', 'brick_making', 'domestic_work'];
-
-/**
- * A valid draft inspection (the shared domain schema, which the server enforces on region
- * databases) of about 1 KB: counts that add up and indicators with their stages and evidence
- * only when seen, so that it would pass the submission rules too.
- */
-function inspection(i) {
-  const women = i % 7;
-  const men = 10 + (i % 13);
-  const minors = i % 3;
-  const debtSeen = i % 2 === 0;
-  return {
-    _id: `inspection:20261128T1000${String(i).padStart(5, '0')}Z-pouch`,
-    type: 'inspection',
-    status: 'draft',
-    site_name: `Campamento ${i} — río Madre de Dios`,
-    sector: SECTORS[i % SECTORS.length],
-    region: DB,
-    district: 'Huepetuhe',
-    locality: 'Quebrada Caychihue',
-    gps: { lat: -12.9 - i / 10000, lon: -70.5 + i / 10000, accuracy_m: 12 },
-    location_source: 'gps',
-    access: { modes: ['river_boat', 'on_foot'] },
-    visit_start: '2026-11-20T08:00:00-05:00',
-    visit_end: '2026-11-20T15:30:00-05:00',
-    team: ['ines.inspectora', 'raul.inspector'],
-    accompanied_by: ['police', 'prosecutor'],
-    workers: {
-      total: women + men,
-      women,
-      men,
-      other_or_unknown: 0,
-      minors_under_18: minors,
-      minors_under_14: Math.min(i % 2, minors),
-    },
-    indicators: {
-      debt_bondage: debtSeen
-        ? { seen: true, stages: ['recruitment', 'during_work'], evidence: 'Cuaderno de deudas por comida y herramientas.' }
-        : { seen: false },
-      retention_of_identity_documents: { seen: true, stages: ['during_work'], evidence: 'El capataz guarda los DNI.' },
-    },
-    notes: 'Trabajadores reportan retención de salarios y documentos. '.repeat(4),
-    created_by: 'ines.inspectora',
-    device: 'tablet-07',
-    created_at: '2026-11-20T15:45:00-05:00',
-  };
-}
-
 describe('stock PouchDB against a Chaski server', () => {
   let server;
   let remote;
