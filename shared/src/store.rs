@@ -196,6 +196,46 @@ pub type RevsDiffRequest = BTreeMap<String, Vec<RevId>>;
 /// `_revs_diff` answer: only documents with missing revisions appear.
 pub type RevsDiff = BTreeMap<String, RevsDiffEntry>;
 
+/// Which revisions answer an `open_revs` request, in order, by CouchDB's rules (the same in every
+/// store): `Ok(rev)` for a leaf to read (with `latest`, the leaves a non-leaf led to), `Err(rev)`
+/// for a requested revision the document lacks. `All` on an unknown document is not found.
+pub fn open_revs_answers(
+    tree: Option<&RevTree>,
+    revs: &OpenRevs,
+    latest: bool,
+) -> Result<Vec<std::result::Result<RevId, RevId>>> {
+    let mut answers = Vec::new();
+    match revs {
+        OpenRevs::All => {
+            let tree = tree.ok_or_else(Error::missing)?;
+            answers.extend(tree.leaves().into_iter().map(|l| Ok(l.rev)));
+        }
+        OpenRevs::Revs(revs) => {
+            let mut seen = BTreeSet::new();
+            for rev in revs {
+                let found: Vec<RevId> = match tree {
+                    Some(t) if t.is_leaf(rev) => vec![rev.clone()],
+                    Some(t) if latest && t.contains(rev) => t
+                        .leaves_descending_from(rev)
+                        .into_iter()
+                        .map(|l| l.rev)
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                if found.is_empty() {
+                    answers.push(Err(rev.clone()));
+                }
+                for answer in found {
+                    if seen.insert(answer.clone()) {
+                        answers.push(Ok(answer));
+                    }
+                }
+            }
+        }
+    }
+    Ok(answers)
+}
+
 /// One document's `_revs_diff` entry, the same in every store: which of `wanted` the document's
 /// tree lacks (all of them when the store has no such document) and which of its revisions could
 /// be their ancestors. `None` when nothing is missing, as such documents are left out.
@@ -424,38 +464,12 @@ impl Store for MemoryStore {
         let inner = self.lock()?;
         let record = inner.docs.get(id);
         let mut out = Vec::new();
-        match revs {
-            OpenRevs::All => {
-                let record = record.ok_or_else(Error::missing)?;
-                for leaf in record.tree.leaves() {
-                    out.push(OpenRev::Ok(inner.open_rev(record, &leaf.rev, opts)?));
-                }
-            }
-            OpenRevs::Revs(revs) => {
-                let mut seen = BTreeSet::new();
-                for rev in revs {
-                    let answers: Vec<RevId> = match record {
-                        Some(r) if r.tree.is_leaf(rev) => vec![rev.clone()],
-                        Some(r) if opts.latest && r.tree.contains(rev) => r
-                            .tree
-                            .leaves_descending_from(rev)
-                            .into_iter()
-                            .map(|l| l.rev)
-                            .collect(),
-                        _ => Vec::new(),
-                    };
-                    if answers.is_empty() {
-                        out.push(OpenRev::Missing(rev.clone()));
-                    }
-                    for answer in answers {
-                        if !seen.insert(answer.clone()) {
-                            continue;
-                        }
-                        let record = record.ok_or_else(Error::missing)?;
-                        out.push(OpenRev::Ok(inner.open_rev(record, &answer, opts)?));
-                    }
-                }
-            }
+        for answer in open_revs_answers(record.map(|r| &r.tree), revs, opts.latest)? {
+            out.push(match (answer, record) {
+                (Ok(rev), Some(record)) => OpenRev::Ok(inner.open_rev(record, &rev, opts)?),
+                (Ok(_), None) => return Err(Error::missing()),
+                (Err(rev), _) => OpenRev::Missing(rev),
+            });
         }
         Ok(out)
     }

@@ -27,8 +27,8 @@ use chaski_shared::doc::validate_local_id;
 use chaski_shared::record::DocRecord;
 use chaski_shared::rev::DEFAULT_REV_LIMIT;
 use chaski_shared::store::{
-    revs_diff_entry, Changes, ChangesOptions, DbInfo, DocResult, GetOptions, OpenRev, OpenRevs,
-    RevsDiff, RevsDiffRequest,
+    open_revs_answers, revs_diff_entry, Changes, ChangesOptions, DbInfo, DocResult, GetOptions,
+    OpenRev, OpenRevs, RevsDiff, RevsDiffRequest,
 };
 use chaski_shared::{DocId, Document, Error, LocalDoc, Result, RevId, Store};
 use futures::channel::oneshot;
@@ -501,36 +501,7 @@ impl Store for IdbStore {
         let tx = self.read(&[DOCS, ATTACHMENTS])?;
         let record = load_record(&store(&tx, DOCS)?, id.as_str()).await?;
         // First decide which revisions answer (as MemoryStore does), then load their bytes.
-        let mut answers: Vec<std::result::Result<RevId, RevId>> = Vec::new();
-        match revs {
-            OpenRevs::All => {
-                let record = record.as_ref().ok_or_else(Error::missing)?;
-                answers.extend(record.tree.leaves().into_iter().map(|l| Ok(l.rev)));
-            }
-            OpenRevs::Revs(revs) => {
-                let mut seen = BTreeSet::new();
-                for rev in revs {
-                    let found: Vec<RevId> = match &record {
-                        Some(r) if r.tree.is_leaf(rev) => vec![rev.clone()],
-                        Some(r) if opts.latest && r.tree.contains(rev) => r
-                            .tree
-                            .leaves_descending_from(rev)
-                            .into_iter()
-                            .map(|l| l.rev)
-                            .collect(),
-                        _ => Vec::new(),
-                    };
-                    if found.is_empty() {
-                        answers.push(Err(rev.clone()));
-                    }
-                    for answer in found {
-                        if seen.insert(answer.clone()) {
-                            answers.push(Ok(answer));
-                        }
-                    }
-                }
-            }
-        }
+        let answers = open_revs_answers(record.as_ref().map(|r| &r.tree), revs, opts.latest)?;
         let data = match (&record, opts.attachments) {
             (Some(record), true) => {
                 let digests = answers

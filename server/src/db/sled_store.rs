@@ -22,8 +22,8 @@ use chaski_shared::doc::{validate_local_id, Attachment, DocId, Document, LocalDo
 use chaski_shared::record::{DocRecord, StoredRev};
 use chaski_shared::rev::{RevId, RevTree, DEFAULT_REV_LIMIT};
 use chaski_shared::store::{
-    revs_diff_entry, ChangeRow, Changes, ChangesOptions, ChangesStyle, DbInfo, DocResult,
-    GetOptions, OpenRev, OpenRevs, RevsDiff, RevsDiffRequest,
+    open_revs_answers, revs_diff_entry, ChangeRow, Changes, ChangesOptions, ChangesStyle, DbInfo,
+    DocResult, GetOptions, OpenRev, OpenRevs, RevsDiff, RevsDiffRequest,
 };
 use chaski_shared::{Error, Result, Store};
 use serde::{Deserialize, Serialize};
@@ -525,38 +525,12 @@ impl Store for SledStore {
     ) -> Result<Vec<OpenRev>> {
         let record = self.load(id)?;
         let mut out = Vec::new();
-        match revs {
-            OpenRevs::All => {
-                let record = record.ok_or_else(Error::missing)?;
-                for leaf in record.tree.leaves() {
-                    out.push(OpenRev::Ok(self.open_rev(&record, &leaf.rev, opts)?));
-                }
-            }
-            OpenRevs::Revs(revs) => {
-                let mut seen = BTreeSet::new();
-                for rev in revs {
-                    let answers: Vec<RevId> = match &record {
-                        Some(r) if r.tree.is_leaf(rev) => vec![rev.clone()],
-                        Some(r) if opts.latest && r.tree.contains(rev) => r
-                            .tree
-                            .leaves_descending_from(rev)
-                            .into_iter()
-                            .map(|l| l.rev)
-                            .collect(),
-                        _ => Vec::new(),
-                    };
-                    if answers.is_empty() {
-                        out.push(OpenRev::Missing(rev.clone()));
-                    }
-                    for answer in answers {
-                        if !seen.insert(answer.clone()) {
-                            continue;
-                        }
-                        let record = record.as_ref().ok_or_else(Error::missing)?;
-                        out.push(OpenRev::Ok(self.open_rev(record, &answer, opts)?));
-                    }
-                }
-            }
+        for answer in open_revs_answers(record.as_ref().map(|r| &r.tree), revs, opts.latest)? {
+            out.push(match (answer, &record) {
+                (Ok(rev), Some(record)) => OpenRev::Ok(self.open_rev(record, &rev, opts)?),
+                (Ok(_), None) => return Err(Error::missing()),
+                (Err(rev), _) => OpenRev::Missing(rev),
+            });
         }
         Ok(out)
     }
