@@ -67,21 +67,19 @@ try {
   });
   await page.locator('#nav-home').click();
 
-  // An empty server: the region's database is deleted and created again by the admin.
+  // An empty server: the region's database is deleted and created again by the admin, once
+  // the tablet is idle and holds nothing unsynced. (A sync run still in flight would carry on
+  // into the re-created database from where it was: the server does not yet give a re-created
+  // database a new `instance_start_time` for the replicator to notice, as CouchDB does.)
+  await page.locator('#sync-status[data-running="false"][data-pending="0"]').waitFor({ timeout: 600_000 });
   for (const method of ['DELETE', 'PUT']) {
     const r = await fetch(`${server.url}/db/${DB}`, { method, headers: adminAuth });
     if (r.status >= 300) throw new Error(`${method} ${DB}: ${r.status}`);
   }
-  // Known problem (open): after the database is re-created, the tablet's push has been seen to
-  // resume part-way instead of from the start, and stall. Report what arrived rather than hang.
-  try {
-    await timed(`push ${N + 1} inspections from the tablet to an empty server`, async () => {
-      await page.locator('#sync-now').click();
-      await eventually(async () => (await docCount(server)) === N + 1, 180_000, 'the push');
-    });
-  } catch (err) {
-    console.log(`push to an empty server stalled: the server holds ${await docCount(server)} of ${N + 1} (${err.message})`);
-  }
+  await timed(`push ${N + 1} inspections from the tablet to an empty server`, async () => {
+    await page.locator('#sync-now').click();
+    await eventually(async () => (await docCount(server)) === N + 1, 600_000, 'the push');
+  });
 } finally {
   await browser.close();
   await server.stop();

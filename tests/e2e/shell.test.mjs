@@ -144,7 +144,8 @@ describe('deploying a new build', () => {
       deploy(nextDist, server.staticDir);
 
       await page.reload();
-      await page.locator('#app-version', { hasText: note }).waitFor({ timeout: 15_000 });
+      // A debug server on a loaded 2-core machine: generous, but a stuck cache still fails.
+      await page.locator('#app-version', { hasText: note }).waitFor({ timeout: 45_000 });
 
       // The worker of the new build replaces the old cache with its own, which keeps the new
       // build for offline use.

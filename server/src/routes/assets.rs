@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
@@ -43,6 +44,8 @@ struct Asset {
     raw: Bytes,
     gzip: OnceLock<Option<Bytes>>,
     brotli: OnceLock<Option<Bytes>>,
+    /// Set once a background brotli compression has been started (see [`encoded`]).
+    brotli_started: AtomicBool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -90,6 +93,7 @@ impl Assets {
             raw,
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
+            brotli_started: AtomicBool::new(false),
         });
         // A poisoned lock only means another request panicked mid-insert; the map is still
         // a valid cache.
@@ -179,7 +183,7 @@ async fn respond(
         return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
     }
 
-    let (encoding, body) = encoded(&asset, preferred_encoding(headers)).await;
+    let (encoding, body) = encoded(&asset, &accepted_encodings(headers)).await;
     response_headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(asset.content_type),
@@ -202,32 +206,51 @@ async fn respond(
     Ok((StatusCode::OK, response_headers, body).into_response())
 }
 
-/// The asset's bytes in the best encoding the client accepts that actually saves bytes.
-async fn encoded(asset: &Arc<Asset>, wanted: Encoding) -> (Encoding, Bytes) {
-    if wanted == Encoding::Identity || !is_compressible(asset.content_type) {
+/// The asset's bytes in the best encoding the client accepts that is ready and saves bytes.
+///
+/// Brotli at its best level takes seconds on a large wasm module (12 s in a debug build for
+/// 1.5 MB): no tablet may wait for it. The first request after a deploy starts it in the
+/// background and gets gzip (a fraction of a second) meanwhile; later requests get brotli.
+async fn encoded(asset: &Arc<Asset>, accepted: &[Encoding]) -> (Encoding, Bytes) {
+    if !is_compressible(asset.content_type) {
         return (Encoding::Identity, asset.raw.clone());
     }
-    let cell = match wanted {
-        Encoding::Brotli => &asset.brotli,
-        _ => &asset.gzip,
-    };
-    let compressed = match cell.get() {
-        Some(done) => done.clone(),
-        None => {
-            // Highest levels take a noticeable moment on a large wasm file: keep it off the
-            // async workers. Two first requests may both compress; both results are equal.
-            let shared = Arc::clone(asset);
-            let made = tokio::task::spawn_blocking(move || compress(&shared.raw, wanted))
-                .await
-                .ok()
-                .flatten();
-            cell.get_or_init(|| made).clone()
+    for &wanted in accepted {
+        let compressed = match wanted {
+            Encoding::Brotli => match asset.brotli.get() {
+                Some(done) => done.clone(),
+                None => {
+                    if !asset.brotli_started.swap(true, Ordering::SeqCst) {
+                        let shared = Arc::clone(asset);
+                        tokio::task::spawn_blocking(move || {
+                            let made = compress(&shared.raw, Encoding::Brotli);
+                            let _ = shared.brotli.set(made);
+                        });
+                    }
+                    continue;
+                }
+            },
+            Encoding::Gzip => match asset.gzip.get() {
+                Some(done) => done.clone(),
+                None => {
+                    // Off the async workers; two first requests may both compress, to the
+                    // same bytes.
+                    let shared = Arc::clone(asset);
+                    let made =
+                        tokio::task::spawn_blocking(move || compress(&shared.raw, Encoding::Gzip))
+                            .await
+                            .ok()
+                            .flatten();
+                    asset.gzip.get_or_init(|| made).clone()
+                }
+            },
+            Encoding::Identity => break,
+        };
+        if let Some(bytes) = compressed.filter(|b| b.len() < asset.raw.len()) {
+            return (wanted, bytes);
         }
-    };
-    match compressed {
-        Some(bytes) if bytes.len() < asset.raw.len() => (wanted, bytes),
-        _ => (Encoding::Identity, asset.raw.clone()),
     }
+    (Encoding::Identity, asset.raw.clone())
 }
 
 fn compress(raw: &[u8], encoding: Encoding) -> Option<Bytes> {
@@ -377,13 +400,13 @@ fn etag_matches(headers: &HeaderMap, etag: &HeaderValue) -> bool {
         .any(|tag| tag == "*" || tag.trim_start_matches("W/") == ours)
 }
 
-/// Brotli when the client takes it, else gzip, else none; `q=0` refuses an encoding.
-fn preferred_encoding(headers: &HeaderMap) -> Encoding {
+/// The encodings the client takes, best first (brotli, then gzip); `q=0` refuses one.
+fn accepted_encodings(headers: &HeaderMap) -> Vec<Encoding> {
     let Some(accept) = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
     else {
-        return Encoding::Identity;
+        return Vec::new();
     };
     let accepts = |name: &str| {
         accept.split(',').any(|item| {
@@ -397,13 +420,11 @@ fn preferred_encoding(headers: &HeaderMap) -> Encoding {
             (coding.eq_ignore_ascii_case(name) || coding == "*") && !refused
         })
     };
-    if accepts("br") {
-        Encoding::Brotli
-    } else if accepts("gzip") {
-        Encoding::Gzip
-    } else {
-        Encoding::Identity
-    }
+    [(Encoding::Brotli, "br"), (Encoding::Gzip, "gzip")]
+        .into_iter()
+        .filter(|(_, name)| accepts(name))
+        .map(|(encoding, _)| encoding)
+        .collect()
 }
 
 #[cfg(test)]
@@ -439,16 +460,19 @@ mod tests {
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("gzip, br;q=0"),
         );
-        assert_eq!(preferred_encoding(&headers), Encoding::Gzip);
+        assert_eq!(accepted_encodings(&headers), vec![Encoding::Gzip]);
         headers.insert(
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("gzip, deflate, br, zstd"),
         );
-        assert_eq!(preferred_encoding(&headers), Encoding::Brotli);
+        assert_eq!(
+            accepted_encodings(&headers),
+            vec![Encoding::Brotli, Encoding::Gzip]
+        );
         headers.insert(
             header::ACCEPT_ENCODING,
             HeaderValue::from_static("identity"),
         );
-        assert_eq!(preferred_encoding(&headers), Encoding::Identity);
+        assert_eq!(accepted_encodings(&headers), vec![]);
     }
 }
