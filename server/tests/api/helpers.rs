@@ -51,10 +51,7 @@ impl TestApp {
                 .expect("server task panicked")
                 .expect("server failed");
         }
-        (
-            self.data_dir.clone(),
-            std::mem::replace(&mut self._temp, tempfile::tempdir().expect("temp dir")),
-        )
+        (self.data_dir, self._temp)
     }
 }
 
@@ -129,29 +126,7 @@ pub async fn spawn_app_on(data_dir: PathBuf) -> TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
-    let temp = tempfile::tempdir().expect("temp dir");
-    let data_dir = temp.path().join("data");
-    let static_dir = temp.path().join("dist");
-    write_fake_build(&static_dir);
-    let app = Application::build(Config::ephemeral(data_dir.clone(), static_dir.clone()))
-        .await
-        .expect("server failed to start");
-    let address = format!("http://{}", app.local_addr());
-    let state = app.state();
-    let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async {
-        let _ = rx.await;
-    }));
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        data_dir,
-        static_dir,
-        state,
-        shutdown: Some(tx),
-        server: Some(server),
-        _temp: temp,
-    }
+    spawn_app_with(|_| {}).await
 }
 
 /// Large enough that compression pays off, like the real files.
