@@ -554,7 +554,7 @@ pub fn restore(file: &Path, data_dir: &Path, force: bool) -> Result<Restored, St
 
 fn import(dir: &Path, collections: Vec<Collection>) -> Result<(usize, usize), String> {
     let err = |e: sled::Error| format!("cannot write the restored data in {}: {e}", dir.display());
-    let db = sled::Config::new().path(dir).open().map_err(err)?;
+    let db = crate::storage::open_sled(dir).map_err(err)?;
     let (mut trees, mut items) = (0, 0);
     // Like sled's own `import`, but with errors instead of panics.
     for (_, name, records) in collections {
@@ -604,7 +604,7 @@ mod tests {
         let restored = temp.path().join("restored");
         let outcome = restore(&file, &restored, false).unwrap();
         assert!(outcome.items >= 2 && outcome.previous.is_none());
-        let db = sled::open(&restored).unwrap();
+        let db = crate::storage::open_sled(&restored).unwrap();
         assert_eq!(
             db.open_tree("t1").unwrap().get(b"k").unwrap().unwrap(),
             b"v".as_slice()

@@ -43,7 +43,8 @@ async fn a_stopped_server_has_flushed_and_released_its_store() {
     let (data_dir, _keep) = app.stop().await;
     // sled holds an exclusive lock while open: reopening proves the server let go of it,
     // and the probe record written by the health check is there.
-    let db = sled::open(&data_dir).expect("store still locked after shutdown");
+    let db =
+        chaski_server::storage::open_sled(&data_dir).expect("store still locked after shutdown");
     let meta = db.open_tree("meta").unwrap();
     assert!(meta.get("health-probe").unwrap().is_some());
 }
