@@ -87,6 +87,10 @@ pub enum Msg {
     SignedInAs,
     Logout,
     LogoutUnsynced,
+    NoRegion,
+    WorkingRegion,
+    RegionFixedHint,
+    LogoutErasing,
     LogoutDiscard,
     LogoutTypeToConfirm,
     LogoutConfirmWord,
@@ -226,7 +230,7 @@ pub enum Msg {
 
 impl Msg {
     /// Every message; the tests use it to check that no translation is blank.
-    pub const ALL: [Msg; 168] = [
+    pub const ALL: [Msg; 172] = [
         Msg::SkipToContent,
         Msg::MainNavigation,
         Msg::NavHome,
@@ -260,6 +264,10 @@ impl Msg {
         Msg::SignedInAs,
         Msg::Logout,
         Msg::LogoutUnsynced,
+        Msg::NoRegion,
+        Msg::WorkingRegion,
+        Msg::RegionFixedHint,
+        Msg::LogoutErasing,
         Msg::LogoutDiscard,
         Msg::LogoutTypeToConfirm,
         Msg::LogoutConfirmWord,
@@ -439,6 +447,10 @@ impl Msg {
             Msg::LoginMissing => "Complete usuario, contraseña y nombre del dispositivo.",
             Msg::SignedInAs => "Sesión de",
             Msg::Logout => "Cerrar sesión",
+            Msg::NoRegion => "Esta cuenta no tiene ninguna región asignada: pida a la oficina que le asigne una.",
+            Msg::WorkingRegion => "Región de trabajo",
+            Msg::RegionFixedHint => "La inspección se guarda en la región de trabajo. Para registrar en otra región, cámbiela arriba, junto a su nombre.",
+            Msg::LogoutErasing => "Borrando los datos de este dispositivo…",
             Msg::LogoutUnsynced => "Hay {n} inspecciones que aún no se han enviado al servidor. Si cierra sesión ahora se perderán en este dispositivo. Sincronice primero.",
             Msg::LogoutDiscard => "Cerrar sesión y perder {n} inspecciones",
             Msg::LogoutTypeToConfirm => "Para confirmar, escriba BORRAR:",
@@ -612,6 +624,10 @@ impl Msg {
             Msg::LoginMissing => "Fill in user name, password and device name.",
             Msg::SignedInAs => "Signed in as",
             Msg::Logout => "Sign out",
+            Msg::NoRegion => "This account has no region assigned: ask the office to assign one.",
+            Msg::WorkingRegion => "Working region",
+            Msg::RegionFixedHint => "The inspection is kept in the working region. To record in another region, change it at the top, next to your name.",
+            Msg::LogoutErasing => "Erasing this device's data…",
             Msg::LogoutUnsynced => "{n} inspections have not been sent to the server yet. Signing out now would lose them on this device. Sync first.",
             Msg::LogoutDiscard => "Sign out and lose {n} inspections",
             Msg::LogoutTypeToConfirm => "To confirm, type DELETE:",

@@ -16,7 +16,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::{Map, Value};
 
-use crate::session::{Session, SessionData};
+use crate::session::Session;
 use crate::store::{open_local_store, LocalStore};
 use crate::sync::SyncSession;
 
@@ -213,7 +213,7 @@ pub struct Records {
 
 impl Records {
     /// Provides the context; the store opens once someone is signed in (each user and region
-    /// has its own database) and reopens when that changes.
+    /// has its own database) and reopens when the user or the working region changes.
     pub fn provide(session: Session) -> Records {
         let records = Records {
             store: StoredValue::new_local(None),
@@ -226,25 +226,34 @@ impl Records {
         };
         provide_context(records);
         Effect::new(move |_| {
+            let region = session.region();
             let who = session
                 .get()
-                .map(|s| (s.user.name.clone(), active_region(&s), s.token.clone()));
+                .map(|s| (s.user.name.clone(), s.token.clone()));
+            let regions = session.regions();
             crate::sync::stop_sync_loop();
             records.store.set_value(None);
             records.ready.set(false);
             records.index.set(Vec::new());
             records.last_seq.set_value(0);
-            let Some((user, region, token)) = who else {
+            let Some((user, token)) = who else {
+                return;
+            };
+            // An account with no region has no database to keep records in: the list says so.
+            let Some(region) = region else {
                 return;
             };
             spawn_local(async move {
                 match open_local_store(&user, &region).await {
                     Ok(store) => {
                         let store = Rc::new(store);
+                        let others = regions.into_iter().filter(|r| *r != region).collect();
                         crate::sync::start_sync_loop(
                             store.clone(),
                             SyncSession {
+                                user,
                                 region,
+                                other_regions: others,
                                 token,
                                 origin: None,
                             },
@@ -408,18 +417,6 @@ impl Records {
         spawn_local(self.refresh());
         Ok(())
     }
-}
-
-/// The region whose database this device writes to: the user's first region. An inspector
-/// assigned to several regions works in the first one for now.
-pub fn active_region(session: &SessionData) -> String {
-    session
-        .user
-        .regions
-        .iter()
-        .find(|r| Region::from_name(r).is_some())
-        .cloned()
-        .unwrap_or_else(|| "unassigned".to_string())
 }
 
 /// The records handle provided at the root of the app.

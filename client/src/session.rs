@@ -5,6 +5,7 @@
 //! restarts without asking the server. The server can still revoke the token (a lost tablet);
 //! the next sync then fails with 401 and the app asks to sign in again, keeping the records.
 
+use chaski_shared::domain::{Choice, Region};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +17,8 @@ pub const SESSION_KEY: &str = "chaski.session";
 pub const DEVICE_KEY: &str = "chaski.device";
 /// `localStorage` key of the last user's name, to pre-fill the sign-in form.
 pub const LAST_USER_KEY: &str = "chaski.last-user";
+/// `localStorage` key of the region the signed-in inspector is working in (one of theirs).
+pub const REGION_KEY: &str = "chaski.region";
 
 /// What the device keeps about the signed-in inspector.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +34,8 @@ pub struct SessionData {
 #[derive(Clone, Copy, Debug)]
 pub struct Session {
     data: RwSignal<Option<SessionData>>,
+    /// The region chosen among the user's (see [`working_region`]).
+    chosen: RwSignal<Option<String>>,
 }
 
 impl Session {
@@ -38,6 +43,9 @@ impl Session {
     pub fn provide() -> Session {
         let session = Session {
             data: RwSignal::new(stored_session()),
+            chosen: RwSignal::new(
+                local_storage().and_then(|s| s.get_item(REGION_KEY).ok().flatten()),
+            ),
         };
         provide_context(session);
         session
@@ -46,6 +54,11 @@ impl Session {
     /// The signed-in session (tracked).
     pub fn get(self) -> Option<SessionData> {
         self.data.get()
+    }
+
+    /// The signed-in session, without subscribing (event handlers).
+    pub fn get_untracked(self) -> Option<SessionData> {
+        self.data.get_untracked()
     }
 
     /// Whether someone is signed in (tracked).
@@ -75,9 +88,56 @@ impl Session {
     pub fn sign_out(self) {
         if let Some(storage) = local_storage() {
             let _ = storage.remove_item(SESSION_KEY);
+            let _ = storage.remove_item(REGION_KEY);
         }
+        self.chosen.set(None);
         self.data.set(None);
     }
+
+    /// The region whose records the app shows and where new inspections go (tracked).
+    pub fn region(self) -> Option<String> {
+        let chosen = self.chosen.get();
+        self.data.with(|d| {
+            d.as_ref()
+                .and_then(|d| working_region(&d.user.regions, chosen.as_deref()))
+        })
+    }
+
+    /// The user's regions that are department databases, in the order the server gave them
+    /// (tracked).
+    pub fn regions(self) -> Vec<String> {
+        self.data.with(|d| {
+            d.as_ref()
+                .map(|d| valid_regions(&d.user.regions))
+                .unwrap_or_default()
+        })
+    }
+
+    /// Works in `region` from now on, remembered on the device.
+    pub fn choose_region(self, region: &str) {
+        if let Some(storage) = local_storage() {
+            let _ = storage.set_item(REGION_KEY, region);
+        }
+        self.chosen.set(Some(region.to_owned()));
+    }
+}
+
+/// The user's regions that name one of the 25 department databases.
+pub fn valid_regions(regions: &[String]) -> Vec<String> {
+    regions
+        .iter()
+        .filter(|r| Region::from_name(r).is_some())
+        .cloned()
+        .collect()
+}
+
+/// The region to work in: the chosen one while it is still among the user's regions, else the
+/// first of them. `None` for a user with no region (an office account): nothing to sync.
+pub fn working_region(regions: &[String], chosen: Option<&str>) -> Option<String> {
+    let valid = valid_regions(regions);
+    chosen
+        .and_then(|c| valid.iter().find(|r| r.as_str() == c).cloned())
+        .or_else(|| valid.into_iter().next())
 }
 
 /// The session handle provided at the root of the app.
@@ -125,5 +185,24 @@ mod tests {
         };
         let json = serde_json::to_string(&data).unwrap();
         assert_eq!(serde_json::from_str::<SessionData>(&json).unwrap(), data);
+    }
+
+    #[test]
+    fn the_working_region_is_the_chosen_one_while_it_is_still_the_users() {
+        let regions: Vec<String> = ["nacional", "loreto", "madre-de-dios"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(valid_regions(&regions), ["loreto", "madre-de-dios"]);
+        assert_eq!(working_region(&regions, None).as_deref(), Some("loreto"));
+        assert_eq!(
+            working_region(&regions, Some("madre-de-dios")).as_deref(),
+            Some("madre-de-dios")
+        );
+        // A region taken away by the office, or never the user's, falls back to the first.
+        assert_eq!(
+            working_region(&regions, Some("cusco")).as_deref(),
+            Some("loreto")
+        );
+        assert_eq!(working_region(&["nacional".into()], None), None);
     }
 }

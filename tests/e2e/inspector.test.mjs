@@ -51,8 +51,17 @@ describe('an inspection recorded offline', () => {
       await page.locator('#inspection-form').waitFor();
       await page.locator('#f-site-name').fill(SITE);
       await page.locator('#f-sector').selectOption('gold_mining');
-      await page.locator('#f-region').selectOption(DB);
+      // The region is the database's: shown, not editable.
+      assert.equal(await page.locator('#f-region').inputValue(), DB);
+      assert.equal(await page.locator('#f-region').isDisabled(), true);
       await page.locator('#f-district').fill('Inambari');
+      // The tablet's GPS, with its accuracy (geolocation works with no network).
+      await browser.context.grantPermissions(['geolocation'], { origin: server.url });
+      await browser.context.setGeolocation({ latitude: -12.8412, longitude: -69.9903, accuracy: 14 });
+      await page.locator('#gps-get').click();
+      await eventually(async () => (await page.locator('#f-gps-lat').inputValue()) === '-12.8412', 10_000, 'the GPS fix fills the latitude');
+      assert.equal(await page.locator('#f-gps-lon').inputValue(), '-69.9903');
+      assert.match(await page.locator('#gps-source').innerText(), /14/);
       await page.locator('#f-indicators-debt-bondage-seen').check();
       await page.locator('#f-indicators-debt-bondage-stages label[data-value="during_work"] input').check();
       await page.locator('#f-indicators-debt-bondage-evidence').fill('Cuaderno de deudas por comida y herramientas.');
@@ -61,13 +70,14 @@ describe('an inspection recorded offline', () => {
       await page.locator('#f-people-0-sex').selectOption('female');
       await page.locator('#photo-input').setInputFiles({ name: 'campamento.jpg', mimeType: 'image/jpeg', buffer: photo });
       await page.locator('.photo-thumb').first().waitFor({ timeout: 20_000 });
-      await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 10_000 });
+      await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 30_000 });
 
       // A reload with no network: the record is read back from IndexedDB, all of it.
       await page.reload();
       await page.locator('#inspection-form').waitFor();
       assert.equal(await page.locator('#f-site-name').inputValue(), SITE);
       assert.equal(await page.locator('#f-district').inputValue(), 'Inambari');
+      assert.equal(await page.locator('#f-gps-lat').inputValue(), '-12.8412');
       assert.equal(await page.locator('#f-indicators-debt-bondage-seen').isChecked(), true);
       assert.equal(await page.locator('#f-people-0-age-band').inputValue(), '14_17');
       assert.equal(await page.locator('.photo-thumb').count(), 1);
@@ -86,6 +96,9 @@ describe('an inspection recorded offline', () => {
       const doc = all.rows.map((r) => r.doc).find((d) => d.site_name === SITE);
       assert.ok(doc, `the inspection is on the server: ${JSON.stringify(all).slice(0, 500)}`);
       assert.equal(doc.sector, 'gold_mining');
+      assert.equal(doc.region, DB);
+      assert.deepEqual(doc.gps, { lat: -12.8412, lon: -69.9903, accuracy_m: 14 });
+      assert.equal(doc.location_source, 'gps');
       assert.equal(doc.indicators.debt_bondage.seen, true);
       assert.deepEqual(doc.indicators.debt_bondage.stages, ['during_work']);
       assert.equal(doc.people.length, 1);
@@ -113,6 +126,9 @@ describe('an inspection recorded offline', () => {
         await page.locator('#new-inspection').click();
         await page.locator('#inspection-form').waitFor();
         await page.locator('#f-site-name').fill(site);
+        // The form keeps a record in the working region; an outdated or tampered app might not.
+        // The server is the authority either way.
+        await page.locator('#f-region').evaluate((select) => (select.disabled = false));
         await page.locator('#f-region').selectOption(region);
         await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 10_000 });
       }

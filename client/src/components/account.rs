@@ -1,17 +1,23 @@
-//! The signed-in user's name and "sign out", which refuses to leave unsynced records behind
-//! unless the inspector types a confirmation word.
+//! The signed-in user's name, the working region (for an inspector with several), and "sign
+//! out", which refuses to leave unsynced records behind unless the inspector types a
+//! confirmation word.
 //!
 //! A tap on the wrong button in the rain must never cost a week of inspections: with records
-//! not yet on the server, signing out first says how many, then needs the word typed.
+//! not yet on the server, signing out first says how many, then needs the word typed. Signing
+//! out erases the user's local databases, so a tablet left behind holds no victim's name.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+
+use chaski_shared::domain::{Choice, Region};
+use leptos_router::hooks::use_navigate;
 
 use crate::api;
 use crate::components::sync_strip::use_sync_view;
 use crate::i18n::{tr, use_i18n, Msg};
 use crate::network::use_network;
 use crate::session::use_session;
+use crate::store::erase_user_stores;
 
 #[component]
 pub fn Account() -> impl IntoView {
@@ -23,6 +29,8 @@ pub fn Account() -> impl IntoView {
     let typed = RwSignal::new(String::new());
     let pending = Memo::new(move |_| sync.pending());
 
+    let erasing = RwSignal::new(false);
+    let navigate = StoredValue::new_local(use_navigate());
     let leave = move || {
         // Revoking the token on the server is a courtesy when online; offline, the device
         // forgets it and an office can still revoke it by the device's name.
@@ -33,9 +41,31 @@ pub fn Account() -> impl IntoView {
                 });
             }
         }
+        let user = session
+            .get_untracked()
+            .map(|s| (s.user.name, s.user.regions));
         asking.set(false);
         typed.set(String::new());
+        // Signing out stops the sync loop and closes the store; then its databases go.
         session.sign_out();
+        if let Some((name, regions)) = user {
+            erasing.set(true);
+            spawn_local(async move {
+                if let Err(e) = erase_user_stores(&name, &regions).await {
+                    leptos::logging::warn!("could not erase the local records of {name}: {e}");
+                }
+                erasing.set(false);
+            });
+        }
+    };
+    let regions = move || session.regions();
+    let on_region = move |ev| {
+        let region = event_target_value(&ev);
+        if Some(&region) != session.region().as_ref() {
+            session.choose_region(&region);
+            // The open record belongs to the other region's database.
+            navigate.with_value(|go| go("/", Default::default()));
+        }
     };
     let on_logout = move |_| {
         if pending.get_untracked() == 0 {
@@ -52,10 +82,25 @@ pub fn Account() -> impl IntoView {
                 <span id="signed-in-as" class="who">
                     {move || session.get().map(|s| s.user.name).unwrap_or_default()}
                 </span>
+                <Show when=move || { regions().len() > 1 }>
+                    <select id="working-region" class="small"
+                        aria-label=move || i18n.t(Msg::WorkingRegion)
+                        prop:value=move || session.region().unwrap_or_default()
+                        on:change=on_region>
+                        {move || regions().into_iter().map(|r| {
+                            let label = Region::from_name(&r).map(|r| i18n.l(r)).unwrap_or_default();
+                            let selected = session.region().as_ref() == Some(&r);
+                            view! { <option value=r.clone() selected=selected>{label}</option> }
+                        }).collect_view()}
+                    </select>
+                </Show>
                 <button id="logout" type="button" class="button small secondary" on:click=on_logout>
                     {tr(Msg::Logout)}
                 </button>
             </span>
+        </Show>
+        <Show when=move || erasing.get()>
+            <p id="logout-erasing" class="hint" role="status">{tr(Msg::LogoutErasing)}</p>
         </Show>
         <Show when=move || asking.get()>
             <div id="logout-dialog" class="dialog" role="alertdialog" aria-modal="true"

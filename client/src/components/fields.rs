@@ -287,9 +287,15 @@ pub fn opts<T: Choice + Label>(all: &'static [T]) -> Vec<Opt> {
         .collect()
 }
 
-/// A choice from a closed list, as a `<select>`.
+/// A choice from a closed list, as a `<select>`; `locked` shows the value without letting it
+/// change (a record's region is its database's).
 #[component]
-pub fn SelectField(#[prop(into)] path: String, label: Msg, options: Vec<Opt>) -> impl IntoView {
+pub fn SelectField(
+    #[prop(into)] path: String,
+    label: Msg,
+    options: Vec<Opt>,
+    #[prop(optional)] locked: bool,
+) -> impl IntoView {
     let form = use_form();
     let i18n = use_i18n();
     let id = field_id(&path);
@@ -310,7 +316,7 @@ pub fn SelectField(#[prop(into)] path: String, label: Msg, options: Vec<Opt>) ->
     view! {
         <div class="field">
             <label for=id.clone()>{tr(label)}</label>
-            <select id=id prop:value=current.clone() on:change=on_change>
+            <select id=id prop:value=current.clone() on:change=on_change disabled=locked>
                 <option value="">{tr(Msg::Choose)}</option>
                 {options.into_iter().map(|o| {
                     let name = o.name;

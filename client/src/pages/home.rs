@@ -12,6 +12,7 @@ use leptos_router::components::A;
 use crate::components::sync_strip::use_sync_view;
 use crate::i18n::{fill, tr, use_i18n, Msg};
 use crate::records::{use_records, Filter, StatusFilter, Summary, SyncState};
+use crate::session::use_session;
 
 /// Rows rendered at first and added by each "show more".
 const PAGE: usize = 50;
@@ -19,6 +20,7 @@ const PAGE: usize = 50;
 #[component]
 pub fn Home() -> impl IntoView {
     let records = use_records();
+    let session = use_session();
     let i18n = use_i18n();
     let sync = use_sync_view();
     let filter = RwSignal::new(Filter::default());
@@ -62,6 +64,9 @@ pub fn Home() -> impl IntoView {
                 "+ " {tr(Msg::NavNew)}
             </A>
         </div>
+        <Show when=move || session.signed_in() && session.region().is_none()>
+            <p id="no-region" class="alert" role="alert">{tr(Msg::NoRegion)}</p>
+        </Show>
         {move || records.open_error().map(|e| view! {
             <p id="store-error" class="alert" role="alert">{tr(Msg::StoreFailed)} " " {e}</p>
         })}

@@ -259,11 +259,11 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                     body.insert("created_by".into(), json!(s.user.name));
                     body.insert("device".into(), json!(s.device));
                     body.insert("team".into(), json!([{"id": s.user.name}]));
-                    // The record goes to this region's database, which refuses any other region.
-                    let region = crate::records::active_region(s);
-                    if Region::from_name(&region).is_some() {
-                        body.insert("region".into(), json!(region));
-                    }
+                }
+                // The record goes to the working region's database, which refuses any other
+                // region.
+                if let Some(region) = session.region() {
+                    body.insert("region".into(), json!(region));
                 }
                 editor.id.set_value(Some(new_id()));
                 editor.is_new.set_value(true);
@@ -540,6 +540,7 @@ fn Summary(errors: Memo<Vec<FieldError>>) -> impl IntoView {
 #[component]
 fn SiteSection() -> impl IntoView {
     let form = crate::components::fields::use_form();
+    let session = use_session();
     let i18n = use_i18n();
     let gps_busy = RwSignal::new(false);
     let gps_failed = RwSignal::new(false);
@@ -645,8 +646,12 @@ fn SiteSection() -> impl IntoView {
             <TextField path="site_name" label=Msg::FSiteName />
             <div class="grid2">
                 <SelectField path="sector" label=Msg::FSector options=opts(Sector::ALL) />
-                <SelectField path="region" label=Msg::FRegion options=opts(Region::ALL) />
+                <SelectField path="region" label=Msg::FRegion options=opts(Region::ALL)
+                    locked=true />
             </div>
+            <Show when=move || { session.regions().len() > 1 }>
+                <p class="hint" id="region-hint">{tr(Msg::RegionFixedHint)}</p>
+            </Show>
             <Show when=move || form.get("sector") == json!("other")>
                 <TextField path="sector_other" label=Msg::FSectorOther />
             </Show>

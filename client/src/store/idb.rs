@@ -126,8 +126,8 @@ impl IdbStore {
         &self.name
     }
 
-    /// Deletes the database called `name` (sign-out after everything synced, tests). Waits
-    /// while other connections are open.
+    /// Deletes the database called `name` (sign-out, tests). Open connections of this app close
+    /// themselves when asked (`versionchange`), so the deletion does not wait on them.
     pub async fn delete(name: &str) -> Result<()> {
         let request = factory()?.delete_database(name).map_err(js_error)?;
         Request::new(&request).await.map(|_| ())
@@ -270,6 +270,33 @@ fn factory() -> Result<IdbFactory> {
         .filter(|f| !f.is_undefined() && !f.is_null())
         .and_then(|f| f.dyn_into::<IdbFactory>().ok())
         .ok_or_else(|| Error::Internal("IndexedDB is not available in this browser".into()))
+}
+
+/// The names of this origin's IndexedDB databases (`indexedDB.databases()`); empty where the
+/// browser cannot list them.
+pub(super) async fn database_names() -> Vec<String> {
+    let Ok(factory) = factory() else {
+        return Vec::new();
+    };
+    let listed = js_sys::Reflect::get(&factory, &"databases".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call0(&factory).ok())
+        .and_then(|p| p.dyn_into::<js_sys::Promise>().ok());
+    let Some(promise) = listed else {
+        return Vec::new();
+    };
+    let Ok(list) = wasm_bindgen_futures::JsFuture::from(promise).await else {
+        return Vec::new();
+    };
+    Array::from(&list)
+        .iter()
+        .filter_map(|info| {
+            js_sys::Reflect::get(&info, &"name".into())
+                .ok()?
+                .as_string()
+        })
+        .collect()
 }
 
 fn names(stores: &[&str]) -> Array {

@@ -39,3 +39,25 @@ pub async fn open_local_store(
         Ok(chaski_shared::MemoryStore::new())
     }
 }
+
+/// Deletes every local database of `user` on this device (sign-out): the ones of `regions`, and
+/// any other `chaski-<user>-…` the browser lists (a region the office has since taken away).
+/// A tablet left behind after sign-out holds no victim's name.
+pub async fn erase_user_stores(user: &str, regions: &[String]) -> Result<(), chaski_shared::Error> {
+    let mut names: Vec<String> = regions.iter().map(|r| database_name(user, r)).collect();
+    #[cfg(target_arch = "wasm32")]
+    {
+        let prefix = database_name(user, "");
+        for name in idb::database_names().await {
+            if name.starts_with(&prefix) && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        for name in &names {
+            IdbStore::delete(name).await?;
+        }
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    names.clear();
+    Ok(())
+}

@@ -1,6 +1,6 @@
 //! The browser half of the sync loop: the task, its timers, the `online` listener and the runs.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -22,7 +22,7 @@ use super::{
     next_backoff, Rejection, SyncPhase, SyncProgress, SyncSession, SyncStatus, POLL_MS,
     REJECTIONS_DOC,
 };
-use crate::store::LocalStore;
+use crate::store::{open_local_store, LocalStore};
 
 /// What wakes the loop between runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +38,9 @@ pub(super) enum Wake {
 struct Running {
     wake: mpsc::UnboundedSender<Wake>,
     on_online: Closure<dyn FnMut(web_sys::Event)>,
+    /// Set when the loop is replaced: a run still finishing must not touch the status the new
+    /// loop now owns.
+    stopped: Rc<Cell<bool>>,
 }
 
 impl Drop for Running {
@@ -48,6 +51,7 @@ impl Drop for Running {
                 self.on_online.as_ref().unchecked_ref(),
             );
         }
+        self.stopped.set(true);
         self.wake.close_channel();
     }
 }
@@ -67,10 +71,12 @@ pub(super) fn start(store: Rc<LocalStore>, session: SyncSession, status: ArcRwSi
         let _ =
             window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
     }
+    let stopped = Rc::new(Cell::new(false));
     RUNNING.with(|r| {
         *r.borrow_mut() = Some(Running {
             wake: sender,
             on_online,
+            stopped: stopped.clone(),
         })
     });
     status.update(|s| {
@@ -79,7 +85,7 @@ pub(super) fn start(store: Rc<LocalStore>, session: SyncSession, status: ArcRwSi
             ..SyncStatus::default()
         }
     });
-    wasm_bindgen_futures::spawn_local(run_loop(store, session, receiver, status));
+    wasm_bindgen_futures::spawn_local(run_loop(store, session, receiver, status, stopped));
 }
 
 pub(super) fn stop() {
@@ -109,11 +115,29 @@ fn is_online() -> bool {
         .unwrap_or(true)
 }
 
-/// Everything one session's runs share.
-struct Sync {
+/// One region's pair of databases: the local store and the region's database on the server.
+struct RegionSync {
     local: LocalPeer<Rc<LocalStore>>,
     remote: HttpPeer,
+    /// The documents of this region the server refused, by id (kept in the local store too).
+    rejections: RefCell<BTreeMap<String, Rejection>>,
+}
+
+/// Everything one session's runs share: the working region first, then the user's others, so
+/// a record written before switching regions still reaches the server.
+struct Sync {
+    regions: Vec<RegionSync>,
     status: ArcRwSignal<SyncStatus>,
+    stopped: Rc<Cell<bool>>,
+}
+
+fn remote_for(session: &SyncSession, region: &str, origin: &str) -> Result<HttpPeer, Error> {
+    let url = SyncSession {
+        region: region.to_owned(),
+        ..session.clone()
+    }
+    .database_url(origin);
+    Ok(HttpPeer::new(url)?.with_auth(Auth::Bearer(session.token.clone())))
 }
 
 async fn run_loop(
@@ -121,22 +145,41 @@ async fn run_loop(
     session: SyncSession,
     mut wake: mpsc::UnboundedReceiver<Wake>,
     status: ArcRwSignal<SyncStatus>,
+    stopped: Rc<Cell<bool>>,
 ) {
     let origin = web_sys::window()
         .and_then(|w| w.location().origin().ok())
         .unwrap_or_default();
-    let remote = match HttpPeer::new(session.database_url(&origin)) {
-        Ok(peer) => peer.with_auth(Auth::Bearer(session.token.clone())),
-        Err(e) => {
-            status.update(|s| s.last_error = Some(e.to_string()));
-            return;
+    let mut stores = vec![(session.region.clone(), Ok(store))];
+    for region in &session.other_regions {
+        let opened = open_local_store(&session.user, region).await.map(Rc::new);
+        stores.push((region.clone(), opened));
+    }
+    let mut regions = Vec::new();
+    for (region, store) in stores {
+        match store.and_then(|store| Ok((remote_for(&session, &region, &origin)?, store))) {
+            Ok((remote, store)) => {
+                let name = store.name().to_owned();
+                regions.push(RegionSync {
+                    local: LocalPeer::new(name, store),
+                    remote,
+                    rejections: RefCell::default(),
+                });
+            }
+            // Only the working region's failure stops the loop: another region's records wait
+            // on the device, and the error says why.
+            Err(e) => {
+                status.update(|s| s.last_error = Some(format!("{region}: {e}")));
+                if regions.is_empty() {
+                    return;
+                }
+            }
         }
-    };
-    let name = store.name().to_owned();
+    }
     let sync = Sync {
-        local: LocalPeer::new(name, store),
-        remote,
+        regions,
         status,
+        stopped,
     };
     sync.load_rejections().await;
     sync.refresh_pending().await;
@@ -151,7 +194,7 @@ async fn run_loop(
                 Err(error) => {
                     let wait = next_backoff(backoff);
                     backoff = Some(wait);
-                    sync.status.update(|s| {
+                    sync.set_status(|s| {
                         s.in_progress = None;
                         s.unauthorized = matches!(error, Error::Unauthorized(_));
                         s.last_error = Some(error.to_string());
@@ -190,11 +233,18 @@ fn is_closed(wake: &mut mpsc::UnboundedReceiver<Wake>) -> bool {
     }
 }
 
+fn options() -> ReplicationOptions {
+    ReplicationOptions {
+        now: now_secs,
+        ..ReplicationOptions::default()
+    }
+}
+
 impl Sync {
-    fn options() -> ReplicationOptions {
-        ReplicationOptions {
-            now: now_secs,
-            ..ReplicationOptions::default()
+    /// Updates the status while this loop is the current one.
+    fn set_status(&self, change: impl FnOnce(&mut SyncStatus)) {
+        if !self.stopped.get() {
+            self.status.update(change);
         }
     }
 
@@ -205,16 +255,46 @@ impl Sync {
             written: report.docs_written,
             pending: report.pending.unwrap_or(0),
         };
-        self.status.update(|s| s.in_progress = Some(progress));
+        self.set_status(|s| s.in_progress = Some(progress));
     }
 
-    /// One run: push, pull, and a second push when the pull wrote anything, so that pulled
-    /// documents move the push checkpoint and are not counted as pending.
+    /// One run over every region. A region that fails (its server database is gone, or the
+    /// office took the region away) does not stop the others; the run then reports the first
+    /// failure.
     async fn run(&self) -> Result<(), Error> {
-        self.status
-            .update(|s| s.in_progress = Some(SyncProgress::default()));
-        let push = Replicator::new(&self.local, &self.remote, Self::options());
-        let pull = Replicator::new(&self.remote, &self.local, Self::options());
+        self.set_status(|s| s.in_progress = Some(SyncProgress::default()));
+        let mut first_error = None;
+        for region in &self.regions {
+            if self.stopped.get() {
+                return Ok(());
+            }
+            match self.run_region(region).await {
+                Ok(failures) => region.record_rejections(failures).await,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        self.publish_rejections();
+        self.refresh_pending().await;
+        if let Some(error) = first_error {
+            return Err(error);
+        }
+        self.set_status(|s| {
+            s.in_progress = None;
+            s.last_error = None;
+            s.unauthorized = false;
+            s.retry_at_ms = None;
+            s.last_success_ms = Some(now_ms());
+        });
+        Ok(())
+    }
+
+    /// Push, pull, and a second push when the pull wrote anything, so that pulled documents
+    /// move the push checkpoint and are not counted as pending. Returns the refused documents.
+    async fn run_region(&self, region: &RegionSync) -> Result<Vec<DocFailure>, Error> {
+        let push = Replicator::new(&region.local, &region.remote, options());
+        let pull = Replicator::new(&region.remote, &region.local, options());
         let pushed = push
             .run_once_with_progress(|r| self.progress(SyncPhase::Push, r))
             .await?;
@@ -225,21 +305,50 @@ impl Sync {
         if pulled.docs_written > 0 {
             failures.extend(push.run_once().await?.failures);
         }
-        self.record_rejections(failures).await;
-        self.refresh_pending().await;
-        self.status.update(|s| {
-            s.in_progress = None;
-            s.last_error = None;
-            s.unauthorized = false;
-            s.retry_at_ms = None;
-            s.last_success_ms = Some(now_ms());
-        });
-        Ok(())
+        Ok(failures)
     }
 
-    /// Counts local changes after the push checkpoint: what the server has not acknowledged.
+    /// Counts local changes after each region's push checkpoint: what the server has not
+    /// acknowledged. The list's per-record state follows the working region's checkpoint.
     async fn refresh_pending(&self) {
-        let push = Replicator::new(&self.local, &self.remote, Self::options());
+        let mut total = 0;
+        let mut working_seq = 0;
+        for (i, region) in self.regions.iter().enumerate() {
+            if let Some((since, pending)) = region.pending().await {
+                total += pending;
+                if i == 0 {
+                    working_seq = since;
+                }
+            }
+        }
+        self.set_status(|s| {
+            s.pending = total;
+            s.pushed_seq = working_seq;
+        });
+    }
+
+    async fn load_rejections(&self) {
+        for region in &self.regions {
+            region.load_rejections().await;
+        }
+        self.publish_rejections();
+    }
+
+    /// The list shows the working region's records, so the strip shows its rejections.
+    fn publish_rejections(&self) {
+        if let Some(working) = self.regions.first() {
+            let rejections = working.rejections.borrow().clone();
+            if self.status.with_untracked(|s| s.rejections != rejections) {
+                self.set_status(|s| s.rejections = rejections);
+            }
+        }
+    }
+}
+
+impl RegionSync {
+    /// The push checkpoint's source sequence, and how many local changes lie beyond it.
+    async fn pending(&self) -> Option<(u64, u64)> {
+        let push = Replicator::new(&self.local, &self.remote, options());
         let store = self.local.store();
         let since = match store.get_local(&push.checkpoint_id()).await {
             Ok(Some(doc)) => doc
@@ -256,13 +365,8 @@ impl Sync {
             limit: Some(1),
             ..ChangesOptions::default()
         };
-        if let Ok(changes) = store.changes(&opts).await {
-            let pending = changes.results.len() as u64 + changes.pending;
-            self.status.update(|s| {
-                s.pending = pending;
-                s.pushed_seq = since;
-            });
-        }
+        let changes = store.changes(&opts).await.ok()?;
+        Some((since, changes.results.len() as u64 + changes.pending))
     }
 
     async fn load_rejections(&self) {
@@ -273,14 +377,14 @@ impl Sync {
                 .cloned()
                 .and_then(|v| serde_json::from_value::<BTreeMap<String, Rejection>>(v).ok())
                 .unwrap_or_default();
-            self.status.update(|s| s.rejections = rejections);
+            *self.rejections.borrow_mut() = rejections;
         }
     }
 
     /// Adds this run's rejections and drops the ones whose document has since been edited and
     /// accepted (its winner moved on and it was not refused again).
     async fn record_rejections(&self, failures: Vec<DocFailure>) {
-        let mut rejections = self.status.with_untracked(|s| s.rejections.clone());
+        let mut rejections = self.rejections.borrow().clone();
         let before = rejections.clone();
         let refused: std::collections::BTreeSet<String> =
             failures.iter().map(|f| f.id.clone()).collect();
@@ -319,7 +423,7 @@ impl Sync {
         if rejections == before {
             return;
         }
-        self.status.update(|s| s.rejections = rejections.clone());
+        *self.rejections.borrow_mut() = rejections.clone();
         // Kept on the device: the push checkpoint has moved past these documents, so no later
         // run would report them again.
         let current = store

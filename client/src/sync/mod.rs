@@ -1,7 +1,8 @@
 //! Keeping the tablet and the server in step: the sync loop and the [`SyncStatus`] the UI shows.
 //!
 //! One loop per signed-in session runs the shared [`Replicator`](chaski_shared::Replicator) between
-//! the local store and the region's database on the server: push, then pull. It runs at start,
+//! the local stores and the server's databases, the working region first and then the user's
+//! other regions: push, then pull. It runs at start,
 //! on the browser's `online` event, on [`sync_now`], and every [`POLL_MS`] while online; after a
 //! failure it waits [`BACKOFF_MIN_MS`] doubling up to [`BACKOFF_MAX_MS`], and a success resets the
 //! wait. Runs never overlap: the loop is a single task that runs them one after another.
@@ -75,10 +76,10 @@ pub struct Rejection {
 pub struct SyncStatus {
     /// Whether a loop is running (a session is signed in).
     pub active: bool,
-    /// Local documents with changes the server has not acknowledged.
+    /// Local documents with changes the server has not acknowledged, in all the user's regions.
     pub pending: u64,
-    /// The local store sequence up to which the server has everything (the push checkpoint): a
-    /// document whose local `seq` is above it is pending.
+    /// The working region's local store sequence up to which the server has everything (the push
+    /// checkpoint): a document whose local `seq` is above it is pending.
     pub pushed_seq: u64,
     /// When the last run succeeded, in milliseconds since 1970 (JavaScript's `Date.now()`).
     pub last_success_ms: Option<f64>,
@@ -90,15 +91,19 @@ pub struct SyncStatus {
     pub unauthorized: bool,
     /// When the loop will try again after a failure, in milliseconds since 1970.
     pub retry_at_ms: Option<f64>,
-    /// Documents the server rejected, by id.
+    /// Documents of the working region the server rejected, by id.
     pub rejections: BTreeMap<String, Rejection>,
 }
 
 /// What the loop needs to reach the server for a signed-in inspector.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncSession {
-    /// The region's database name on the server (e.g. `madre-de-dios`).
+    /// The signed-in user's name (local databases are per user and region).
+    pub user: String,
+    /// The working region's database name on the server (e.g. `madre-de-dios`).
     pub region: String,
+    /// The user's other regions: synced too, after the working one.
+    pub other_regions: Vec<String>,
     /// The bearer token from `POST /api/login`.
     pub token: String,
     /// The server's origin (`https://host`); `None` for the page's own origin.
@@ -182,7 +187,9 @@ mod tests {
     #[test]
     fn the_database_url_is_under_db_on_the_page_origin_unless_given() {
         let mut session = SyncSession {
+            user: "ana".into(),
             region: "madre-de-dios".into(),
+            other_regions: vec![],
             token: "t".into(),
             origin: None,
         };

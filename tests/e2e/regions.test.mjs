@@ -1,0 +1,159 @@
+// An inspector who works in two departments, and what signing out leaves on the tablet.
+//
+// Each region has its own database on the server and on the device. The inspector picks the
+// working region at the top; a record written in one region still reaches the server after the
+// inspector has switched to the other. Signing out erases the inspector's local databases.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { basic, eventually, newBrowser, signIn, startServer, waitForServiceWorker } from './harness.mjs';
+
+const INSPECTOR = {
+  name: 'rosa.inspectora',
+  password: 'dos regiones 2026',
+  role: 'inspector',
+  regions: ['madre-de-dios', 'cusco'],
+};
+const ANOTHER = { name: 'otro.inspector', password: 'otra cuenta 2026', role: 'inspector', regions: ['cusco'] };
+
+async function newInspection(page, site) {
+  await page.locator('#nav-home').click();
+  await page.locator('#new-inspection').click();
+  await page.locator('#inspection-form').waitFor();
+  await page.locator('#f-site-name').fill(site);
+  await page.locator('#f-sector').selectOption('logging');
+  await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 10_000 });
+  return page.locator('#f-region').inputValue();
+}
+
+async function serverSites(server, db) {
+  const auth = { authorization: basic(INSPECTOR.name, INSPECTOR.password) };
+  const all = await (await fetch(`${server.url}/db/${db}/_all_docs?include_docs=true`, { headers: auth })).json();
+  return all.rows.map((r) => r.doc.site_name).filter(Boolean).sort();
+}
+
+async function localDatabases(page) {
+  return page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name).sort());
+}
+
+describe('an inspector with two regions', () => {
+  let server;
+  before(async () => {
+    server = await startServer({ users: [INSPECTOR, ANOTHER], dbs: INSPECTOR.regions });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('records go to the working region, and one left in the other region still syncs', async () => {
+    const browser = await newBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url);
+      await signIn(page, INSPECTOR);
+      await page.locator('#inspections-empty').waitFor();
+      await waitForServiceWorker(page);
+      // The server lists a user's regions in department order: Cusco comes first.
+      assert.equal(await page.locator('#working-region').inputValue(), 'cusco');
+      await page.locator('#working-region').selectOption('madre-de-dios');
+      await page.locator('#inspections-empty').waitFor();
+
+      // Offline in Madre de Dios, then the inspector moves on to Cusco.
+      await browser.context.setOffline(true);
+      assert.equal(await newInspection(page, 'Aserradero Tahuamanu'), 'madre-de-dios');
+      await page.locator('#region-hint').waitFor();
+      await page.locator('#working-region').selectOption('cusco');
+      await page.locator('#inspections-empty').waitFor();
+      assert.equal(await newInspection(page, 'Mina Ananea'), 'cusco');
+      await page.locator('#nav-home').click();
+      assert.deepEqual(await page.locator('.inspection-row .row-site').allInnerTexts(), ['Mina Ananea']);
+      // Both records wait, and the strip counts them both.
+      await eventually(async () => (await page.locator('#sync-pending').getAttribute('data-count')) === '2', 10_000, 'two pending');
+
+      // The network returns: each record reaches its own region's database.
+      await browser.context.setOffline(false);
+      await eventually(async () => (await serverSites(server, 'cusco')).includes('Mina Ananea'), 60_000, 'the Cusco record on the server');
+      await eventually(async () => (await serverSites(server, 'madre-de-dios')).includes('Aserradero Tahuamanu'), 60_000, 'the Madre de Dios record on the server');
+      assert.deepEqual(await serverSites(server, 'cusco'), ['Mina Ananea']);
+      assert.deepEqual(await serverSites(server, 'madre-de-dios'), ['Aserradero Tahuamanu']);
+
+      // Back in Madre de Dios, its list shows its own record, synced.
+      await page.locator('#working-region').selectOption('madre-de-dios');
+      await page.locator('.inspection-row[data-sync-state="synced"]', { hasText: 'Aserradero Tahuamanu' }).waitFor({ timeout: 30_000 });
+      assert.equal(await page.locator('.inspection-row').count(), 1);
+      // The choice survives a reload.
+      await page.reload();
+      await page.locator('.inspection-row', { hasText: 'Aserradero Tahuamanu' }).waitFor();
+      assert.equal(await page.locator('#working-region').inputValue(), 'madre-de-dios');
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('signing out erases the inspector\'s local databases and no one else\'s', async () => {
+    const browser = await newBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url);
+      // Another inspector used this tablet before, and their records stay theirs.
+      await signIn(page, ANOTHER);
+      await newInspection(page, 'Chacra Quellouno');
+      await page.locator('#nav-home').click();
+      await page.locator('.inspection-row[data-sync-state="synced"]', { hasText: 'Chacra Quellouno' }).waitFor({ timeout: 60_000 });
+      await page.locator('#logout').click();
+      await page.locator('#login-name').waitFor();
+      await eventually(async () => !(await localDatabases(page)).some((n) => n.startsWith(`chaski-${ANOTHER.name}-`)), 10_000, 'the first inspector\'s databases to go');
+
+      await signIn(page, INSPECTOR);
+      await page.locator('.inspection-row[data-sync-state="synced"]', { hasText: 'Mina Ananea' }).waitFor({ timeout: 60_000 });
+      const mine = (await localDatabases(page)).filter((n) => n.startsWith(`chaski-${INSPECTOR.name}-`));
+      assert.ok(mine.length >= 1, `the inspector's databases exist: ${mine}`);
+
+      // Everything is on the server, so no confirmation is asked: the databases simply go.
+      await eventually(async () => (await page.locator('#sync-pending').getAttribute('data-count')) === '0', 30_000, 'nothing pending');
+      await page.locator('#logout').click();
+      await page.locator('#login-name').waitFor();
+      await eventually(async () => !(await localDatabases(page)).some((n) => n.startsWith(`chaski-${INSPECTOR.name}-`)), 10_000, 'the inspector\'s databases to go');
+
+      // Signed in again, the records come back from the server.
+      await signIn(page, INSPECTOR);
+      await page.locator('.inspection-row', { hasText: 'Mina Ananea' }).waitFor({ timeout: 60_000 });
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe('storage safety', () => {
+  let server;
+  before(async () => {
+    server = await startServer({ users: [ANOTHER], dbs: ['cusco'] });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('the settings say whether the browser keeps the data and how much is used', async () => {
+    const browser = await newBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url);
+      await signIn(page, ANOTHER);
+      await page.locator('#nav-settings').click();
+      const state = page.locator('#storage-persistent:not([data-persistent="unknown"])');
+      await state.waitFor({ timeout: 10_000 });
+      const persistent = await state.getAttribute('data-persistent');
+      const text = await state.innerText();
+      if (persistent === 'true') {
+        assert.equal(await page.locator('#storage-persist').count(), 0);
+      } else {
+        // Refused: said in words, with a way to ask again.
+        assert.match(text, /borrar|eliminar|espacio|persist/i, text);
+        await page.locator('#storage-persist').waitFor();
+      }
+      assert.match(await page.locator('#storage-usage').innerText(), /\d+(\.\d)? (B|KB|MB|GB)/);
+    } finally {
+      await browser.close();
+    }
+  });
+});
