@@ -112,6 +112,56 @@ describe('an inspection recorded offline', () => {
     }
   });
 
+  test('the review names what is missing, and a submitted record is protected against accidental edits', async () => {
+    const browser = await newBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url);
+      await signIn(page, INSPECTOR, 'tableta-3');
+      await page.locator('#new-inspection').click();
+      await page.locator('#inspection-form').waitFor();
+      await page.locator('#f-site-name').fill('Bocatoma Huaypetue');
+
+      // The review lists every gap by the label the inspector sees, linked to the field.
+      await page.locator('#review-inspection').click();
+      const problems = page.locator('#summary-problems li');
+      await problems.first().waitFor();
+      const listed = (await problems.allInnerTexts()).join('\n');
+      for (const label of ['Sector', 'Distrito', 'Fin de la visita']) assert.match(listed, new RegExp(label), listed);
+      assert.doesNotMatch(listed, /visit_end|workers\.total/, listed);
+      assert.equal(await page.locator('#submit-inspection').isDisabled(), true);
+      assert.equal(await page.locator('#summary-problems a', { hasText: 'Distrito' }).getAttribute('href'), '#f-district');
+
+      // Completed, it can be submitted.
+      await page.locator('#f-sector').selectOption('gold_mining');
+      await page.locator('#f-district').fill('Huepetuhe');
+      await page.locator('#f-visit-end').fill(new Date(Date.now() + 3_600_000).toISOString().slice(0, 16));
+      for (const [id, n] of [['total', '3'], ['women', '1'], ['men', '2']]) await page.locator(`#f-workers-${id}`).fill(n);
+      await page.locator('#summary-ready').waitFor();
+      await page.locator('#submit-inspection').click();
+
+      // Submitted: read only until the inspector says they mean to edit, which makes it a draft again.
+      await page.locator('#readonly-banner').waitFor();
+      await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 30_000 });
+      assert.equal(await page.locator('#f-district').isDisabled(), true);
+      await page.reload();
+      await page.locator('#readonly-banner').waitFor();
+      assert.equal(await page.locator('#f-district').isDisabled(), true);
+      await page.locator('#nav-home').click();
+      const row = page.locator('.inspection-row', { hasText: 'Bocatoma Huaypetue' });
+      assert.equal(await row.getAttribute('data-status'), 'submitted');
+      await row.locator('a').click();
+      await page.locator('#edit-inspection').click();
+      await page.locator('#edit-confirm').click();
+      assert.equal(await page.locator('#f-district').isDisabled(), false);
+      await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 30_000 });
+      await page.locator('#nav-home').click();
+      assert.equal(await page.locator('.inspection-row', { hasText: 'Bocatoma Huaypetue' }).getAttribute('data-status'), 'draft');
+    } finally {
+      await browser.close();
+    }
+  });
+
   test('a record the server rejects shows its reason while the others sync', async () => {
     const browser = await newBrowser();
     try {

@@ -5,6 +5,7 @@
 //! is allowed to be incomplete or wrong while it is being typed: the shared parser turns the same
 //! body into per-path errors, and the widgets show the ones for their path.
 
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use chaski_shared::domain::{Choice, FieldError};
@@ -21,6 +22,8 @@ pub struct FormCtx {
     pub errors: Memo<Vec<FieldError>>,
     pub readonly: Signal<bool>,
     on_change: StoredValue<Rc<dyn Fn()>, LocalStorage>,
+    /// Each widget's label by path, so the review can name a field as the inspector sees it.
+    labels: StoredValue<HashMap<String, Msg>>,
 }
 
 impl FormCtx {
@@ -35,6 +38,40 @@ impl FormCtx {
             errors,
             readonly,
             on_change: StoredValue::new_local(on_change),
+            labels: StoredValue::new(HashMap::new()),
+        }
+    }
+
+    /// Registers the widget at `path` under `label` and returns its element id.
+    pub fn labelled(self, path: &str, label: Msg) -> String {
+        self.labels.update_value(|l| {
+            l.insert(path.to_owned(), label);
+        });
+        field_id(path)
+    }
+
+    /// What to call the field at an error's `path` in `lang`: the label of its widget, or of the
+    /// nearest enclosing one, with the row number of a list (`Edad (persona 2)`); the path itself
+    /// when nothing on the form shows it.
+    pub fn field_name(self, path: &str, lang: Lang) -> String {
+        let row = path
+            .split_once('[')
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .and_then(|(i, _)| i.parse::<usize>().ok());
+        let mut candidate = path;
+        let label = loop {
+            if let Some(label) = self.labels.with_value(|l| l.get(candidate).copied()) {
+                break Some(label);
+            }
+            match candidate.rfind(['.', '[']) {
+                Some(cut) => candidate = &candidate[..cut],
+                None => break None,
+            }
+        };
+        match (label, row) {
+            (Some(label), Some(i)) => format!("{} ({})", label.text(lang), i + 1),
+            (Some(label), None) => label.text(lang).to_string(),
+            (None, _) => path.to_string(),
         }
     }
 
@@ -192,7 +229,7 @@ pub fn TextField(
     #[prop(optional)] multiline: bool,
 ) -> impl IntoView {
     let form = use_form();
-    let id = field_id(&path);
+    let id = form.labelled(&path, label);
     let p = path.clone();
     let value = move || form.get(&p).as_str().unwrap_or_default().to_string();
     let p = path.clone();
@@ -227,7 +264,7 @@ pub fn TextField(
 #[component]
 pub fn CountField(#[prop(into)] path: String, label: Msg) -> impl IntoView {
     let form = use_form();
-    let id = field_id(&path);
+    let id = form.labelled(&path, label);
     let p = path.clone();
     let value = move || match form.get(&p) {
         Value::Number(n) => n.to_string(),
@@ -298,7 +335,7 @@ pub fn SelectField(
 ) -> impl IntoView {
     let form = use_form();
     let i18n = use_i18n();
-    let id = field_id(&path);
+    let id = form.labelled(&path, label);
     let p = path.clone();
     let current = move || form.get(&p).as_str().unwrap_or_default().to_string();
     let p = path.clone();
@@ -338,7 +375,7 @@ pub fn SelectField(
 pub fn MultiField(#[prop(into)] path: String, label: Msg, options: Vec<Opt>) -> impl IntoView {
     let form = use_form();
     let i18n = use_i18n();
-    let id = field_id(&path);
+    let id = form.labelled(&path, label);
     view! {
         <fieldset class="field chips" id=id>
             <legend>{tr(label)}</legend>
@@ -375,7 +412,7 @@ pub fn MultiField(#[prop(into)] path: String, label: Msg, options: Vec<Opt>) -> 
 #[component]
 pub fn CheckField(#[prop(into)] path: String, label: Msg) -> impl IntoView {
     let form = use_form();
-    let id = field_id(&path);
+    let id = form.labelled(&path, label);
     let p = path.clone();
     let checked = move || form.get(&p).as_bool().unwrap_or(false);
     let p = path.clone();

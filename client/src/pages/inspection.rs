@@ -528,7 +528,8 @@ fn Summary(errors: Memo<Vec<FieldError>>) -> impl IntoView {
                         {errs.into_iter().map(|e| {
                             let href = format!("#{}", field_id(&e.field));
                             let text = crate::i18n::error_text(&e.code, lang);
-                            view! { <li><a href=href>{e.field.clone()}</a> ": " {text}</li> }
+                            let name = form.field_name(&e.field, lang);
+                            view! { <li><a href=href>{name}</a> ": " {text}</li> }
                         }).collect_view()}
                     </ul>
                 }.into_any()
@@ -640,6 +641,10 @@ fn SiteSection() -> impl IntoView {
                 _ => String::new(),
             })
     };
+    // The coordinates are plain inputs: named here for the review.
+    form.labelled("gps.lat", Msg::FLat);
+    form.labelled("gps.lon", Msg::FLon);
+    form.labelled("gps", Msg::FGps);
     view! {
         <section id="sec-site" class="card">
             <h2>{tr(Msg::SecSite)}</h2>
@@ -694,7 +699,7 @@ fn SiteSection() -> impl IntoView {
 #[component]
 fn DateTimeField(path: &'static str, label: Msg) -> impl IntoView {
     let form = crate::components::fields::use_form();
-    let id = field_id(path);
+    let id = form.labelled(path, label);
     let value = move || to_input_value(form.get(path).as_str().unwrap_or_default());
     view! {
         <div class="field">
@@ -773,7 +778,7 @@ fn TeamRow(i: usize) -> impl IntoView {
             }
         })
     };
-    let id = field_id(&format!("{path}.name"));
+    let id = form.labelled(&format!("{path}.name"), Msg::FTeamMember);
     view! {
         <div class="row">
             <input id=id type="text" aria-label=move || i18n.t(Msg::FTeamMember)
