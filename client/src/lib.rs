@@ -33,6 +33,7 @@ use leptos_router::{
     path,
 };
 
+use crate::components::storage::StorageSafety;
 use crate::components::sync_strip::SyncView;
 use crate::components::{Footer, Header};
 use crate::i18n::I18n;
@@ -51,6 +52,7 @@ pub fn App() -> impl IntoView {
     Network::provide();
     let session = Session::provide();
     let records = Records::provide(session);
+    StorageSafety::provide(session);
     SyncView::provide(records);
     // Signed out, every page but the settings is the sign-in page: the records of a device
     // belong to whoever signed in on it.

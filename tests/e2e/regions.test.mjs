@@ -139,11 +139,15 @@ describe('storage safety', () => {
       const page = await browser.context.newPage();
       await page.goto(server.url);
       await signIn(page, ANOTHER);
+      // Asked at sign-in; headless Chromium refuses, and the list says so in words.
+      const granted = await page.evaluate(() => navigator.storage.persisted());
+      if (!granted) await page.locator('#storage-warning').waitFor({ timeout: 10_000 });
       await page.locator('#nav-settings').click();
       const state = page.locator('#storage-persistent:not([data-persistent="unknown"])');
       await state.waitFor({ timeout: 10_000 });
       const persistent = await state.getAttribute('data-persistent');
       const text = await state.innerText();
+      assert.equal(persistent, String(granted));
       if (persistent === 'true') {
         assert.equal(await page.locator('#storage-persist').count(), 0);
       } else {

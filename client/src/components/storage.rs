@@ -44,19 +44,71 @@ pub fn human_bytes(bytes: f64) -> String {
     }
 }
 
+/// What the browser said about keeping this app's data, shared by context so the question is
+/// asked once at start (not only when the inspector happens to open the settings).
+#[derive(Clone, Copy)]
+pub struct StorageSafety {
+    /// `Some(false)`: the browser refused; it may evict the records under storage pressure.
+    pub persistent: RwSignal<Option<bool>>,
+    /// Bytes used and the quota.
+    pub usage: RwSignal<Option<(f64, f64)>>,
+}
+
+impl StorageSafety {
+    /// Provides the context; once someone is signed in (records can exist), asks the browser
+    /// to keep the data.
+    pub fn provide(session: crate::session::Session) -> StorageSafety {
+        let safety = StorageSafety {
+            persistent: RwSignal::new(None),
+            usage: RwSignal::new(None),
+        };
+        provide_context(safety);
+        Effect::new(move |asked: Option<bool>| {
+            let asked = asked.unwrap_or(false);
+            if session.signed_in() && !asked {
+                safety.refresh(true);
+                return true;
+            }
+            asked
+        });
+        safety
+    }
+
+    /// Reads the state again, asking for persistence first when `ask`.
+    pub fn refresh(self, ask: bool) {
+        spawn_local(async move {
+            self.persistent.set(persisted(ask).await);
+            self.usage.set(estimate().await);
+        });
+    }
+}
+
+pub fn use_storage_safety() -> StorageSafety {
+    expect_context::<StorageSafety>()
+}
+
+/// A one-line warning for the list when the browser refused to keep the data.
+#[component]
+pub fn StorageWarning() -> impl IntoView {
+    let safety = use_storage_safety();
+    view! {
+        <Show when=move || safety.persistent.get() == Some(false)>
+            <p id="storage-warning" class="alert" role="alert">
+                {tr(Msg::StorageNotPersistent)} " "
+                <a href="/settings">{tr(Msg::NavSettings)}</a>
+            </p>
+        </Show>
+    }
+}
+
 #[component]
 pub fn StoragePanel() -> impl IntoView {
     let i18n = use_i18n();
-    let persistent = RwSignal::new(None::<bool>);
-    let usage = RwSignal::new(None::<(f64, f64)>);
-    let refresh = move |ask: bool| {
-        spawn_local(async move {
-            persistent.set(persisted(ask).await);
-            usage.set(estimate().await);
-        });
-    };
-    // Asked at once: Chromium grants it silently to installed or often-used apps.
-    refresh(true);
+    let safety = use_storage_safety();
+    let (persistent, usage) = (safety.persistent, safety.usage);
+    let refresh = move |ask: bool| safety.refresh(ask);
+    // Read afresh on opening the settings: the usage grows with every photo.
+    refresh(false);
     view! {
         <section id="storage" class="card">
             <h2>{tr(Msg::StorageTitle)}</h2>

@@ -9,6 +9,7 @@ use chaski_shared::domain::{Choice, Region, Sector};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::components::storage::StorageWarning;
 use crate::components::sync_strip::use_sync_view;
 use crate::i18n::{fill, tr, use_i18n, Msg};
 use crate::records::{use_records, Filter, StatusFilter, Summary, SyncState};
@@ -64,6 +65,7 @@ pub fn Home() -> impl IntoView {
                 "+ " {tr(Msg::NavNew)}
             </A>
         </div>
+        <StorageWarning />
         <Show when=move || session.signed_in() && session.region().is_none()>
             <p id="no-region" class="alert" role="alert">{tr(Msg::NoRegion)}</p>
         </Show>
