@@ -285,9 +285,10 @@ impl Records {
         self.index
     }
 
-    /// The open store, if it is open.
+    /// The open store, if it is open (and the app that owns these records still exists: a
+    /// refresh still running when a test unmounts the app finds nothing, rather than panicking).
     pub fn store(self) -> Option<Rc<LocalStore>> {
-        self.store.get_value()
+        self.store.try_get_value().flatten()
     }
 
     fn open_store(self) -> Result<Rc<LocalStore>, Error> {
@@ -303,26 +304,29 @@ impl Records {
         }
         // One reader at a time; a call that arrives meanwhile asks it to read once more, so a
         // write made while a page was being read is never missed.
-        if self.refreshing.get_value() {
-            self.again.set_value(true);
+        if self.refreshing.try_get_value().unwrap_or(true) {
+            self.again.try_set_value(true);
             return;
         }
-        self.refreshing.set_value(true);
+        self.refreshing.try_set_value(true);
         loop {
-            self.again.set_value(false);
+            self.again.try_set_value(false);
             self.read_changes().await;
-            if !self.again.get_value() {
+            if !self.again.try_get_value().unwrap_or(false) {
                 break;
             }
         }
-        self.refreshing.set_value(false);
+        self.refreshing.try_set_value(false);
     }
 
     async fn read_changes(self) {
         let Some(store) = self.store() else { return };
         loop {
+            let Some(since) = self.last_seq.try_get_value() else {
+                return;
+            };
             let opts = ChangesOptions {
-                since: self.last_seq.get_value(),
+                since,
                 limit: Some(500),
                 include_docs: true,
                 conflicts: true,
@@ -331,6 +335,14 @@ impl Records {
             let Ok(page) = store.changes(&opts).await else {
                 break;
             };
+            // The user or the working region changed while this page was read: it belongs to
+            // the previous store and must not enter the new index.
+            if !self
+                .store()
+                .is_some_and(|current| Rc::ptr_eq(&current, &store))
+            {
+                return;
+            }
             let mut changed = Vec::new();
             let mut removed = Vec::new();
             for row in &page.results {
@@ -344,7 +356,7 @@ impl Records {
             }
             self.index
                 .update(|index| merge_into(index, changed, &removed));
-            let done = page.results.is_empty() || page.last_seq <= self.last_seq.get_value();
+            let done = page.results.is_empty() || page.last_seq <= since;
             self.last_seq.set_value(page.last_seq);
             if done || page.pending == 0 {
                 break;

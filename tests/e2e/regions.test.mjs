@@ -81,6 +81,20 @@ describe('an inspector with two regions', () => {
       await page.locator('#working-region').selectOption('madre-de-dios');
       await page.locator('.inspection-row[data-sync-state="synced"]', { hasText: 'Aserradero Tahuamanu' }).waitFor({ timeout: 30_000 });
       assert.equal(await page.locator('.inspection-row').count(), 1);
+
+      // Offline again, one more record in Cusco: back in Madre de Dios, the strip counts it
+      // while this region's own record still shows as synced.
+      await browser.context.setOffline(true);
+      await page.locator('#working-region').selectOption('cusco');
+      await page.locator('.inspection-row', { hasText: 'Mina Ananea' }).waitFor();
+      await newInspection(page, 'Socavón Limbani');
+      await page.locator('#working-region').selectOption('madre-de-dios');
+      await page.locator('.inspection-row', { hasText: 'Aserradero Tahuamanu' }).waitFor();
+      await eventually(async () => (await page.locator('#sync-pending').getAttribute('data-count')) === '1', 10_000, 'one pending in Cusco');
+      assert.equal(await page.locator('.inspection-row', { hasText: 'Aserradero Tahuamanu' }).getAttribute('data-sync-state'), 'synced');
+      await browser.context.setOffline(false);
+      await eventually(async () => (await serverSites(server, 'cusco')).length === 2, 60_000, 'the second Cusco record on the server');
+
       // The choice survives a reload.
       await page.reload();
       await page.locator('.inspection-row', { hasText: 'Aserradero Tahuamanu' }).waitFor();

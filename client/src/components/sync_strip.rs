@@ -40,7 +40,7 @@ impl SyncView {
     /// changes after its push checkpoint; those are the records with the highest sequences.
     /// Without a running loop nothing is known to be on the server, so nothing counts as synced.
     pub fn pushed_seq(self) -> u64 {
-        let (active, pending) = self.status.with(|s| (s.active, s.pending as usize));
+        let (active, pending) = self.status.with(|s| (s.active, s.working_pending as usize));
         if !active {
             return 0;
         }

@@ -312,18 +312,18 @@ impl Sync {
     /// acknowledged. The list's per-record state follows the working region's checkpoint.
     async fn refresh_pending(&self) {
         let mut total = 0;
-        let mut working_seq = 0;
+        let mut working = (0, 0);
         for (i, region) in self.regions.iter().enumerate() {
             if let Some((since, pending)) = region.pending().await {
                 total += pending;
                 if i == 0 {
-                    working_seq = since;
+                    working = (since, pending);
                 }
             }
         }
         self.set_status(|s| {
             s.pending = total;
-            s.pushed_seq = working_seq;
+            (s.pushed_seq, s.working_pending) = working;
         });
     }
 

@@ -78,6 +78,8 @@ pub struct SyncStatus {
     pub active: bool,
     /// Local documents with changes the server has not acknowledged, in all the user's regions.
     pub pending: u64,
+    /// The part of `pending` in the working region (the records the list shows).
+    pub working_pending: u64,
     /// The working region's local store sequence up to which the server has everything (the push
     /// checkpoint): a document whose local `seq` is above it is pending.
     pub pushed_seq: u64,
