@@ -49,8 +49,15 @@ pub const PRODUCT_NAME: &str = "Chaski";
 #[component]
 pub fn App() -> impl IntoView {
     I18n::provide();
-    Network::provide();
+    let network = Network::provide();
     let session = Session::provide();
+    // The profile (roles, regions) may have changed at the office since sign-in: asked at
+    // start and whenever the network returns.
+    Effect::new(move |_| {
+        if network.is_online() && session.signed_in() {
+            leptos::task::spawn_local(session.refresh_profile());
+        }
+    });
     let records = Records::provide(session);
     StorageSafety::provide(session);
     SyncView::provide(records);

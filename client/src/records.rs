@@ -243,6 +243,7 @@ impl Records {
             let Some(region) = region else {
                 return;
             };
+            session.choose_region(&region);
             spawn_local(async move {
                 match open_local_store(&user, &region).await {
                     Ok(store) => {

@@ -36,16 +36,27 @@ pub struct Session {
     data: RwSignal<Option<SessionData>>,
     /// The region chosen among the user's (see [`working_region`]).
     chosen: RwSignal<Option<String>>,
+    /// The working region, notifying only when it really changes.
+    region: Memo<Option<String>>,
 }
 
 impl Session {
     /// Reads the remembered session and provides the context.
     pub fn provide() -> Session {
+        let data = RwSignal::new(stored_session());
+        let chosen =
+            RwSignal::new(local_storage().and_then(|s| s.get_item(REGION_KEY).ok().flatten()));
+        let region = Memo::new(move |_| {
+            let chosen = chosen.get();
+            data.with(|d| {
+                d.as_ref()
+                    .and_then(|d| working_region(&d.user.regions, chosen.as_deref()))
+            })
+        });
         let session = Session {
-            data: RwSignal::new(stored_session()),
-            chosen: RwSignal::new(
-                local_storage().and_then(|s| s.get_item(REGION_KEY).ok().flatten()),
-            ),
+            data,
+            chosen,
+            region,
         };
         provide_context(session);
         session
@@ -94,13 +105,30 @@ impl Session {
         self.data.set(None);
     }
 
+    /// Asks the server who the token belongs to now and keeps the answer, so that a region the
+    /// office adds (or takes away) reaches the tablet at its next connection without signing
+    /// out, which would erase the tablet's records. Failures change nothing: offline, or a
+    /// revoked token, which the sync loop reports.
+    pub async fn refresh_profile(self) {
+        let Some(data) = self.get_untracked() else {
+            return;
+        };
+        let Ok(profile) = crate::api::me(&data.token).await else {
+            return;
+        };
+        // Still the same session, and something changed.
+        let current = self.get_untracked();
+        if current.as_ref().map(|c| &c.token) == Some(&data.token) && profile != data.user {
+            self.sign_in(SessionData {
+                user: profile,
+                ..data
+            });
+        }
+    }
+
     /// The region whose records the app shows and where new inspections go (tracked).
     pub fn region(self) -> Option<String> {
-        let chosen = self.chosen.get();
-        self.data.with(|d| {
-            d.as_ref()
-                .and_then(|d| working_region(&d.user.regions, chosen.as_deref()))
-        })
+        self.region.get()
     }
 
     /// The user's regions that are department databases, in the order the server gave them
@@ -113,8 +141,13 @@ impl Session {
         })
     }
 
-    /// Works in `region` from now on, remembered on the device.
+    /// Works in `region` from now on, remembered on the device. The region in use is remembered
+    /// too (by [`crate::records::Records`]), so that a region the office adds later, which may
+    /// sort first, does not move the inspector out of the one they were working in.
     pub fn choose_region(self, region: &str) {
+        if self.chosen.get_untracked().as_deref() == Some(region) {
+            return;
+        }
         if let Some(storage) = local_storage() {
             let _ = storage.set_item(REGION_KEY, region);
         }

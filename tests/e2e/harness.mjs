@@ -34,41 +34,60 @@ export async function startServer({ dist = DIST, users = [], dbs = [] } = {}) {
   deploy(dist, staticDir);
   for (const user of users) addUser(dataDir, user);
   if (dbs.length) cli(dataDir, ['db', 'create', ...dbs]);
-  const child = spawn(BIN, ['--bind', '127.0.0.1:0', '--data-dir', dataDir, '--static-dir', staticDir], {
-    env: { ...process.env, RUST_LOG: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  let child;
   let log = '';
-  const url = await new Promise((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${log}`)), 20_000);
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
-    const onData = (chunk) => {
-      log += chunk;
-      const found = log.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-      if (found) {
-        clearTimeout(timer);
-        resolveUrl(found[1]);
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-  });
+  const launch = async (bind) => {
+    child = spawn(BIN, ['--bind', bind, '--data-dir', dataDir, '--static-dir', staticDir], {
+      env: { ...process.env, RUST_LOG: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const started = log.length;
+    return new Promise((resolveUrl, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${log}`)), 20_000);
+      child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
+      const onData = (chunk) => {
+        log += chunk;
+        const found = log.slice(started).match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+        if (found) {
+          clearTimeout(timer);
+          resolveUrl(found[1]);
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+    });
+  };
+  const halt = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  const url = await launch('127.0.0.1:0');
   return {
     url,
     staticDir,
+    dataDir,
     log: () => log,
+    /**
+     * Stops the server, runs `admin(dataDir)` (the command line needs the data to itself, as an
+     * office administrator finds it) and starts it again on the same address, so the app keeps
+     * its origin and with it its IndexedDB.
+     */
+    async restart(admin = () => {}) {
+      await halt();
+      await admin(dataDir);
+      await launch(new URL(url).host);
+    },
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+      await halt();
       rmSync(home, { recursive: true, force: true });
     },
   };
 }
 
 /** Runs an administration command on a data folder, as an administrator would. */
-function cli(dataDir, args, env = {}) {
+export function cli(dataDir, args, env = {}) {
   const result = spawnSync(BIN, ['--data-dir', dataDir, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`chaski ${args.join(' ')} failed:\n${result.stdout}\n${result.stderr}`);
 }

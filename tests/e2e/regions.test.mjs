@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { basic, eventually, newBrowser, signIn, startServer, waitForServiceWorker } from './harness.mjs';
+import { basic, cli, eventually, newBrowser, signIn, startServer, waitForServiceWorker } from './harness.mjs';
 
 const INSPECTOR = {
   name: 'rosa.inspectora',
@@ -132,6 +132,48 @@ describe('an inspector with two regions', () => {
       // Signed in again, the records come back from the server.
       await signIn(page, INSPECTOR);
       await page.locator('.inspection-row', { hasText: 'Mina Ananea' }).waitFor({ timeout: 60_000 });
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe('a profile changed at the office', () => {
+  let server;
+  const LUIS = { name: 'luis.inspector', password: 'una region 2026', role: 'inspector', regions: ['ucayali'] };
+  before(async () => {
+    server = await startServer({ users: [LUIS], dbs: ['ucayali', 'loreto'] });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('a region the office adds reaches the tablet at its next connection, records kept', async () => {
+    const browser = await newBrowser();
+    try {
+      const page = await browser.context.newPage();
+      await page.goto(server.url);
+      await signIn(page, LUIS);
+      await waitForServiceWorker(page);
+      await newInspection(page, 'Aserradero Masisea');
+      await page.locator('#nav-home').click();
+      await page.locator('.inspection-row[data-sync-state="synced"]', { hasText: 'Aserradero Masisea' }).waitFor({ timeout: 60_000 });
+      assert.equal(await page.locator('#working-region').count(), 0);
+
+      // The office adds Loreto (the command line needs the server stopped, as in an office).
+      await server.restart((dataDir) => cli(dataDir, ['user', 'regions', LUIS.name, 'ucayali', 'loreto']));
+      await page.reload();
+      await page.locator('#working-region').waitFor({ timeout: 20_000 });
+      assert.deepEqual(await page.locator('#working-region option').evaluateAll((os) => os.map((o) => o.value)), ['loreto', 'ucayali']);
+      // Still signed in, the same records there.
+      await page.locator('.inspection-row', { hasText: 'Aserradero Masisea' }).waitFor();
+      await page.locator('#working-region').selectOption('loreto');
+      assert.equal(await newInspection(page, 'Chacra Nauta'), 'loreto');
+      await eventually(async () => {
+        const auth = { authorization: basic(LUIS.name, LUIS.password) };
+        const all = await (await fetch(`${server.url}/db/loreto/_all_docs?include_docs=true`, { headers: auth })).json();
+        return all.rows?.some((r) => r.doc.site_name === 'Chacra Nauta');
+      }, 60_000, 'the Loreto record on the server');
     } finally {
       await browser.close();
     }
