@@ -37,6 +37,12 @@ pub enum Error {
     /// A fault inside a store or peer (HTTP 500); worth retrying.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A database was deleted and created again while a replication ran (its
+    /// `instance_start_time` changed), so the run stopped before recording a checkpoint that
+    /// would describe the new, different database (HTTP 409, `db_recreated`). Worth retrying:
+    /// the next run finds no checkpoint there and starts over.
+    #[error("{0}")]
+    Recreated(String),
     /// Any other CouchDB error read from a remote peer, kept as it came.
     #[error("{error}: {reason}")]
     Other {
@@ -71,7 +77,7 @@ impl Error {
     /// The HTTP status CouchDB uses for this error.
     pub fn status(&self) -> u16 {
         match self {
-            Error::Conflict(_) => 409,
+            Error::Conflict(_) | Error::Recreated(_) => 409,
             Error::NotFound(_) => 404,
             Error::BadRequest(_) | Error::IllegalDocId(_) => 400,
             Error::MissingStub(_) => 412,
@@ -95,6 +101,7 @@ impl Error {
             Error::Unauthorized(_) => "unauthorized",
             Error::Transport(_) => "transport_error",
             Error::Internal(_) => "internal_server_error",
+            Error::Recreated(_) => "db_recreated",
             Error::Other { error, .. } => error,
         }
     }
@@ -110,15 +117,18 @@ impl Error {
             | Error::Forbidden(r)
             | Error::Unauthorized(r)
             | Error::Transport(r)
-            | Error::Internal(r) => r,
+            | Error::Internal(r)
+            | Error::Recreated(r) => r,
             Error::Other { reason, .. } => reason,
         }
     }
 
     /// Whether trying the same call again may succeed (the replicator's caller retries these).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Transport(_) | Error::Internal(_))
-            || matches!(self, Error::Other { status, .. } if *status >= 500)
+        matches!(
+            self,
+            Error::Transport(_) | Error::Internal(_) | Error::Recreated(_)
+        ) || matches!(self, Error::Other { status, .. } if *status >= 500)
     }
 
     /// The CouchDB JSON body: `{"error": ..., "reason": ...}`.
@@ -140,6 +150,7 @@ impl Error {
             "unauthorized" => Error::Unauthorized(reason),
             "transport_error" => Error::Transport(reason),
             "internal_server_error" => Error::Internal(reason),
+            "db_recreated" => Error::Recreated(reason),
             other => Error::Other {
                 status: status.unwrap_or(500),
                 error: other.to_string(),
@@ -165,6 +176,7 @@ mod tests {
             Error::Unauthorized("u".into()),
             Error::Transport("t".into()),
             Error::Internal("i".into()),
+            Error::Recreated("r".into()),
             Error::Other {
                 status: 418,
                 error: "teapot".into(),

@@ -10,7 +10,8 @@ use crate::peer::Peer;
 use crate::store::{ChangesStyle, DocResult, RevsDiff, RevsDiffRequest};
 use crate::wire::{
     BulkDocsRequest, BulkGetRef, BulkGetRequest, BulkGetResponse, BulkGetResult, ChangesRequest,
-    ChangesResponse, DbInfoResponse, DocIdsFilter, ErrorBody, PutResponse,
+    ChangesResponse, DbInfoResponse, DocIdsFilter, EnsureFullCommitResponse, ErrorBody,
+    PutResponse,
 };
 
 /// How an [`HttpPeer`] authenticates.
@@ -256,11 +257,11 @@ impl Peer for HttpPeer {
         Ok(answer.rev)
     }
 
-    async fn ensure_full_commit(&self) -> Result<()> {
-        let _: serde_json::Value = self
+    async fn ensure_full_commit(&self) -> Result<String> {
+        let answer: EnsureFullCommitResponse = self
             .post("_ensure_full_commit", &[], &serde_json::json!({}))
             .await?;
-        Ok(())
+        Ok(answer.instance_start_time)
     }
 }
 

@@ -51,9 +51,11 @@ pub trait Peer {
     /// `PUT /{db}/_local/{id}`; returns the new revision.
     async fn put_local(&self, doc: LocalDoc) -> Result<String>;
 
-    /// `POST /{db}/_ensure_full_commit`: every write acknowledged so far is durable.
-    async fn ensure_full_commit(&self) -> Result<()> {
-        Ok(())
+    /// `POST /{db}/_ensure_full_commit`: every write acknowledged so far is durable. Returns
+    /// the `instance_start_time` of the database that made them durable, which differs from
+    /// the one [`info`](Self::info) gave earlier if the database was re-created meanwhile.
+    async fn ensure_full_commit(&self) -> Result<String> {
+        Ok(self.info().await?.instance_start_time)
     }
 }
 
@@ -86,7 +88,7 @@ macro_rules! forward_peer {
             async fn put_local(&self, doc: LocalDoc) -> Result<String> {
                 (**self).put_local(doc).await
             }
-            async fn ensure_full_commit(&self) -> Result<()> {
+            async fn ensure_full_commit(&self) -> Result<String> {
                 (**self).ensure_full_commit().await
             }
         }
@@ -214,7 +216,8 @@ impl<S: Store> Peer for LocalPeer<S> {
         self.store.put_local(doc).await
     }
 
-    async fn ensure_full_commit(&self) -> Result<()> {
-        self.store.ensure_full_commit().await
+    async fn ensure_full_commit(&self) -> Result<String> {
+        self.store.ensure_full_commit().await?;
+        Ok(self.store.info().await?.instance_start_time)
     }
 }

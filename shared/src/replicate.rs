@@ -4,7 +4,8 @@
 //! One [`Replicator::run_once`] reads the checkpoints on both sides, then repeats: read a page
 //! of the source's changes, ask the target which revisions it lacks (`_revs_diff`), fetch them
 //! with their ancestry (`_bulk_get`), write them as they are (`_bulk_docs`, `new_edits=false`),
-//! make the target durable (`_ensure_full_commit`), and only then record the checkpoint. It
+//! make the target durable (`_ensure_full_commit`), check that neither database was re-created
+//! meanwhile (`instance_start_time`), and only then record the checkpoint. It
 //! returns when the source has nothing more. Continuous replication is the caller's loop around
 //! `run_once` (no timers in here); stopping at any point loses nothing, and the next run resumes
 //! from the last checkpoint without writing anything twice.
@@ -267,6 +268,12 @@ struct Session {
     history: Vec<HistoryEntry>,
 }
 
+/// The `instance_start_time` of both databases when a run started.
+struct Instances {
+    source: String,
+    target: String,
+}
+
 /// Replicates from `source` to `target`. Push and pull are the same thing with the peers
 /// swapped.
 pub struct Replicator<S, T> {
@@ -333,8 +340,12 @@ impl<S: Peer, T: Peer> Replicator<S, T> {
         &self,
         mut on_progress: F,
     ) -> Result<ReplicationReport> {
-        self.source.info().await?;
-        self.target.info().await?;
+        // Which creation of each database this run reads from and writes to; see
+        // `ensure_same_databases`.
+        let started = Instances {
+            source: self.source.info().await?.instance_start_time,
+            target: self.target.info().await?.instance_start_time,
+        };
         let checkpoint_id = self.checkpoint_id();
         let source_doc = self.source.get_local(&checkpoint_id).await?;
         let target_doc = self.target.get_local(&checkpoint_id).await?;
@@ -417,8 +428,10 @@ impl<S: Peer, T: Peer> Replicator<S, T> {
                 }
             }
             if let Some(seq) = reached.filter(|s| *s != report.last_seq) {
-                // The checkpoint must never claim more than the target holds durably.
-                self.target.ensure_full_commit().await?;
+                // The checkpoint must never claim more than the target holds durably, nor be
+                // written into a database other than the one this run started with.
+                let committed = self.target.ensure_full_commit().await?;
+                self.ensure_same_databases(&started, committed).await?;
                 self.record_checkpoint(&mut session, &mut report, seq)
                     .await?;
             }
@@ -430,6 +443,27 @@ impl<S: Peer, T: Peer> Replicator<S, T> {
                 return Ok(report);
             }
         }
+    }
+
+    /// Fails the run when either database was deleted and created again since it started
+    /// (its `instance_start_time` changed), as CouchDB's replicator does. Carrying on would
+    /// write a checkpoint into the new database at the old position: later runs would resume
+    /// there and never send the documents before it. The new database has no checkpoint, so
+    /// the next run starts over from 0.
+    async fn ensure_same_databases(&self, started: &Instances, target_now: String) -> Result<()> {
+        if target_now != started.target {
+            return Err(Error::Recreated(
+                "the target database was re-created during replication; the next run starts over"
+                    .into(),
+            ));
+        }
+        if self.source.info().await?.instance_start_time != started.source {
+            return Err(Error::Recreated(
+                "the source database was re-created during replication; the next run starts over"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn replicate_batch(&self, page: &ChangesResponse) -> Result<BatchStats> {

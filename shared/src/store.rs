@@ -7,6 +7,7 @@
 //! like [`MemoryStore`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -170,7 +171,7 @@ pub struct Changes {
 }
 
 /// Database information (CouchDB's `GET /{db}`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DbInfo {
     /// Sequence of the latest change; 0 for an empty store.
     pub update_seq: u64,
@@ -178,6 +179,27 @@ pub struct DbInfo {
     pub doc_count: u64,
     /// Documents whose winner is deleted.
     pub doc_del_count: u64,
+    /// Which creation of the database this is: it changes when the database is deleted and
+    /// created again under the same name, so that a replicator notices it is writing into a
+    /// different database than the one its checkpoints describe. `"0"` when a store does not
+    /// tell its creations apart (as CouchDB 2+ answers).
+    #[serde(default = "unknown_instance")]
+    pub instance_start_time: String,
+}
+
+fn unknown_instance() -> String {
+    "0".into()
+}
+
+impl Default for DbInfo {
+    fn default() -> Self {
+        DbInfo {
+            update_seq: 0,
+            doc_count: 0,
+            doc_del_count: 0,
+            instance_start_time: unknown_instance(),
+        }
+    }
 }
 
 /// One document's answer in `_revs_diff`.
@@ -263,7 +285,7 @@ pub fn revs_diff_entry(tree: Option<&RevTree>, wanted: &[RevId]) -> Option<RevsD
 /// for implementations that batch their syncs).
 #[allow(async_fn_in_trait)]
 pub trait Store {
-    /// Sequence and counts.
+    /// Sequence, counts and which creation of the database this is.
     async fn info(&self) -> Result<DbInfo>;
 
     /// One document: the winner, or `opts.rev`. A deleted winner is [`Error::NotFound`]
@@ -380,7 +402,13 @@ struct Inner {
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     rev_limit: usize,
+    instance_start_time: String,
 }
+
+/// Gives every [`MemoryStore`] of the process its own `instance_start_time`: a fresh store
+/// standing in for a re-created database must not look like the one it replaces. A counter,
+/// not a clock, because wasm32 has no clock without JavaScript.
+static MEMORY_INSTANCES: AtomicU64 = AtomicU64::new(1);
 
 impl Default for MemoryStore {
     fn default() -> Self {
@@ -399,6 +427,7 @@ impl MemoryStore {
         MemoryStore {
             inner: Mutex::new(Inner::default()),
             rev_limit,
+            instance_start_time: MEMORY_INSTANCES.fetch_add(1, Ordering::Relaxed).to_string(),
         }
     }
 
@@ -446,6 +475,7 @@ impl Store for MemoryStore {
             update_seq: inner.update_seq,
             doc_count: inner.docs.len() as u64 - deleted,
             doc_del_count: deleted,
+            instance_start_time: self.instance_start_time.clone(),
         })
     }
 

@@ -114,7 +114,8 @@ pub struct DbInfoResponse {
     /// Deleted documents.
     #[serde(default)]
     pub doc_del_count: u64,
-    /// CouchDB clients expect it; `"0"` since CouchDB 2.
+    /// Changes when the database is deleted and created again (see
+    /// [`DbInfo::instance_start_time`]); `"0"` from CouchDB 2+, which does not track it.
     #[serde(default = "zero_string")]
     pub instance_start_time: String,
 }
@@ -131,7 +132,7 @@ impl DbInfoResponse {
             update_seq: Seq::Num(info.update_seq),
             doc_count: info.doc_count,
             doc_del_count: info.doc_del_count,
-            instance_start_time: zero_string(),
+            instance_start_time: info.instance_start_time.clone(),
         }
     }
 }
@@ -294,7 +295,8 @@ fn default_true() -> bool {
 pub struct EnsureFullCommitResponse {
     /// Always true on success.
     pub ok: bool,
-    /// `"0"` since CouchDB 2.
+    /// The same value as the database's info: the replicator compares the two to notice a
+    /// database re-created during a run. `"0"` from CouchDB 2+.
     #[serde(default = "zero_string")]
     pub instance_start_time: String,
 }
@@ -462,11 +464,14 @@ mod tests {
                 update_seq: 4,
                 doc_count: 1,
                 doc_del_count: 0,
+                instance_start_time: "1777000000000000".into(),
             },
         );
         assert_eq!(
             serde_json::to_value(&ours).expect("ser")["update_seq"],
             json!(4)
         );
+        assert_eq!(ours.instance_start_time, "1777000000000000");
+        assert_eq!(info.instance_start_time, "0", "CouchDB may leave it out");
     }
 }

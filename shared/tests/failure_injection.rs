@@ -93,7 +93,7 @@ impl<P: Peer> Peer for Flaky<P> {
     async fn put_local(&self, doc: LocalDoc) -> Result<String> {
         self.call("put_local", self.inner.put_local(doc)).await
     }
-    async fn ensure_full_commit(&self) -> Result<()> {
+    async fn ensure_full_commit(&self) -> Result<String> {
         self.call("ensure_full_commit", self.inner.ensure_full_commit())
             .await
     }

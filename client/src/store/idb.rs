@@ -502,6 +502,10 @@ impl Store for IdbStore {
             update_seq: read_counter(&meta, UPDATE_SEQ).await?,
             doc_count: read_counter(&meta, DOC_COUNT).await?,
             doc_del_count: read_counter(&meta, DOC_DEL_COUNT).await?,
+            // "0" (one value for every creation): the browser's database is only deleted when
+            // its sync session ends, so no replication runs into a re-created one. Storing a
+            // value in `meta` at creation would tell creations apart if that ever changes.
+            instance_start_time: "0".into(),
         })
     }
 

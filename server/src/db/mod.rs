@@ -229,4 +229,42 @@ mod tests {
             .iter()
             .any(|t| t.starts_with(b"couch:loreto:")));
     }
+
+    #[tokio::test]
+    async fn instance_start_times_persist_and_a_database_stored_without_one_gets_one_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let sled = sled::Config::new().path(dir.path()).open().unwrap();
+        let dbs = Databases::open(&sled).unwrap();
+        let loreto = DbName::parse("loreto").unwrap();
+        let created = dbs.create(&loreto).await.unwrap();
+        let first = created.instance_start_time().to_owned();
+        let reopened = Databases::open(&sled).unwrap();
+        assert_eq!(
+            reopened.require("loreto").unwrap().instance_start_time(),
+            first
+        );
+
+        // A data folder from before the key was stored.
+        sled.open_tree("couch:loreto:meta")
+            .unwrap()
+            .remove("instance_start_time")
+            .unwrap();
+        let upgraded = Databases::open(&sled).unwrap();
+        let given = upgraded
+            .require("loreto")
+            .unwrap()
+            .instance_start_time()
+            .to_owned();
+        assert!(given.parse::<u64>().is_ok_and(|v| v > 0), "{given}");
+        assert_ne!(given, first);
+        let again = Databases::open(&sled).unwrap();
+        assert_eq!(
+            again.require("loreto").unwrap().instance_start_time(),
+            given
+        );
+
+        dbs.delete("loreto").await.unwrap();
+        let recreated = dbs.create(&loreto).await.unwrap();
+        assert!(![first.as_str(), given.as_str()].contains(&recreated.instance_start_time()));
+    }
 }

@@ -7,7 +7,8 @@
 //!   never needs to open the documents themselves.
 //! - `locals`: `_local/…` id → the local document (checkpoints).
 //! - `atts`: attachment digest → bytes, stored once however many revisions share them.
-//! - `meta`: the live and deleted document counts.
+//! - `meta`: the live and deleted document counts, and the `instance_start_time` of this
+//!   creation of the database.
 //!
 //! Writes to one database go through one writer lock (a std `Mutex`, held only in synchronous
 //! code, never across an `.await`), and each batch is applied in one sled transaction over the
@@ -53,6 +54,28 @@ const TREE_KINDS: [&str; 6] = ["docs", "bodies", "seqs", "locals", "atts", "meta
 
 const DOC_COUNT_KEY: &[u8] = b"doc_count";
 const DOC_DEL_COUNT_KEY: &[u8] = b"doc_del_count";
+/// Big-endian microseconds since the epoch when this creation of the database was made.
+const INSTANCE_START_TIME_KEY: &[u8] = b"instance_start_time";
+
+/// The highest `instance_start_time` given or seen by this process.
+static LATEST_INSTANCE_START: AtomicU64 = AtomicU64::new(0);
+
+/// A new `instance_start_time`: microseconds since the epoch, as CouchDB 1 gives, but always
+/// above every value this process has given or read, so that two creations in the same
+/// microsecond (or a clock set back) never share one. Reading every database's value when the
+/// server opens them carries that floor across restarts.
+fn new_instance_start_time() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or_default();
+    let previous = LATEST_INSTANCE_START
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |latest| {
+            Some(now.max(latest.saturating_add(1)))
+        })
+        .unwrap_or_else(|latest| latest);
+    now.max(previous.saturating_add(1))
+}
 
 /// The sled tree name of `kind` for database `db`. `:` is not allowed in database names, so no
 /// two databases share a tree.
@@ -109,6 +132,8 @@ struct Inner {
     /// The latest durable sequence, for `_changes?feed=longpoll`.
     durable_seq: watch::Sender<u64>,
     rev_limit: usize,
+    /// Which creation of the database this is (CouchDB's `instance_start_time`).
+    instance_start_time: String,
 }
 
 /// One CouchDB database in sled. Cloning is cheap and every clone is the same database.
@@ -190,6 +215,26 @@ impl SledStore {
         };
         let doc_count = read_u64(&trees.meta, DOC_COUNT_KEY)?;
         let doc_del_count = read_u64(&trees.meta, DOC_DEL_COUNT_KEY)?;
+        let instance_start_time = match read_u64(&trees.meta, INSTANCE_START_TIME_KEY)? {
+            // 0 is what read_u64 gives for an absent key: a fresh database (its trees were just
+            // made, or dropped and made again), or one from a data folder older than the key.
+            // Either gets its value now, kept from then on. For the older one this replaces the
+            // "0" it used to answer; a replication running across that upgrade fails once and
+            // resumes from its checkpoints, which are still there. The key is made durable by
+            // the next flush (creating a database flushes before it answers); should a crash
+            // lose it first, the database gets another value, with the same harmless effect.
+            0 => {
+                let value = new_instance_start_time();
+                trees
+                    .meta
+                    .insert(INSTANCE_START_TIME_KEY, &value.to_be_bytes())?;
+                value
+            }
+            stored => {
+                LATEST_INSTANCE_START.fetch_max(stored, Ordering::AcqRel);
+                stored
+            }
+        };
         let (durable_seq, _) = watch::channel(update_seq);
         Ok(SledStore {
             inner: Arc::new(Inner {
@@ -206,6 +251,7 @@ impl SledStore {
                 counts: Mutex::new((doc_count, doc_del_count)),
                 durable_seq,
                 rev_limit,
+                instance_start_time: instance_start_time.to_string(),
             }),
         })
     }
@@ -213,6 +259,12 @@ impl SledStore {
     /// The database name.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// Which creation of the database this is: microseconds since the epoch, different after
+    /// the database is deleted and created again (CouchDB's `instance_start_time`).
+    pub fn instance_start_time(&self) -> &str {
+        &self.inner.instance_start_time
     }
 
     /// The latest sequence a reader can see.
@@ -509,6 +561,7 @@ impl Store for SledStore {
             update_seq: self.update_seq(),
             doc_count,
             doc_del_count,
+            instance_start_time: self.inner.instance_start_time.clone(),
         })
     }
 
@@ -724,5 +777,20 @@ impl Store for SledStore {
             Error::Internal(format!("attachment bytes for {} are missing", att.digest))
         })?);
         Ok(att)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_start_times_never_repeat_even_within_one_microsecond() {
+        let mut previous = new_instance_start_time();
+        for _ in 0..10_000 {
+            let next = new_instance_start_time();
+            assert!(next > previous, "{next} after {previous}");
+            previous = next;
+        }
     }
 }

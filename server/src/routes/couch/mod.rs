@@ -224,7 +224,8 @@ async fn delete_db(
 }
 
 /// `POST /db/{db}/_ensure_full_commit`: every write is flushed before it is acknowledged, so
-/// this only flushes again.
+/// this only flushes again. Answers the database's `instance_start_time`, which a replicator
+/// compares with the one it read when it started to notice a database re-created meanwhile.
 async fn ensure_full_commit(
     State(state): State<AppState>,
     principal: Principal,
@@ -232,9 +233,9 @@ async fn ensure_full_commit(
 ) -> Result<Response, ApiError> {
     let store = open_db(&state, &principal, &db, Access::Write)?;
     store.ensure_full_commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(EnsureFullCommitResponse::default()),
-    )
-        .into_response())
+    let answer = EnsureFullCommitResponse {
+        ok: true,
+        instance_start_time: store.instance_start_time().to_owned(),
+    };
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
 }

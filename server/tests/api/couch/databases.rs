@@ -106,3 +106,55 @@ async fn databases_persist_across_a_restart() {
         .unwrap();
     assert_eq!(doc["_rev"], rev);
 }
+
+/// The `instance_start_time` of `db` in its info and in `_ensure_full_commit`, checked equal.
+async fn instance_start_time(couch: &Couch, db: &str) -> String {
+    let (status, info) = couch.get(&format!("/db/{db}")).await;
+    assert_eq!(status, 200, "{info}");
+    let (status, commit) = couch
+        .post(&format!("/db/{db}/_ensure_full_commit"), json!({}))
+        .await;
+    assert_eq!(status, 201, "{commit}");
+    assert_eq!(commit["ok"], true);
+    assert_eq!(
+        info["instance_start_time"], commit["instance_start_time"],
+        "the info and _ensure_full_commit name the same creation"
+    );
+    let value = info["instance_start_time"]
+        .as_str()
+        .expect("a string, as CouchDB sends it")
+        .to_owned();
+    assert!(
+        value.parse::<u64>().is_ok_and(|micros| micros > 0),
+        "microseconds since the epoch: {value}"
+    );
+    value
+}
+
+#[tokio::test]
+async fn a_database_deleted_and_created_again_answers_a_new_instance_start_time() {
+    let couch = Couch::start().await;
+    let first = instance_start_time(&couch, "protocol-test").await;
+    assert_eq!(instance_start_time(&couch, "protocol-test").await, first);
+    assert_eq!(couch.delete("/db/protocol-test").await.0, 200);
+    couch.create_db("protocol-test").await;
+    let second = instance_start_time(&couch, "protocol-test").await;
+    assert_ne!(second, first);
+    couch.create_db("other").await;
+    let other = instance_start_time(&couch, "other").await;
+    assert!(other != first && other != second);
+}
+
+#[tokio::test]
+async fn the_instance_start_time_survives_a_restart() {
+    let couch = Couch::start().await;
+    let before = instance_start_time(&couch, "protocol-test").await;
+    let Couch { app, .. } = couch;
+    let (data_dir, _keep) = app.stop().await;
+    let app = crate::helpers::spawn_app_on(data_dir).await;
+    let token = app
+        .token_for("admin2", chaski_server::auth::Role::Admin, &[])
+        .await;
+    let again = Couch { app, token };
+    assert_eq!(instance_start_time(&again, "protocol-test").await, before);
+}

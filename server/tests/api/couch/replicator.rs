@@ -5,7 +5,9 @@
 use chaski_shared::domain::{fixtures, Region};
 use chaski_shared::peer::{Auth, HttpPeer};
 use chaski_shared::store::GetOptions;
-use chaski_shared::{Document, LocalPeer, MemoryStore, ReplicationOptions, Replicator, Store};
+use chaski_shared::{
+    Document, Error, LocalPeer, MemoryStore, ReplicationOptions, Replicator, Seq, Store,
+};
 use serde_json::json;
 
 use super::Couch;
@@ -119,4 +121,59 @@ async fn a_regional_server_relays_to_the_national_server_with_the_shared_replica
         )
         .await;
     assert_eq!(relay.run_once().await.unwrap().docs_written, 1);
+}
+
+// Multi-threaded so that the progress callback can block on the server's answers while it
+// re-creates the database between two rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_into_a_database_recreated_mid_run_fails_and_the_next_run_delivers_everything() {
+    const DB: &str = "madre-de-dios";
+    let couch = Couch::start().await;
+    couch.create_db(DB).await;
+    let tablet = LocalPeer::new("tablet", MemoryStore::new());
+    let docs: Vec<Document> = (0..60)
+        .map(|i| fixtures::doc(fixtures::inspection_json_in(i, Region::MadreDeDios)))
+        .collect();
+    tablet.store().bulk_docs(docs, true).await.unwrap();
+    let options = ReplicationOptions {
+        batch_size: 10,
+        batches_in_flight: 1,
+        ..ReplicationOptions::default()
+    };
+    let push = Replicator::new(&tablet, peer(&couch, DB), options);
+    let (_, before) = couch.get(&format!("/db/{DB}")).await;
+
+    let mut recreated = false;
+    let outcome = push
+        .run_once_with_progress(|report| {
+            if report.checkpoints == 2 && !recreated {
+                recreated = true;
+                tokio::task::block_in_place(|| {
+                    tokio::runtime::Handle::current().block_on(async {
+                        assert_eq!(couch.delete(&format!("/db/{DB}")).await.0, 200);
+                        couch.create_db(DB).await;
+                    })
+                });
+            }
+        })
+        .await;
+    assert!(recreated, "the run had a second round");
+    let error = outcome.expect_err("the run must stop at the re-created database");
+    assert!(matches!(error, Error::Recreated(_)), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "the target database was re-created during replication; the next run starts over"
+    );
+    let (_, after) = couch.get(&format!("/db/{DB}")).await;
+    assert_ne!(after["instance_start_time"], before["instance_start_time"]);
+    assert!(after["doc_count"].as_u64().unwrap() < 60);
+    let (status, _) = couch
+        .get(&format!("/db/{DB}/{}", push.checkpoint_id()))
+        .await;
+    assert_eq!(status, 404, "no checkpoint in the new database");
+
+    let again = push.run_once().await.unwrap();
+    assert_eq!(again.start_seq, Seq::zero(), "the next run starts over");
+    assert_eq!(couch.get(&format!("/db/{DB}")).await.1["doc_count"], 60);
+    assert_eq!(push.run_once().await.unwrap().docs_written, 0);
 }
