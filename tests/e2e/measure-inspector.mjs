@@ -68,9 +68,9 @@ try {
   await page.locator('#nav-home').click();
 
   // An empty server: the region's database is deleted and created again by the admin, once
-  // the tablet is idle and holds nothing unsynced. (A sync run still in flight would carry on
-  // into the re-created database from where it was: the server does not yet give a re-created
-  // database a new `instance_start_time` for the replicator to notice, as CouchDB does.)
+  // the tablet is idle and holds nothing unsynced. (A run still in flight would notice the new
+  // `instance_start_time` at its next checkpoint and fail, and the retry would push everything;
+  // waiting keeps that failure and the retry's backoff out of the timed push.)
   await page.locator('#sync-status[data-running="false"][data-pending="0"]').waitFor({ timeout: 600_000 });
   for (const method of ['DELETE', 'PUT']) {
     const r = await fetch(`${server.url}/db/${DB}`, { method, headers: adminAuth });
