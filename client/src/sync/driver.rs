@@ -233,6 +233,9 @@ fn is_closed(wake: &mut mpsc::UnboundedReceiver<Wake>) -> bool {
     }
 }
 
+/// The replicator's progress callback: one type for every run.
+type OnProgress<'a> = &'a mut dyn FnMut(&ReplicationReport);
+
 fn options() -> ReplicationOptions {
     ReplicationOptions {
         now: now_secs,
@@ -295,15 +298,16 @@ impl Sync {
     async fn run_region(&self, region: &RegionSync) -> Result<Vec<DocFailure>, Error> {
         let push = Replicator::new(&region.local, &region.remote, options());
         let pull = Replicator::new(&region.remote, &region.local, options());
-        let pushed = push
-            .run_once_with_progress(|r| self.progress(SyncPhase::Push, r))
-            .await?;
-        let pulled = pull
-            .run_once_with_progress(|r| self.progress(SyncPhase::Pull, r))
-            .await?;
+        // One callback type for every run, so each direction's replicator is compiled into the
+        // wasm once (a closure type per call would make a copy per call).
+        let on_push: OnProgress = &mut |r| self.progress(SyncPhase::Push, r);
+        let pushed = push.run_once_with_progress(on_push).await?;
+        let on_pull: OnProgress = &mut |r| self.progress(SyncPhase::Pull, r);
+        let pulled = pull.run_once_with_progress(on_pull).await?;
         let mut failures = pushed.failures;
         if pulled.docs_written > 0 {
-            failures.extend(push.run_once().await?.failures);
+            let quiet: OnProgress = &mut |_| {};
+            failures.extend(push.run_once_with_progress(quiet).await?.failures);
         }
         Ok(failures)
     }
