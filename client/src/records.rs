@@ -18,7 +18,6 @@ use serde_json::{Map, Value};
 
 use crate::session::Session;
 use crate::store::{open_local_store, LocalStore};
-use crate::sync::SyncSession;
 
 /// Where a record stands with the server, as the list shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -226,39 +225,25 @@ impl Records {
         };
         provide_context(records);
         Effect::new(move |_| {
+            // Tracked: the session (user, token, profile) and the working region.
+            session.get();
             let region = session.region();
-            let who = session
-                .get()
-                .map(|s| (s.user.name.clone(), s.token.clone()));
-            let regions = session.regions();
             crate::sync::stop_sync_loop();
             records.store.set_value(None);
             records.ready.set(false);
             records.index.set(Vec::new());
             records.last_seq.set_value(0);
-            let Some((user, token)) = who else {
-                return;
-            };
-            // An account with no region has no database to keep records in: the list says so.
-            let Some(region) = region else {
+            // Signed out, or an account with no region (no database to keep records in: the
+            // list says so).
+            let (Some(region), Some(sync)) = (region, session.sync_session()) else {
                 return;
             };
             session.choose_region(&region);
             spawn_local(async move {
-                match open_local_store(&user, &region).await {
+                match open_local_store(&sync.user, &sync.region).await {
                     Ok(store) => {
                         let store = Rc::new(store);
-                        let others = regions.into_iter().filter(|r| *r != region).collect();
-                        crate::sync::start_sync_loop(
-                            store.clone(),
-                            SyncSession {
-                                user,
-                                region,
-                                other_regions: others,
-                                token,
-                                origin: None,
-                            },
-                        );
+                        crate::sync::start_sync_loop(store.clone(), sync);
                         records.store.set_value(Some(store));
                         records.open_error.set(None);
                         records.ready.set(true);

@@ -126,6 +126,25 @@ impl Session {
         }
     }
 
+    /// What the sync loop needs for this session: the user, the working region first and then
+    /// the others, and the token (untracked).
+    pub fn sync_session(self) -> Option<crate::sync::SyncSession> {
+        let region = self.region.get_untracked()?;
+        self.data.with_untracked(|d| {
+            let d = d.as_ref()?;
+            Some(crate::sync::SyncSession {
+                user: d.user.name.clone(),
+                other_regions: valid_regions(&d.user.regions)
+                    .into_iter()
+                    .filter(|r| *r != region)
+                    .collect(),
+                region,
+                token: d.token.clone(),
+                origin: None,
+            })
+        })
+    }
+
     /// The region whose records the app shows and where new inspections go (tracked).
     pub fn region(self) -> Option<String> {
         self.region.get()

@@ -241,8 +241,8 @@ async fn a_typed_draft_is_saved_listed_and_guards_sign_out() {
 
     // Nothing has reached a server: signing out asks for the typed word first.
     click("#logout");
-    settle().await;
-    by_id("logout-dialog");
+    // The count is read from the store after the autosave delay.
+    wait_for("logout-dialog").await;
     assert!(by_id("logout-discard").has_attribute("disabled"));
     type_into("logout-confirm-word", "borrar");
     settle().await;

@@ -123,6 +123,18 @@ describe('an inspector with two regions', () => {
       const mine = (await localDatabases(page)).filter((n) => n.startsWith(`chaski-${INSPECTOR.name}-`));
       assert.ok(mine.length >= 1, `the inspector's databases exist: ${mine}`);
 
+      // A record typed a moment before "sign out" is counted even though the strip has not
+      // seen it yet: the confirmation is asked, and cancelling keeps it.
+      await page.locator('#new-inspection').click();
+      await page.locator('#inspection-form').waitFor();
+      await page.locator('#f-site-name').fill('Escrito a última hora');
+      await page.locator('#logout').click();
+      await page.locator('#logout-dialog').waitFor({ timeout: 10_000 });
+      assert.match(await page.locator('#logout-warning').innerText(), /\b1\b/);
+      await page.locator('#logout-cancel').click();
+      await page.locator('#nav-home').click();
+      await page.locator('.inspection-row[data-sync-state="synced"]', { hasText: 'Escrito a última hora' }).waitFor({ timeout: 60_000 });
+
       // Everything is on the server, so no confirmation is asked: the databases simply go.
       await eventually(async () => (await page.locator('#sync-pending').getAttribute('data-count')) === '0', 30_000, 'nothing pending');
       await page.locator('#logout').click();

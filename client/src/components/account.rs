@@ -16,8 +16,17 @@ use crate::api;
 use crate::components::sync_strip::use_sync_view;
 use crate::i18n::{tr, use_i18n, Msg};
 use crate::network::use_network;
+use crate::pages::AUTOSAVE_MS;
 use crate::session::use_session;
 use crate::store::erase_user_stores;
+
+/// Resolves after `ms` milliseconds.
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
 
 #[component]
 pub fn Account() -> impl IntoView {
@@ -67,12 +76,33 @@ pub fn Account() -> impl IntoView {
             navigate.with_value(|go| go("/", Default::default()));
         }
     };
+    // The count in the dialog: read from the stores when "sign out" is pressed.
+    let unsynced = RwSignal::new(0u64);
+    let checking = RwSignal::new(false);
     let on_logout = move |_| {
-        if pending.get_untracked() == 0 {
-            leave();
-        } else {
-            asking.set(true);
+        if checking.get_untracked() {
+            return;
         }
+        let Some(sync_session) = session.sync_session() else {
+            leave();
+            return;
+        };
+        checking.set(true);
+        spawn_local(async move {
+            // A change typed just now is saved after the autosave delay: wait for it, then
+            // count from the stores, not from the status strip, which may not know it yet.
+            sleep_ms(AUTOSAVE_MS + 300).await;
+            let count = crate::sync::unsynced_count(&sync_session).await;
+            checking.set(false);
+            match count {
+                Some(0) => leave(),
+                known => {
+                    // Unknown (a store could not be read) is treated as "some".
+                    unsynced.set(known.unwrap_or_else(|| pending.get_untracked().max(1) as u64));
+                    asking.set(true);
+                }
+            }
+        });
     };
     let word_ok = move || typed.get().trim().to_uppercase() == i18n.t(Msg::LogoutConfirmWord);
 
@@ -94,7 +124,8 @@ pub fn Account() -> impl IntoView {
                         }).collect_view()}
                     </select>
                 </Show>
-                <button id="logout" type="button" class="button small secondary" on:click=on_logout>
+                <button id="logout" type="button" class="button small secondary"
+                    disabled=move || checking.get() on:click=on_logout>
                     {tr(Msg::Logout)}
                 </button>
             </span>
@@ -107,7 +138,7 @@ pub fn Account() -> impl IntoView {
                 aria-labelledby="logout-warning">
                 <div class="dialog-box">
                     <p id="logout-warning" class="alert">
-                        {move || i18n.f(Msg::LogoutUnsynced, &[("n", &pending.get().to_string())])}
+                        {move || i18n.f(Msg::LogoutUnsynced, &[("n", &unsynced.get().to_string())])}
                     </p>
                     <label for="logout-confirm-word">{tr(Msg::LogoutTypeToConfirm)}</label>
                     <input id="logout-confirm-word" type="text" autocomplete="off"
@@ -121,7 +152,7 @@ pub fn Account() -> impl IntoView {
                         <button id="logout-discard" type="button" class="button danger"
                             disabled=move || !word_ok()
                             on:click=move |_| if word_ok() { leave() }>
-                            {move || i18n.f(Msg::LogoutDiscard, &[("n", &pending.get().to_string())])}
+                            {move || i18n.f(Msg::LogoutDiscard, &[("n", &unsynced.get().to_string())])}
                         </button>
                     </div>
                 </div>

@@ -31,7 +31,7 @@ use crate::records::{new_id, use_records, Records};
 use crate::session::use_session;
 
 /// Milliseconds of quiet after the last change before the draft is written.
-const AUTOSAVE_MS: i32 = 300;
+pub const AUTOSAVE_MS: i32 = 300;
 
 #[derive(Clone, Debug, PartialEq)]
 enum SaveState {

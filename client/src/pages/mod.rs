@@ -9,7 +9,7 @@ mod settings;
 
 pub use conflicts::{differences, merge, Conflicts};
 pub use home::Home;
-pub use inspection::{InspectionEdit, InspectionNew};
+pub use inspection::{InspectionEdit, InspectionNew, AUTOSAVE_MS};
 pub use login::Login;
 pub use not_found::NotFound;
 pub use settings::Settings;

@@ -349,6 +349,25 @@ impl Sync {
     }
 }
 
+/// Counts, straight from the stores rather than from the status, the local changes in all of
+/// `session`'s regions that the server has not acknowledged. `None` when a store cannot be read.
+pub(super) async fn unsynced(session: &SyncSession) -> Option<u64> {
+    let origin = web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default();
+    let mut total = 0;
+    for region in std::iter::once(&session.region).chain(&session.other_regions) {
+        let store = Rc::new(open_local_store(&session.user, region).await.ok()?);
+        let pair = RegionSync {
+            local: LocalPeer::new(store.name().to_owned(), store),
+            remote: remote_for(session, region, &origin).ok()?,
+            rejections: RefCell::default(),
+        };
+        total += pair.pending().await?.1;
+    }
+    Some(total)
+}
+
 impl RegionSync {
     /// The push checkpoint's source sequence, and how many local changes lie beyond it.
     async fn pending(&self) -> Option<(u64, u64)> {

@@ -163,6 +163,19 @@ pub fn notify_local_change() {
     driver::wake(driver::Wake::LocalChange);
 }
 
+/// How many local changes in all of `session`'s regions the server has not acknowledged, counted
+/// from the stores themselves (sign-out must not trust a count that a save made a moment ago
+/// has not reached yet). `None` when it cannot be known: treat it as "some".
+pub async fn unsynced_count(session: &SyncSession) -> Option<u64> {
+    #[cfg(target_arch = "wasm32")]
+    return driver::unsynced(session).await;
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let _ = session;
+        None
+    }
+}
+
 /// The next wait after a failure, given the previous one.
 pub fn next_backoff(previous: Option<u32>) -> u32 {
     previous
