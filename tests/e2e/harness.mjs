@@ -1,6 +1,7 @@
 // Test harness for the end-to-end tests: the real `chaski` binary on a free port with a fresh
 // store, and headless Debian Chromium driven by playwright-core.
 
+import { after, before } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -140,6 +141,34 @@ export async function newBrowser() {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Runs `fn(page, browser)` in a fresh browser profile and closes it afterwards, whatever
+ * happens.
+ */
+export async function withPage(fn) {
+  const browser = await newBrowser();
+  try {
+    return await fn(await browser.context.newPage(), browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+/**
+ * A server for a `describe` block: started before its tests with `options` (see `startServer`)
+ * and stopped after them. Returns a function that gives the running server.
+ */
+export function suiteServer(options) {
+  let server;
+  before(async () => {
+    server = await startServer(options);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  return () => server;
 }
 
 /** Waits until a service worker controls the page, i.e. the app shell is cached. */

@@ -3,8 +3,8 @@
 // no network and find it intact, get the network back and see it reach the server.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { basic, eventually, newBrowser, signIn, startServer, waitForServiceWorker } from './harness.mjs';
+import { describe, test } from 'node:test';
+import { basic, eventually, newBrowser, signIn, suiteServer, waitForServiceWorker, withPage } from './harness.mjs';
 
 const INSPECTOR = { name: 'ines.inspectora', password: 'selva verde 2026', role: 'inspector', regions: ['madre-de-dios'] };
 const DB = 'madre-de-dios';
@@ -27,19 +27,11 @@ async function cameraPhoto(page) {
 }
 
 describe('an inspection recorded offline', () => {
-  let server;
-  before(async () => {
-    server = await startServer({ users: [INSPECTOR], dbs: [DB] });
-  });
-  after(async () => {
-    await server?.stop();
-  });
+  const server = suiteServer({ users: [INSPECTOR], dbs: [DB] });
 
   test('survives an offline reload and reaches the server when the network returns', async () => {
-    const browser = await newBrowser();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(server.url);
+    await withPage(async (page, browser) => {
+      await page.goto(server().url);
       await signIn(page, INSPECTOR);
       await page.locator('#inspections-empty').waitFor();
       await waitForServiceWorker(page);
@@ -56,7 +48,7 @@ describe('an inspection recorded offline', () => {
       assert.equal(await page.locator('#f-region').isDisabled(), true);
       await page.locator('#f-district').fill('Inambari');
       // The tablet's GPS, with its accuracy (geolocation works with no network).
-      await browser.context.grantPermissions(['geolocation'], { origin: server.url });
+      await browser.context.grantPermissions(['geolocation'], { origin: server().url });
       await browser.context.setGeolocation({ latitude: -12.8412, longitude: -69.9903, accuracy: 14 });
       await page.locator('#gps-get').click();
       await eventually(async () => (await page.locator('#f-gps-lat').inputValue()) === '-12.8412', 10_000, 'the GPS fix fills the latitude');
@@ -92,7 +84,7 @@ describe('an inspection recorded offline', () => {
 
       // And the server holds it, photo included, as the inspector wrote it.
       const auth = { authorization: basic(INSPECTOR.name, INSPECTOR.password) };
-      const all = await (await fetch(`${server.url}/db/${DB}/_all_docs?include_docs=true`, { headers: auth })).json();
+      const all = await (await fetch(`${server().url}/db/${DB}/_all_docs?include_docs=true`, { headers: auth })).json();
       const doc = all.rows.map((r) => r.doc).find((d) => d.site_name === SITE);
       assert.ok(doc, `the inspection is on the server: ${JSON.stringify(all).slice(0, 500)}`);
       assert.equal(doc.sector, 'gold_mining');
@@ -107,16 +99,12 @@ describe('an inspection recorded offline', () => {
       assert.equal(attachments.length, 1);
       assert.equal(attachments[0].content_type, 'image/jpeg');
       assert.ok(attachments[0].length <= 200 * 1024, `photo shrunk on the device: ${attachments[0].length} bytes`);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 
   test('the review names what is missing, and a submitted record is protected against accidental edits', async () => {
-    const browser = await newBrowser();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(server.url);
+    await withPage(async (page) => {
+      await page.goto(server().url);
       await signIn(page, INSPECTOR, 'tableta-3');
       await page.locator('#new-inspection').click();
       await page.locator('#inspection-form').waitFor();
@@ -157,16 +145,12 @@ describe('an inspection recorded offline', () => {
       await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 30_000 });
       await page.locator('#nav-home').click();
       assert.equal(await page.locator('.inspection-row', { hasText: 'Bocatoma Huaypetue' }).getAttribute('data-status'), 'draft');
-    } finally {
-      await browser.close();
-    }
+    });
   });
 
   test('a record the server rejects shows its reason while the others sync', async () => {
-    const browser = await newBrowser();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(server.url);
+    await withPage(async (page) => {
+      await page.goto(server().url);
       await signIn(page, INSPECTOR, 'tableta-2');
       await page.locator('#sync-status').waitFor();
 
@@ -192,9 +176,7 @@ describe('an inspection recorded offline', () => {
       await page
         .locator('.inspection-row[data-sync-state="synced"]', { hasText: 'Aserradero Laberinto' })
         .waitFor({ timeout: 60_000 });
-    } finally {
-      await browser.close();
-    }
+    });
   });
 
   test('a record edited on two devices offline shows the conflict, resolved field by field everywhere', async () => {
@@ -204,7 +186,7 @@ describe('an inspection recorded offline', () => {
       const a = await one.context.newPage();
       const b = await two.context.newPage();
       for (const [page, device] of [[a, 'tableta-a'], [b, 'tableta-b']]) {
-        await page.goto(server.url);
+        await page.goto(server().url);
         await signIn(page, INSPECTOR, device);
         await page.locator('#sync-status').waitFor();
       }
@@ -253,7 +235,7 @@ describe('an inspection recorded offline', () => {
       // The server has one version, with the choice, and no conflict left.
       const auth = { authorization: basic(INSPECTOR.name, INSPECTOR.password) };
       const doc = await eventually(async () => {
-        const all = await (await fetch(`${server.url}/db/${DB}/_all_docs?include_docs=true&conflicts=true`, { headers: auth })).json();
+        const all = await (await fetch(`${server().url}/db/${DB}/_all_docs?include_docs=true&conflicts=true`, { headers: auth })).json();
         const found = all.rows.map((r) => r.doc).find((d) => d.site_name === SITE2);
         return found && !found._conflicts && found.district === 'Laberinto' ? found : null;
       }, 60_000, 'the resolution on the server');

@@ -5,8 +5,8 @@
 // inspector has switched to the other. Signing out erases the inspector's local databases.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { basic, cli, eventually, newBrowser, signIn, startServer, waitForServiceWorker } from './harness.mjs';
+import { describe, test } from 'node:test';
+import { basic, cli, eventually, signIn, suiteServer, waitForServiceWorker, withPage } from './harness.mjs';
 
 const INSPECTOR = {
   name: 'rosa.inspectora',
@@ -37,19 +37,11 @@ async function localDatabases(page) {
 }
 
 describe('an inspector with two regions', () => {
-  let server;
-  before(async () => {
-    server = await startServer({ users: [INSPECTOR, ANOTHER], dbs: INSPECTOR.regions });
-  });
-  after(async () => {
-    await server?.stop();
-  });
+  const server = suiteServer({ users: [INSPECTOR, ANOTHER], dbs: INSPECTOR.regions });
 
   test('records go to the working region, and one left in the other region still syncs', async () => {
-    const browser = await newBrowser();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(server.url);
+    await withPage(async (page, browser) => {
+      await page.goto(server().url);
       await signIn(page, INSPECTOR);
       await page.locator('#inspections-empty').waitFor();
       await waitForServiceWorker(page);
@@ -72,10 +64,10 @@ describe('an inspector with two regions', () => {
 
       // The network returns: each record reaches its own region's database.
       await browser.context.setOffline(false);
-      await eventually(async () => (await serverSites(server, 'cusco')).includes('Mina Ananea'), 60_000, 'the Cusco record on the server');
-      await eventually(async () => (await serverSites(server, 'madre-de-dios')).includes('Aserradero Tahuamanu'), 60_000, 'the Madre de Dios record on the server');
-      assert.deepEqual(await serverSites(server, 'cusco'), ['Mina Ananea']);
-      assert.deepEqual(await serverSites(server, 'madre-de-dios'), ['Aserradero Tahuamanu']);
+      await eventually(async () => (await serverSites(server(), 'cusco')).includes('Mina Ananea'), 60_000, 'the Cusco record on the server');
+      await eventually(async () => (await serverSites(server(), 'madre-de-dios')).includes('Aserradero Tahuamanu'), 60_000, 'the Madre de Dios record on the server');
+      assert.deepEqual(await serverSites(server(), 'cusco'), ['Mina Ananea']);
+      assert.deepEqual(await serverSites(server(), 'madre-de-dios'), ['Aserradero Tahuamanu']);
 
       // Back in Madre de Dios, its list shows its own record, synced.
       await page.locator('#working-region').selectOption('madre-de-dios');
@@ -93,22 +85,18 @@ describe('an inspector with two regions', () => {
       await eventually(async () => (await page.locator('#sync-pending').getAttribute('data-count')) === '1', 10_000, 'one pending in Cusco');
       assert.equal(await page.locator('.inspection-row', { hasText: 'Aserradero Tahuamanu' }).getAttribute('data-sync-state'), 'synced');
       await browser.context.setOffline(false);
-      await eventually(async () => (await serverSites(server, 'cusco')).length === 2, 60_000, 'the second Cusco record on the server');
+      await eventually(async () => (await serverSites(server(), 'cusco')).length === 2, 60_000, 'the second Cusco record on the server');
 
       // The choice survives a reload.
       await page.reload();
       await page.locator('.inspection-row', { hasText: 'Aserradero Tahuamanu' }).waitFor();
       assert.equal(await page.locator('#working-region').inputValue(), 'madre-de-dios');
-    } finally {
-      await browser.close();
-    }
+    });
   });
 
   test('signing out erases the inspector\'s local databases and no one else\'s', async () => {
-    const browser = await newBrowser();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(server.url);
+    await withPage(async (page) => {
+      await page.goto(server().url);
       // Another inspector used this tablet before, and their records stay theirs.
       await signIn(page, ANOTHER);
       await newInspection(page, 'Chacra Quellouno');
@@ -144,27 +132,18 @@ describe('an inspector with two regions', () => {
       // Signed in again, the records come back from the server.
       await signIn(page, INSPECTOR);
       await page.locator('.inspection-row', { hasText: 'Mina Ananea' }).waitFor({ timeout: 60_000 });
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });
 
+const LUIS = { name: 'luis.inspector', password: 'una region 2026', role: 'inspector', regions: ['ucayali'] };
+
 describe('a profile changed at the office', () => {
-  let server;
-  const LUIS = { name: 'luis.inspector', password: 'una region 2026', role: 'inspector', regions: ['ucayali'] };
-  before(async () => {
-    server = await startServer({ users: [LUIS], dbs: ['ucayali', 'loreto'] });
-  });
-  after(async () => {
-    await server?.stop();
-  });
+  const server = suiteServer({ users: [LUIS], dbs: ['ucayali', 'loreto'] });
 
   test('a region the office adds reaches the tablet at its next connection, records kept', async () => {
-    const browser = await newBrowser();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(server.url);
+    await withPage(async (page) => {
+      await page.goto(server().url);
       await signIn(page, LUIS);
       await waitForServiceWorker(page);
       await newInspection(page, 'Aserradero Masisea');
@@ -173,7 +152,7 @@ describe('a profile changed at the office', () => {
       assert.equal(await page.locator('#working-region').count(), 0);
 
       // The office adds Loreto (the command line needs the server stopped, as in an office).
-      await server.restart((dataDir) => cli(dataDir, ['user', 'regions', LUIS.name, 'ucayali', 'loreto']));
+      await server().restart((dataDir) => cli(dataDir, ['user', 'regions', LUIS.name, 'ucayali', 'loreto']));
       await page.reload();
       await page.locator('#working-region').waitFor({ timeout: 20_000 });
       assert.deepEqual(await page.locator('#working-region option').evaluateAll((os) => os.map((o) => o.value)), ['loreto', 'ucayali']);
@@ -183,29 +162,19 @@ describe('a profile changed at the office', () => {
       assert.equal(await newInspection(page, 'Chacra Nauta'), 'loreto');
       await eventually(async () => {
         const auth = { authorization: basic(LUIS.name, LUIS.password) };
-        const all = await (await fetch(`${server.url}/db/loreto/_all_docs?include_docs=true`, { headers: auth })).json();
+        const all = await (await fetch(`${server().url}/db/loreto/_all_docs?include_docs=true`, { headers: auth })).json();
         return all.rows?.some((r) => r.doc.site_name === 'Chacra Nauta');
       }, 60_000, 'the Loreto record on the server');
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });
 
 describe('storage safety', () => {
-  let server;
-  before(async () => {
-    server = await startServer({ users: [ANOTHER], dbs: ['cusco'] });
-  });
-  after(async () => {
-    await server?.stop();
-  });
+  const server = suiteServer({ users: [ANOTHER], dbs: ['cusco'] });
 
   test('the settings say whether the browser keeps the data and how much is used', async () => {
-    const browser = await newBrowser();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(server.url);
+    await withPage(async (page) => {
+      await page.goto(server().url);
       await signIn(page, ANOTHER);
       // Asked at sign-in; headless Chromium refuses, and the list says so in words.
       const granted = await page.evaluate(() => navigator.storage.persisted());
@@ -224,8 +193,6 @@ describe('storage safety', () => {
         await page.locator('#storage-persist').waitFor();
       }
       assert.match(await page.locator('#storage-usage').innerText(), /\d+(\.\d)? (B|KB|MB|GB)/);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });

@@ -2,7 +2,7 @@
 // installability, and a new build reaching the user.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { join } from 'node:path';
 import {
   deploy,
@@ -12,25 +12,19 @@ import {
   signIn,
   startServer,
   trunkBuild,
+  suiteServer,
   waitForServiceWorker,
+  withPage,
 } from './harness.mjs';
 
 const INSPECTOR = { name: 'ines.inspectora', password: 'selva verde 2026', role: 'inspector', regions: ['madre-de-dios'] };
 
 describe('the PWA shell', () => {
-  let server;
-  before(async () => {
-    server = await startServer({ users: [INSPECTOR], dbs: ['madre-de-dios'] });
-  });
-  after(async () => {
-    await server?.stop();
-  });
+  const server = suiteServer({ users: [INSPECTOR], dbs: ['madre-de-dios'] });
 
   test('speaks Spanish by default', async () => {
-    const browser = await newBrowser();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(server.url);
+    await withPage(async (page) => {
+      await page.goto(server().url);
       await page.locator('#login-title').waitFor();
       assert.match(await page.locator('#login-title').innerText(), /Iniciar sesión/);
       assert.equal(await page.getAttribute('html', 'lang'), 'es');
@@ -40,16 +34,12 @@ describe('the PWA shell', () => {
       assert.match(await page.locator('header').innerText(), /Chaski/);
       assert.match(await page.locator('#net-status').innerText(), /En línea/);
       assert.equal(await page.getAttribute('#net-status', 'data-online'), 'true');
-    } finally {
-      await browser.close();
-    }
+    });
   });
 
   test('switching to English changes the text and survives a reload', async () => {
-    const browser = await newBrowser();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(server.url);
+    await withPage(async (page) => {
+      await page.goto(server().url);
       await signIn(page, INSPECTOR);
       await page.locator('#nav-settings').click();
       await page.locator('#lang-select').selectOption('en');
@@ -65,16 +55,12 @@ describe('the PWA shell', () => {
       assert.match(await empty.innerText(), /inspections/i);
       assert.doesNotMatch(await empty.innerText(), /Todavía/);
       assert.match(await page.locator('#net-status').innerText(), /Online/);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 
   test('a reload with the network cut still opens the app for a signed-in inspector', async () => {
-    const browser = await newBrowser();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(server.url);
+    await withPage(async (page, browser) => {
+      await page.goto(server().url);
       await signIn(page, INSPECTOR);
       await page.locator('#inspections-empty').waitFor();
       await waitForServiceWorker(page);
@@ -95,21 +81,17 @@ describe('the PWA shell', () => {
       assert.match(await page.locator('#net-status').innerText(), /Sin conexión/);
 
       // A client route opened for the first time while offline is served too.
-      await page.goto(`${server.url}/settings`);
+      await page.goto(`${server().url}/settings`);
       await page.locator('#lang-select').waitFor();
 
       await browser.context.setOffline(false);
       await page.locator('#net-status[data-online="true"]').waitFor();
-    } finally {
-      await browser.close();
-    }
+    });
   });
 
   test('Chromium finds the app installable', async () => {
-    const browser = await newBrowser();
-    try {
-      const page = await browser.context.newPage();
-      await page.goto(server.url);
+    await withPage(async (page, browser) => {
+      await page.goto(server().url);
       await page.locator('#login-title').waitFor();
       await waitForServiceWorker(page);
       const cdp = await browser.context.newCDPSession(page);
@@ -117,9 +99,7 @@ describe('the PWA shell', () => {
       assert.deepEqual(installabilityErrors, []);
       const manifest = await cdp.send('Page.getAppManifest');
       assert.deepEqual(manifest.errors, []);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });
 
