@@ -141,8 +141,8 @@ const LUIS = { name: 'luis.inspector', password: 'una region 2026', role: 'inspe
 describe('a profile changed at the office', () => {
   const server = suiteServer({ users: [LUIS], dbs: ['ucayali', 'loreto'] });
 
-  test('a region the office adds reaches the tablet at its next connection, records kept', async () => {
-    await withPage(async (page) => {
+  test('a region the office adds or takes away reaches the tablet at its next connection, and no record is erased unseen', async () => {
+    await withPage(async (page, browser) => {
       await page.goto(server().url);
       await signIn(page, LUIS);
       await waitForServiceWorker(page);
@@ -165,6 +165,21 @@ describe('a profile changed at the office', () => {
         const all = await (await fetch(`${server().url}/db/loreto/_all_docs?include_docs=true`, { headers: auth })).json();
         return all.rows?.some((r) => r.doc.site_name === 'Chacra Nauta');
       }, 60_000, 'the Loreto record on the server');
+
+      // Offline, one more in Loreto; then the office takes Loreto away. Its record can no
+      // longer reach the server, and signing out still counts it: the confirmation is asked.
+      await browser.context.setOffline(true);
+      await newInspection(page, 'Huerto Santa Clara');
+      await server().restart((dataDir) => cli(dataDir, ['user', 'regions', LUIS.name, 'ucayali']));
+      await browser.context.setOffline(false);
+      await page.reload();
+      await eventually(async () => (await page.locator('#working-region').count()) === 0, 20_000, 'the profile without Loreto');
+      await page.locator('#nav-home').click();
+      await page.locator('.inspection-row', { hasText: 'Aserradero Masisea' }).waitFor({ timeout: 20_000 });
+      await page.locator('#logout').click();
+      await page.locator('#logout-dialog').waitFor({ timeout: 10_000 });
+      assert.match(await page.locator('#logout-warning').innerText(), /\b1\b/);
+      await page.locator('#logout-cancel').click();
     });
   });
 });

@@ -17,7 +17,7 @@ use crate::components::sync_strip::use_sync_view;
 use crate::i18n::{tr, use_i18n, Msg};
 use crate::network::use_network;
 use crate::pages::AUTOSAVE_MS;
-use crate::session::use_session;
+use crate::session::{use_session, valid_regions};
 use crate::store::erase_user_stores;
 
 /// Resolves after `ms` milliseconds.
@@ -83,8 +83,7 @@ pub fn Account() -> impl IntoView {
         if checking.get_untracked() {
             return;
         }
-        let Some(sync_session) = session.sync_session() else {
-            leave();
+        let Some(data) = session.get_untracked() else {
             return;
         };
         checking.set(true);
@@ -92,7 +91,8 @@ pub fn Account() -> impl IntoView {
             // A change typed just now is saved after the autosave delay: wait for it, then
             // count from the stores, not from the status strip, which may not know it yet.
             sleep_ms(AUTOSAVE_MS + 300).await;
-            let count = crate::sync::unsynced_count(&sync_session).await;
+            let regions = valid_regions(&data.user.regions);
+            let count = crate::sync::unsynced_count(&data.user.name, &data.token, &regions).await;
             checking.set(false);
             match count {
                 Some(0) => leave(),

@@ -40,24 +40,45 @@ pub async fn open_local_store(
     }
 }
 
-/// Deletes every local database of `user` on this device (sign-out): the ones of `regions`, and
-/// any other `chaski-<user>-…` the browser lists (a region the office has since taken away).
-/// A tablet left behind after sign-out holds no victim's name.
-pub async fn erase_user_stores(user: &str, regions: &[String]) -> Result<(), chaski_shared::Error> {
-    let mut names: Vec<String> = regions.iter().map(|r| database_name(user, r)).collect();
+/// The regions of `user`'s local databases on this device, as the browser lists them
+/// (`indexedDB.databases()`): also those of a region the office has since taken away.
+pub async fn stored_regions(user: &str) -> Vec<String> {
     #[cfg(target_arch = "wasm32")]
     {
         let prefix = database_name(user, "");
-        for name in idb::database_names().await {
-            if name.starts_with(&prefix) && !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        for name in &names {
-            IdbStore::delete(name).await?;
-        }
+        idb::database_names()
+            .await
+            .into_iter()
+            .filter_map(|name| name.strip_prefix(&prefix).map(str::to_owned))
+            .collect()
     }
     #[cfg(not(target_arch = "wasm32"))]
-    names.clear();
+    {
+        let _ = user;
+        Vec::new()
+    }
+}
+
+/// `regions` and the regions of `user`'s databases on this device, once each.
+pub async fn all_regions(user: &str, regions: &[String]) -> Vec<String> {
+    let mut all = regions.to_vec();
+    for region in stored_regions(user).await {
+        if !all.contains(&region) {
+            all.push(region);
+        }
+    }
+    all
+}
+
+/// Deletes every local database of `user` on this device (sign-out): the ones of `regions`, and
+/// any other `chaski-<user>-…` the browser lists. A tablet left behind after sign-out holds no
+/// victim's name.
+pub async fn erase_user_stores(user: &str, regions: &[String]) -> Result<(), chaski_shared::Error> {
+    #[cfg(target_arch = "wasm32")]
+    for region in all_regions(user, regions).await {
+        IdbStore::delete(&database_name(user, &region)).await?;
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = (user, regions);
     Ok(())
 }

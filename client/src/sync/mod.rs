@@ -163,15 +163,16 @@ pub fn notify_local_change() {
     driver::wake(driver::Wake::LocalChange);
 }
 
-/// How many local changes in all of `session`'s regions the server has not acknowledged, counted
-/// from the stores themselves (sign-out must not trust a count that a save made a moment ago
-/// has not reached yet). `None` when it cannot be known: treat it as "some".
-pub async fn unsynced_count(session: &SyncSession) -> Option<u64> {
+/// How many local changes of `user` the server has not acknowledged, in `regions` and in any
+/// other region whose database is on this device, counted from the stores themselves (sign-out
+/// must not trust a count that a save made a moment ago has not reached yet). `None` when it
+/// cannot be known: treat it as "some".
+pub async fn unsynced_count(user: &str, token: &str, regions: &[String]) -> Option<u64> {
     #[cfg(target_arch = "wasm32")]
-    return driver::unsynced(session).await;
+    return driver::unsynced(user, token, regions).await;
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let _ = session;
+        let _ = (user, token, regions);
         None
     }
 }
