@@ -87,6 +87,7 @@ pub enum Msg {
     SignedInAs,
     Logout,
     LogoutUnsynced,
+    OrphanedRecords,
     NoRegion,
     WorkingRegion,
     RegionFixedHint,
@@ -230,7 +231,7 @@ pub enum Msg {
 
 impl Msg {
     /// Every message; the tests use it to check that no translation is blank.
-    pub const ALL: [Msg; 172] = [
+    pub const ALL: [Msg; 173] = [
         Msg::SkipToContent,
         Msg::MainNavigation,
         Msg::NavHome,
@@ -264,6 +265,7 @@ impl Msg {
         Msg::SignedInAs,
         Msg::Logout,
         Msg::LogoutUnsynced,
+        Msg::OrphanedRecords,
         Msg::NoRegion,
         Msg::WorkingRegion,
         Msg::RegionFixedHint,
@@ -447,6 +449,7 @@ impl Msg {
             Msg::LoginMissing => "Complete usuario, contraseña y nombre del dispositivo.",
             Msg::SignedInAs => "Sesión de",
             Msg::Logout => "Cerrar sesión",
+            Msg::OrphanedRecords => "{n} inspecciones de {region} siguen en este dispositivo sin enviar: usted ya no trabaja en esa región y no aparecen en la lista. Pida a la oficina que se la vuelva a asignar para enviarlas.",
             Msg::NoRegion => "Esta cuenta no tiene ninguna región asignada: pida a la oficina que le asigne una.",
             Msg::WorkingRegion => "Región de trabajo",
             Msg::RegionFixedHint => "La inspección se guarda en la región de trabajo. Para registrar en otra región, cámbiela arriba, junto a su nombre.",
@@ -624,6 +627,7 @@ impl Msg {
             Msg::LoginMissing => "Fill in user name, password and device name.",
             Msg::SignedInAs => "Signed in as",
             Msg::Logout => "Sign out",
+            Msg::OrphanedRecords => "{n} inspections from {region} are still on this device, not sent: you no longer work in that region and they are not in the list. Ask the office to assign it to you again to send them.",
             Msg::NoRegion => "This account has no region assigned: ask the office to assign one.",
             Msg::WorkingRegion => "Working region",
             Msg::RegionFixedHint => "The inspection is kept in the working region. To record in another region, change it at the top, next to your name.",

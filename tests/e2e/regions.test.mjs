@@ -176,6 +176,10 @@ describe('a profile changed at the office', () => {
       await eventually(async () => (await page.locator('#working-region').count()) === 0, 20_000, 'the profile without Loreto');
       await page.locator('#nav-home').click();
       await page.locator('.inspection-row', { hasText: 'Aserradero Masisea' }).waitFor({ timeout: 20_000 });
+      // The list no longer shows Loreto, so it says in words that one record waits there.
+      const orphaned = page.locator('.orphaned[data-region="loreto"]');
+      await orphaned.waitFor({ timeout: 10_000 });
+      assert.match(await orphaned.innerText(), /^1 .*Loreto/);
       await page.locator('#logout').click();
       await page.locator('#logout-dialog').waitFor({ timeout: 10_000 });
       assert.match(await page.locator('#logout-warning').innerText(), /\b1\b/);

@@ -18,7 +18,7 @@ use crate::i18n::{tr, use_i18n, Msg};
 use crate::network::use_network;
 use crate::pages::AUTOSAVE_MS;
 use crate::session::{use_session, valid_regions};
-use crate::store::erase_user_stores;
+use crate::store::{all_regions, erase_user_stores};
 
 /// Resolves after `ms` milliseconds.
 async fn sleep_ms(ms: i32) {
@@ -91,7 +91,8 @@ pub fn Account() -> impl IntoView {
             // A change typed just now is saved after the autosave delay: wait for it, then
             // count from the stores, not from the status strip, which may not know it yet.
             sleep_ms(AUTOSAVE_MS + 300).await;
-            let regions = valid_regions(&data.user.regions);
+            // Every region with a database here, also one the office has taken away.
+            let regions = all_regions(&data.user.name, &valid_regions(&data.user.regions)).await;
             let count = crate::sync::unsynced_count(&data.user.name, &data.token, &regions).await;
             checking.set(false);
             match count {

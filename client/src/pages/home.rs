@@ -7,6 +7,7 @@
 
 use chaski_shared::domain::{Choice, Region, Sector};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use leptos_router::components::A;
 
 use crate::components::storage::StorageWarning;
@@ -14,9 +15,51 @@ use crate::components::sync_strip::use_sync_view;
 use crate::i18n::{fill, tr, use_i18n, Msg};
 use crate::records::{use_records, Filter, StatusFilter, Summary, SyncState};
 use crate::session::use_session;
+use crate::store::stored_regions;
+use crate::sync::unsynced_count;
 
 /// Rows rendered at first and added by each "show more".
 const PAGE: usize = 50;
+
+/// Unsent records kept on this device in a region the user no longer works in: the list does not
+/// show them and they cannot reach the server, so the page says so, and what to do.
+#[component]
+fn Orphaned() -> impl IntoView {
+    let session = use_session();
+    let i18n = use_i18n();
+    let found = RwSignal::new(Vec::<(String, u64)>::new());
+    Effect::new(move |_| {
+        let current = session.regions();
+        let Some(data) = session.get() else {
+            found.set(Vec::new());
+            return;
+        };
+        spawn_local(async move {
+            let mut orphaned = Vec::new();
+            for region in stored_regions(&data.user.name).await {
+                if current.contains(&region) {
+                    continue;
+                }
+                let one = [region.clone()];
+                match unsynced_count(&data.user.name, &data.token, &one).await {
+                    Some(0) => {}
+                    n => orphaned.push((region, n.unwrap_or(1))),
+                }
+            }
+            found.try_set(orphaned);
+        });
+    });
+    view! {
+        {move || found.get().into_iter().map(|(region, n)| {
+            let name = Region::from_name(&region).map(|r| i18n.l(r)).unwrap_or_default();
+            view! {
+                <p class="alert orphaned" role="alert" data-region=region.clone()>
+                    {move || i18n.f(Msg::OrphanedRecords, &[("n", &n.to_string()), ("region", name)])}
+                </p>
+            }
+        }).collect_view()}
+    }
+}
 
 #[component]
 pub fn Home() -> impl IntoView {
@@ -69,6 +112,7 @@ pub fn Home() -> impl IntoView {
         <Show when=move || session.signed_in() && session.region().is_none()>
             <p id="no-region" class="alert" role="alert">{tr(Msg::NoRegion)}</p>
         </Show>
+        <Orphaned />
         {move || records.open_error().map(|e| view! {
             <p id="store-error" class="alert" role="alert">{tr(Msg::StoreFailed)} " " {e}</p>
         })}

@@ -22,7 +22,7 @@ use super::{
     next_backoff, Rejection, SyncPhase, SyncProgress, SyncSession, SyncStatus, POLL_MS,
     REJECTIONS_DOC,
 };
-use crate::store::{all_regions, open_local_store, LocalStore};
+use crate::store::{open_local_store, LocalStore};
 
 /// What wakes the loop between runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -350,14 +350,13 @@ impl Sync {
 }
 
 /// Counts, straight from the stores rather than from the status, the local changes of `user`
-/// that the server has not acknowledged: in `regions` and in any other region whose database is
-/// on this device. `None` when a store cannot be read.
+/// in `regions` that the server has not acknowledged. `None` when a store cannot be read.
 pub(super) async fn unsynced(user: &str, token: &str, regions: &[String]) -> Option<u64> {
     let origin = web_sys::window()
         .and_then(|w| w.location().origin().ok())
         .unwrap_or_default();
     let mut total = 0;
-    for region in all_regions(user, regions).await {
+    for region in regions {
         let session = SyncSession {
             user: user.to_owned(),
             region: region.clone(),
@@ -365,10 +364,10 @@ pub(super) async fn unsynced(user: &str, token: &str, regions: &[String]) -> Opt
             token: token.to_owned(),
             origin: None,
         };
-        let store = Rc::new(open_local_store(user, &region).await.ok()?);
+        let store = Rc::new(open_local_store(user, region).await.ok()?);
         let pair = RegionSync {
             local: LocalPeer::new(store.name().to_owned(), store),
-            remote: remote_for(&session, &region, &origin).ok()?,
+            remote: remote_for(&session, region, &origin).ok()?,
             rejections: RefCell::default(),
         };
         total += pair.pending().await?.1;

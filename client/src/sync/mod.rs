@@ -163,10 +163,9 @@ pub fn notify_local_change() {
     driver::wake(driver::Wake::LocalChange);
 }
 
-/// How many local changes of `user` the server has not acknowledged, in `regions` and in any
-/// other region whose database is on this device, counted from the stores themselves (sign-out
-/// must not trust a count that a save made a moment ago has not reached yet). `None` when it
-/// cannot be known: treat it as "some".
+/// How many local changes of `user` in `regions` the server has not acknowledged, counted from
+/// the stores themselves (sign-out must not trust a count that a save made a moment ago has
+/// not reached yet). `None` when it cannot be known: treat it as "some".
 pub async fn unsynced_count(user: &str, token: &str, regions: &[String]) -> Option<u64> {
     #[cfg(target_arch = "wasm32")]
     return driver::unsynced(user, token, regions).await;
