@@ -81,6 +81,24 @@ pub struct DocResult {
 }
 
 impl DocResult {
+    /// The result of a document written as `rev`.
+    pub fn written(id: impl Into<String>, rev: RevId) -> Self {
+        DocResult {
+            id: id.into(),
+            rev: Some(rev),
+            error: None,
+        }
+    }
+
+    /// The result of a document refused with `error` (`rev`: the revision it came with).
+    pub fn refused(id: impl Into<String>, rev: Option<RevId>, error: Error) -> Self {
+        DocResult {
+            id: id.into(),
+            rev,
+            error: Some(error),
+        }
+    }
+
     /// Whether the document was written.
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
@@ -530,17 +548,9 @@ impl Store for MemoryStore {
                         }
                         inner.docs.insert(id.clone(), record);
                     }
-                    results.push(DocResult {
-                        id: id.into_string(),
-                        rev: Some(update.rev),
-                        error: None,
-                    });
+                    results.push(DocResult::written(id.into_string(), update.rev));
                 }
-                Err(error) => results.push(DocResult {
-                    id: id.into_string(),
-                    rev: sent_rev,
-                    error: Some(error),
-                }),
+                Err(error) => results.push(DocResult::refused(id.into_string(), sent_rev, error)),
             }
         }
         Ok(results)

@@ -201,17 +201,9 @@ impl IdbStore {
                         }
                         records.insert(id.clone(), record);
                     }
-                    results.push(DocResult {
-                        id: id.into_string(),
-                        rev: Some(update.rev),
-                        error: None,
-                    });
+                    results.push(DocResult::written(id.into_string(), update.rev));
                 }
-                Err(error) => results.push(DocResult {
-                    id: id.into_string(),
-                    rev: sent_rev,
-                    error: Some(error),
-                }),
+                Err(error) => results.push(DocResult::refused(id.into_string(), sent_rev, error)),
             }
         }
         if seq != update_seq {

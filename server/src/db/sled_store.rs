@@ -429,17 +429,9 @@ impl SledStore {
                             }
                         }
                     }
-                    results.push(DocResult {
-                        id: id.into_string(),
-                        rev: Some(update.rev),
-                        error: None,
-                    });
+                    results.push(DocResult::written(id.into_string(), update.rev));
                 }
-                Err(error) => results.push(DocResult {
-                    id: id.into_string(),
-                    rev: sent_rev,
-                    error: Some(error),
-                }),
+                Err(error) => results.push(DocResult::refused(id.into_string(), sent_rev, error)),
             }
         }
 
