@@ -161,6 +161,18 @@ pub struct ChangesOptions {
     pub conflicts: bool,
 }
 
+impl ChangesOptions {
+    /// How a row's document is read with `include_docs`: the winner `rev`, with `_conflicts`
+    /// when asked. `None` without `include_docs`.
+    pub fn doc_options(&self, winner: Option<RevId>) -> Option<GetOptions> {
+        self.include_docs.then(|| GetOptions {
+            rev: winner,
+            conflicts: self.conflicts,
+            ..GetOptions::default()
+        })
+    }
+}
+
 /// One row of the changes feed: a document's latest change.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangeRow {
@@ -578,12 +590,7 @@ impl Store for MemoryStore {
                 continue;
             };
             let mut row = record.change(opts.style);
-            if opts.include_docs {
-                let get = GetOptions {
-                    rev: row.revs.first().cloned(),
-                    conflicts: opts.conflicts,
-                    ..GetOptions::default()
-                };
+            if let Some(get) = opts.doc_options(row.revs.first().cloned()) {
                 row.doc = Some(inner.document(record, &get)?);
             }
             results.push(row);

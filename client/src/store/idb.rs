@@ -605,12 +605,7 @@ impl Store for IdbStore {
                 continue;
             }
             let mut row = record.change(opts.style);
-            if opts.include_docs {
-                let get = GetOptions {
-                    rev: row.revs.first().cloned(),
-                    conflicts: opts.conflicts,
-                    ..GetOptions::default()
-                };
+            if let Some(get) = opts.doc_options(row.revs.first().cloned()) {
                 row.doc = Some(record.document(&get, |_| None)?);
             }
             results.push(row);

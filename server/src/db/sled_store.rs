@@ -638,12 +638,9 @@ impl Store for SledStore {
                     let record = self.load(&id)?.ok_or_else(|| {
                         Error::Internal(format!("changes entry for unknown document {id}"))
                     })?;
-                    let get = GetOptions {
-                        rev: record.winner().map(|w| w.rev),
-                        conflicts: opts.conflicts,
-                        ..GetOptions::default()
-                    };
-                    Some(self.document(&record, &get)?)
+                    opts.doc_options(record.winner().map(|w| w.rev))
+                        .map(|get| self.document(&record, &get))
+                        .transpose()?
                 } else {
                     None
                 };
