@@ -19,8 +19,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::{
-    next_backoff, Rejection, SyncPhase, SyncProgress, SyncSession, SyncStatus, POLL_MS,
-    REJECTIONS_DOC,
+    database_url, next_backoff, Rejection, SyncPhase, SyncProgress, SyncSession, SyncStatus,
+    POLL_MS, REJECTIONS_DOC,
 };
 use crate::store::{open_local_store, LocalStore};
 
@@ -131,13 +131,22 @@ struct Sync {
     stopped: Rc<Cell<bool>>,
 }
 
-fn remote_for(session: &SyncSession, region: &str, origin: &str) -> Result<HttpPeer, Error> {
-    let url = SyncSession {
-        region: region.to_owned(),
-        ..session.clone()
+/// The page's origin (`http://host:port`), where the server is unless the session names another.
+fn page_origin() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default()
+}
+
+impl RegionSync {
+    /// The pair of `store` and the database at `url`, reached with the session's `token`.
+    fn new(store: Rc<LocalStore>, url: String, token: &str) -> Result<Self, Error> {
+        Ok(RegionSync {
+            local: LocalPeer::new(store.name().to_owned(), store),
+            remote: HttpPeer::new(url)?.with_auth(Auth::Bearer(token.to_owned())),
+            rejections: RefCell::default(),
+        })
     }
-    .database_url(origin);
-    Ok(HttpPeer::new(url)?.with_auth(Auth::Bearer(session.token.clone())))
 }
 
 async fn run_loop(
@@ -147,9 +156,7 @@ async fn run_loop(
     status: ArcRwSignal<SyncStatus>,
     stopped: Rc<Cell<bool>>,
 ) {
-    let origin = web_sys::window()
-        .and_then(|w| w.location().origin().ok())
-        .unwrap_or_default();
+    let origin = page_origin();
     let mut stores = vec![(session.region.clone(), Ok(store))];
     for region in &session.other_regions {
         let opened = open_local_store(&session.user, region).await.map(Rc::new);
@@ -157,15 +164,9 @@ async fn run_loop(
     }
     let mut regions = Vec::new();
     for (region, store) in stores {
-        match store.and_then(|store| Ok((remote_for(&session, &region, &origin)?, store))) {
-            Ok((remote, store)) => {
-                let name = store.name().to_owned();
-                regions.push(RegionSync {
-                    local: LocalPeer::new(name, store),
-                    remote,
-                    rejections: RefCell::default(),
-                });
-            }
+        let url = session.database_url(&region, &origin);
+        match store.and_then(|store| RegionSync::new(store, url, &session.token)) {
+            Ok(pair) => regions.push(pair),
             // Only the working region's failure stops the loop: another region's records wait
             // on the device, and the error says why.
             Err(e) => {
@@ -352,24 +353,11 @@ impl Sync {
 /// Counts, straight from the stores rather than from the status, the local changes of `user`
 /// in `regions` that the server has not acknowledged. `None` when a store cannot be read.
 pub(super) async fn unsynced(user: &str, token: &str, regions: &[String]) -> Option<u64> {
-    let origin = web_sys::window()
-        .and_then(|w| w.location().origin().ok())
-        .unwrap_or_default();
+    let origin = page_origin();
     let mut total = 0;
     for region in regions {
-        let session = SyncSession {
-            user: user.to_owned(),
-            region: region.clone(),
-            other_regions: Vec::new(),
-            token: token.to_owned(),
-            origin: None,
-        };
         let store = Rc::new(open_local_store(user, region).await.ok()?);
-        let pair = RegionSync {
-            local: LocalPeer::new(store.name().to_owned(), store),
-            remote: remote_for(&session, region, &origin).ok()?,
-            rejections: RefCell::default(),
-        };
+        let pair = RegionSync::new(store, database_url(&origin, region), token).ok()?;
         total += pair.pending().await?.1;
     }
     Some(total)

@@ -113,11 +113,16 @@ pub struct SyncSession {
 }
 
 impl SyncSession {
-    /// The URL of the region's database, `<origin>/db/<region>`.
-    pub fn database_url(&self, page_origin: &str) -> String {
-        let origin = self.origin.as_deref().unwrap_or(page_origin);
-        format!("{}/db/{}", origin.trim_end_matches('/'), self.region)
+    /// The URL of `region`'s database, `<origin>/db/<region>`, on the session's server (the
+    /// page's own origin unless it names another).
+    pub fn database_url(&self, region: &str, page_origin: &str) -> String {
+        database_url(self.origin.as_deref().unwrap_or(page_origin), region)
     }
+}
+
+/// The URL of `region`'s database on the server at `origin`: `<origin>/db/<region>`.
+pub fn database_url(origin: &str, region: &str) -> String {
+    format!("{}/db/{region}", origin.trim_end_matches('/'))
 }
 
 thread_local! {
@@ -209,12 +214,12 @@ mod tests {
             origin: None,
         };
         assert_eq!(
-            session.database_url("http://localhost:8080"),
+            session.database_url(&session.region, "http://localhost:8080"),
             "http://localhost:8080/db/madre-de-dios"
         );
         session.origin = Some("https://chaski.example/".into());
         assert_eq!(
-            session.database_url("http://ignored"),
+            session.database_url("madre-de-dios", "http://ignored"),
             "https://chaski.example/db/madre-de-dios"
         );
     }
