@@ -51,7 +51,7 @@ impl FormCtx {
     }
 
     /// What to call the field at an error's `path` in `lang`: the label of its widget, or of the
-    /// nearest enclosing one, with the row number of a list (`Edad (persona 2)`); the path itself
+    /// nearest enclosing one, with the row number of a list (`Edad (2)`); the path itself
     /// when nothing on the form shows it.
     pub fn field_name(self, path: &str, lang: Lang) -> String {
         let row = path

@@ -76,9 +76,10 @@ impl StorageSafety {
 
     /// Reads the state again, asking for persistence first when `ask`.
     pub fn refresh(self, ask: bool) {
+        // `try_set`: the answer may come after the app that asked is gone.
         spawn_local(async move {
-            self.persistent.set(persisted(ask).await);
-            self.usage.set(estimate().await);
+            self.persistent.try_set(persisted(ask).await);
+            self.usage.try_set(estimate().await);
         });
     }
 }
