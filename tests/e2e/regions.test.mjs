@@ -76,6 +76,7 @@ describe('an inspector with two regions', () => {
 
       // Offline again, one more record in Cusco: back in Madre de Dios, the strip counts it
       // while this region's own record still shows as synced.
+      await eventually(async () => (await page.locator('#sync-pending').getAttribute('data-count')) === '0', 30_000, 'nothing pending');
       await browser.context.setOffline(true);
       await page.locator('#working-region').selectOption('cusco');
       await page.locator('.inspection-row', { hasText: 'Mina Ananea' }).waitFor();
@@ -168,6 +169,8 @@ describe('a profile changed at the office', () => {
 
       // Offline, one more in Loreto; then the office takes Loreto away. Its record can no
       // longer reach the server, and signing out still counts it: the confirmation is asked.
+      // (First the run that sent the last record checkpoints it: until then it counts as unsent.)
+      await eventually(async () => (await page.locator('#sync-pending').getAttribute('data-count')) === '0', 30_000, 'nothing pending');
       await browser.context.setOffline(true);
       await newInspection(page, 'Huerto Santa Clara');
       await server().restart((dataDir) => cli(dataDir, ['user', 'regions', LUIS.name, 'ucayali']));
