@@ -15,7 +15,7 @@ use crate::helpers::{basic_auth, spawn_app_with, TestApp};
 const REGION: &str = "madre-de-dios";
 const OTHER: &str = "protocol-test";
 const SEED: u64 = 0x00C4_A5C1_F022_2026;
-const REQUESTS: usize = 2500;
+const REQUESTS: usize = 4000;
 
 /// SplitMix64: tiny, good enough to pick from lists, and the same on every machine.
 struct Rng(u64);
@@ -430,9 +430,43 @@ fn headers(rng: &mut Rng, keys: &Keys) -> Vec<(String, String)> {
     out
 }
 
+/// A method the path takes, most of the time, so that most requests reach a handler; any
+/// method otherwise.
+fn pick_method(rng: &mut Rng, path: &str) -> Method {
+    let route = path.split('?').next().unwrap_or_default();
+    let natural: &[&str] = if [
+        "_bulk_docs",
+        "_bulk_get",
+        "_revs_diff",
+        "_ensure_full_commit",
+        "_compact",
+        "/api/login",
+        "/api/logout",
+    ]
+    .iter()
+    .any(|p| route.ends_with(p))
+    {
+        &["POST"]
+    } else if route.ends_with("_session") {
+        &["GET", "POST", "DELETE"]
+    } else if route.ends_with("_changes") || route.ends_with("_all_docs") {
+        &["GET", "POST"]
+    } else if route.starts_with("/db/") && route.len() > 4 && !route.ends_with("_all_dbs") {
+        &["GET", "GET", "PUT", "PUT", "POST", "DELETE", "HEAD"]
+    } else {
+        &["GET", "GET", "HEAD", "DELETE"]
+    };
+    let name = if rng.chance(75) {
+        rng.pick(natural)
+    } else {
+        rng.pick(METHODS)
+    };
+    Method::from_bytes(name.as_bytes()).unwrap_or(Method::GET)
+}
+
 fn make_case(rng: &mut Rng, keys: &Keys) -> Case {
-    let method = Method::from_bytes(rng.pick(METHODS).as_bytes()).unwrap_or(Method::GET);
     let path = pick_path(rng);
+    let method = pick_method(rng, &path);
     let headers = headers(rng, keys);
     let body = if matches!(method, Method::GET | Method::HEAD) && !rng.chance(10) {
         None
@@ -450,36 +484,10 @@ fn make_case(rng: &mut Rng, keys: &Keys) -> Case {
 #[tokio::test]
 async fn thousands_of_mutated_requests_never_get_a_5xx_and_leave_the_server_healthy() {
     let app = spawn_app_with(|c| c.max_longpoll_secs = 1).await;
-    let admin = app.token_for("fuzz-admin", Role::Admin, &[]).await;
-    let inspector = app
-        .token_for("fuzz-inspector", Role::Inspector, &[REGION])
+    app.token_for("fuzz-admin", Role::Admin, &[]).await;
+    app.token_for("fuzz-inspector", Role::Inspector, &[REGION])
         .await;
-    let session_cookie = app
-        .state
-        .accounts
-        .issue_session(
-            "fuzz-inspector",
-            "CouchDB session",
-            std::time::Duration::from_secs(600),
-        )
-        .await
-        .expect("session")
-        .token;
-    for db in [REGION, OTHER] {
-        let created = app
-            .client
-            .put(app.url(&format!("/db/{db}")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 201);
-    }
-    let keys = Keys {
-        admin,
-        inspector,
-        session_cookie,
-    };
+    let mut keys = renew(&app).await;
 
     let seed = std::env::var("CHASKI_FUZZ_SEED")
         .ok()
@@ -495,6 +503,11 @@ async fn thousands_of_mutated_requests_never_get_a_5xx_and_leave_the_server_heal
     // A few requests at a time, as several tablets would send them.
     let mut batch = Vec::new();
     for i in 0..requests {
+        // The fuzz logs out, revokes tokens and deletes databases like anyone may: renew
+        // them now and then, so that most requests still reach something.
+        if i % 200 == 199 {
+            keys = renew(&app).await;
+        }
         batch.push((i, make_case(&mut rng, &keys)));
         if batch.len() == 4 || i + 1 == requests {
             let results = futures_join(&app, &batch).await;
@@ -518,19 +531,14 @@ async fn thousands_of_mutated_requests_never_get_a_5xx_and_leave_the_server_heal
             .collect::<Vec<_>>()
             .join("\n")
     );
+    eprintln!("fuzz: {requests} requests from seed {seed:#x}, statuses {statuses:?}");
     // Most requests must have reached a handler, or the fuzz tests nothing.
     let answered_ok: usize = statuses.range(200..300).map(|(_, n)| n).sum();
     assert!(answered_ok > requests / 20, "{statuses:?}");
 
-    // Healthy afterwards: health answers, and a normal write and read work (with a new token:
-    // the fuzz may well have logged the old ones out).
-    let inspector = app
-        .state
-        .accounts
-        .issue_token("fuzz-inspector", "after the fuzz")
-        .await
-        .expect("token")
-        .token;
+    // Healthy afterwards: health answers, and a normal write and read work (with new tokens
+    // and the database there again: the fuzz may well have removed them).
+    let Keys { inspector, .. } = renew(&app).await;
     let health = app.get("/api/health").await;
     assert_eq!(health.status(), 200);
     let doc = fixtures::inspection_json(99);
@@ -560,6 +568,42 @@ async fn thousands_of_mutated_requests_never_get_a_5xx_and_leave_the_server_heal
         .await
         .unwrap();
     assert_eq!(got["site_name"], doc["site_name"]);
+}
+
+/// New tokens and session for the fuzz's users, and its databases there (again).
+async fn renew(app: &TestApp) -> Keys {
+    let accounts = &app.state.accounts;
+    let token = |user: &'static str| async move {
+        accounts
+            .issue_token(user, "fuzz")
+            .await
+            .expect("token")
+            .token
+    };
+    let keys = Keys {
+        admin: token("fuzz-admin").await,
+        inspector: token("fuzz-inspector").await,
+        session_cookie: accounts
+            .issue_session(
+                "fuzz-inspector",
+                "CouchDB session",
+                std::time::Duration::from_secs(600),
+            )
+            .await
+            .expect("session")
+            .token,
+    };
+    for db in [REGION, OTHER] {
+        let created = app
+            .client
+            .put(app.url(&format!("/db/{db}")))
+            .bearer_auth(&keys.admin)
+            .send()
+            .await
+            .expect("create database");
+        assert!(matches!(created.status().as_u16(), 201 | 412));
+    }
+    keys
 }
 
 /// Sends a batch concurrently and answers in order.
