@@ -461,10 +461,16 @@ fn inline_script_hashes(html: &[u8]) -> Vec<String> {
             .windows(5)
             .any(|w| w[0].is_ascii_whitespace() && &w[1..] == b"src=");
         if !external {
-            let text = &html[tag_end + 1..close];
+            // Browsers hash the text as parsed, and parsing turns CRLF and CR into LF.
+            let text = html[tag_end + 1..close]
+                .iter()
+                .enumerate()
+                .filter(|&(i, &b)| !(b == b'\r' && html.get(tag_end + 2 + i) == Some(&b'\n')))
+                .map(|(_, &b)| if b == b'\r' { b'\n' } else { b })
+                .collect::<Vec<u8>>();
             hashes.push(format!(
                 "sha256-{}",
-                base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text))
+                base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&text))
             ));
         }
         at = close + b"</script".len();
@@ -584,6 +590,11 @@ mod tests {
         );
         assert!(csp.contains("'wasm-unsafe-eval'") && !csp.contains("unsafe-inline"));
         assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"));
+        let crlf = content_security_policy(b"<script>a\r\nb\rc</script>", "text/html");
+        assert!(
+            crlf.to_str().unwrap().contains(&hash("a\nb\nc")),
+            "{crlf:?}"
+        );
         let js = content_security_policy(b"<script>x</script>", "text/javascript");
         assert_eq!(js.to_str().unwrap(), BASE_CSP);
     }
