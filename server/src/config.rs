@@ -58,6 +58,11 @@ pub struct Config {
         value_parser = parse_origin
     )]
     pub cors_origins: Vec<String>,
+
+    /// The server sits behind a reverse proxy that terminates HTTPS: session cookies get the
+    /// `Secure` attribute. Set it in every deployment reached over HTTPS.
+    #[arg(long, env = "CHASKI_BEHIND_HTTPS_PROXY")]
+    pub behind_https_proxy: bool,
 }
 
 /// An origin as browsers send it: scheme, host and optional port, nothing after.
@@ -91,6 +96,7 @@ impl Config {
             max_changes_limit: 10_000,
             max_longpoll_secs: 60,
             cors_origins: Vec::new(),
+            behind_https_proxy: false,
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub assets: Arc<routes::assets::Assets>,
     /// Users, device tokens and the failed-login limit.
     pub accounts: Accounts,
+    /// Requests reach us through a proxy that terminates HTTPS (cookies get `Secure`).
+    pub behind_https_proxy: bool,
 }
 
 /// A server that is bound and ready to run.
@@ -96,6 +98,7 @@ impl Application {
             storage,
             assets: Arc::new(assets),
             accounts,
+            behind_https_proxy: config.behind_https_proxy,
         };
         let router = routes::router(state.clone(), &config.cors_origins);
         Ok(Self {

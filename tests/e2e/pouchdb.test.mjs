@@ -110,6 +110,19 @@ describe('stock PouchDB against a Chaski server', () => {
     }
   });
 
+  test('new PouchDB(url) creates a missing database and destroy() removes it, as CouchDB allows', async () => {
+    // Without skip_setup PouchDB creates the database with `PUT /db/name/` (trailing slash),
+    // and destroy() sends `DELETE /db/name/`.
+    const url = `${server.url}/db/pouch-created`;
+    const db = new PouchDB(url, { auth: { username: ADMIN.name, password: ADMIN.password } });
+    const info = await db.info();
+    assert.equal(info.db_name, 'pouch-created');
+    assert.equal((await db.put({ _id: 'a', v: 1 })).ok, true);
+    assert.equal((await db.destroy()).ok, true);
+    const gone = await fetch(url, { headers: { authorization: basic(ADMIN.name, ADMIN.password) } });
+    assert.equal(gone.status, 404);
+  });
+
   test('wrong credentials get a 401 that PouchDB reports, not a crash', async () => {
     const intruder = new PouchDB(`${server.url}/db/${DB}`, {
       auth: { username: INSPECTOR.name, password: 'not the password' },

@@ -107,12 +107,27 @@ impl From<&User> for UserInfo {
     }
 }
 
+/// How a token may be presented: the two kinds are never interchangeable, so that a token
+/// copied out of an app's storage cannot ride as a cookie, nor a cookie as a bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// From `POST /api/login`: only as `Authorization: Bearer`. Records written before kinds
+    /// existed read as this, so old cookie sessions end (they last a day at most).
+    #[default]
+    Bearer,
+    /// From `POST /db/_session`: only as the `AuthSession` cookie.
+    Session,
+}
+
 /// A device's token as stored (the secret itself is not).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenRecord {
     pub id: String,
     pub user: String,
     pub device: String,
+    #[serde(default)]
+    pub kind: TokenKind,
     secret_sha256: String,
     pub created_at: u64,
     pub expires_at: u64,
@@ -334,12 +349,17 @@ impl Accounts {
             .check(name, addr, Instant::now())
             .map_err(AccountError::Limited)?;
         match self.check_password(name, password).await {
-            Ok(user) => {
+            Ok(user) if !user.disabled => {
                 limiter.succeeded(name);
-                if user.disabled {
-                    return Err(AccountError::Disabled(user.name));
-                }
                 Ok(user)
+            }
+            // A disabled account answers a right password exactly as a wrong one (same error,
+            // same count against the limit), so that nobody can test a password against it;
+            // the administrator who disabled it tells its owner.
+            Ok(_disabled) => {
+                limiter.failed(name, addr, Instant::now());
+                tracing::warn!(user = %name, addr = ?addr, "login refused: account disabled");
+                Err(AccountError::BadCredentials)
             }
             Err(AccountError::BadCredentials) => {
                 limiter.failed(name, addr, Instant::now());
@@ -365,7 +385,9 @@ impl Accounts {
             return Err(AccountError::BadCredentials);
         };
         let key = credential_key(name, password);
-        if self.recently_verified(&key, &user.password_hash) {
+        // A disabled account always pays the full check: a quick answer would tell a right
+        // password from a wrong one.
+        if !user.disabled && self.recently_verified(&key, &user.password_hash) {
             return Ok(user);
         }
         let (pw, phc) = (password.to_owned(), user.password_hash.clone());
@@ -374,6 +396,9 @@ impl Accounts {
             .map_err(|e| AccountError::Internal(format!("password check panicked: {e}")))?;
         if !ok {
             return Err(AccountError::BadCredentials);
+        }
+        if user.disabled {
+            return Ok(user);
         }
         let mut verified = self.lock_verified();
         if verified.len() > 10_000 {
@@ -403,12 +428,32 @@ impl Accounts {
             .await
     }
 
-    /// Issues a token valid for `ttl` (zero gives an already expired token, for tests).
+    /// Issues a bearer token valid for `ttl` (zero gives an already expired token, for tests).
     pub async fn issue_token_with_ttl(
         &self,
         user: &str,
         device: &str,
         ttl: Duration,
+    ) -> Result<IssuedToken, AccountError> {
+        self.issue(user, device, ttl, TokenKind::Bearer).await
+    }
+
+    /// Issues a cookie session (`AuthSession`) valid for `ttl`.
+    pub async fn issue_session(
+        &self,
+        user: &str,
+        device: &str,
+        ttl: Duration,
+    ) -> Result<IssuedToken, AccountError> {
+        self.issue(user, device, ttl, TokenKind::Session).await
+    }
+
+    async fn issue(
+        &self,
+        user: &str,
+        device: &str,
+        ttl: Duration,
+        kind: TokenKind,
     ) -> Result<IssuedToken, AccountError> {
         let device = validate_device(device)?;
         if !self.inner.users.contains_key(user)? {
@@ -423,6 +468,7 @@ impl Accounts {
                 id: id.clone(),
                 user: user.to_owned(),
                 device: device.clone(),
+                kind,
                 secret_sha256: sha256_hex(secret.as_bytes()),
                 created_at: now,
                 expires_at: now.saturating_add(ttl.as_secs()),
@@ -771,9 +817,10 @@ mod tests {
             accounts.resolve_token(&token.token),
             Err(AccountError::Disabled(_))
         ));
+        // The right password is refused exactly as a wrong one: no oracle for passwords.
         assert!(matches!(
             accounts.login("ana", "una clave larga", None).await,
-            Err(AccountError::Disabled(_))
+            Err(AccountError::BadCredentials)
         ));
     }
 

@@ -30,7 +30,7 @@ use axum::http::HeaderMap;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-pub use accounts::{AccountError, Accounts, TokenInfo, UserInfo};
+pub use accounts::{AccountError, Accounts, TokenInfo, TokenKind, UserInfo};
 
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -204,13 +204,25 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
                 .map_err(|e| login_error(e, true))?;
             Ok(Some(Principal::from_user(&user, None)))
         }
-        Credentials::Bearer(token) | Credentials::Cookie(token) => {
-            let (record, user) = accounts
-                .resolve_token(&token)
-                .map_err(|e| login_error(e, false))?;
-            Ok(Some(Principal::from_user(&user, Some(record.device))))
-        }
+        Credentials::Bearer(token) => resolve(accounts, &token, TokenKind::Bearer).map(Some),
+        Credentials::Cookie(token) => resolve(accounts, &token, TokenKind::Session).map(Some),
     }
+}
+
+/// The principal of a token presented as `presented_as`: a bearer token sent as a cookie (or a
+/// session cookie sent as a bearer token) is no token at all.
+fn resolve(
+    accounts: &Accounts,
+    token: &str,
+    presented_as: TokenKind,
+) -> Result<Principal, ApiError> {
+    let (record, user) = accounts
+        .resolve_token(token)
+        .map_err(|e| login_error(e, false))?;
+    if record.kind != presented_as {
+        return Err(login_error(AccountError::BadToken, false));
+    }
+    Ok(Principal::from_user(&user, Some(record.device)))
 }
 
 /// The client's address as the listener saw it (absent when the router is driven without a

@@ -41,6 +41,8 @@ struct Asset {
     len: u64,
     content_type: &'static str,
     etag: HeaderValue,
+    /// The Content-Security-Policy this file is served with (see [`content_security_policy`]).
+    csp: HeaderValue,
     raw: Bytes,
     gzip: OnceLock<Option<Bytes>>,
     brotli: OnceLock<Option<Bytes>>,
@@ -71,7 +73,10 @@ impl Assets {
             Ok(meta) if meta.is_file() => meta,
             Ok(_) => return Ok(None),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(ApiError::Internal(format!("{}: {err}", path.display()))),
+            Err(err) => {
+                return Err(impossible_path(relative, &err)
+                    .unwrap_or_else(|| ApiError::Internal(format!("{}: {err}", path.display()))))
+            }
         };
         let modified = meta.modified().ok();
         if let Some(hit) = self.cached(relative) {
@@ -83,13 +88,17 @@ impl Assets {
             Ok(raw) => Bytes::from(raw),
             // Deleted between the two calls (a deploy in progress): same as never there.
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(ApiError::Internal(format!("{}: {err}", path.display()))),
+            Err(err) => {
+                return Err(impossible_path(relative, &err)
+                    .unwrap_or_else(|| ApiError::Internal(format!("{}: {err}", path.display()))))
+            }
         };
         let asset = Arc::new(Asset {
             modified,
             len: meta.len(),
             content_type: content_type(relative),
             etag: etag(&raw),
+            csp: content_security_policy(&raw, content_type(relative)),
             raw,
             gzip: OnceLock::new(),
             brotli: OnceLock::new(),
@@ -111,6 +120,27 @@ impl Assets {
             .get(relative)
             .cloned()
     }
+}
+
+/// A failed lookup that only says the URL can name no file: a path under a file
+/// (`/app.js/x`: "Not a directory"), a name or path too long for the file system, a folder
+/// where a file was expected. A 404, and not the app's shell either: no client route looks
+/// like that. Anything else (permissions, I/O) is the server's fault and stays a 500.
+fn impossible_path(path: &Path, err: &std::io::Error) -> Option<ApiError> {
+    use std::io::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::NotADirectory
+            | ErrorKind::IsADirectory
+            | ErrorKind::InvalidFilename
+            | ErrorKind::InvalidInput
+    )
+    .then(|| {
+        ApiError::NotFound(format!(
+            "There is no file {} in this build of the app.",
+            path.display()
+        ))
+    })
 }
 
 /// The fallback handler: every path that no API route claimed.
@@ -176,6 +206,7 @@ async fn respond(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    response_headers.insert(header::CONTENT_SECURITY_POLICY, asset.csp.clone());
     if is_compressible(asset.content_type) {
         response_headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
@@ -374,6 +405,83 @@ fn is_compressible(content_type: &str) -> bool {
         )
 }
 
+/// The policy every file of the app is served with; an HTML page adds the hashes of its own
+/// inline scripts to `script-src`.
+///
+/// Scripts come only from the app's origin, or are one of the page's own inline scripts as
+/// built (Trunk writes one that loads the wasm module, and `index.html` one that registers the
+/// service worker; their hashes change with every build, so they are read from the file
+/// served, not written down here). `'wasm-unsafe-eval'` lets the page compile its wasm module,
+/// and nothing else: no `eval`, no inline event handlers, no script from elsewhere, even if
+/// some text a user wrote ever reached the page as HTML. Photos are shown from `data:` URLs.
+/// The app is never framed, and talks to its own server only.
+pub const BASE_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; \
+     manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+fn content_security_policy(raw: &[u8], content_type: &str) -> HeaderValue {
+    let hashes = if content_type.starts_with("text/html") {
+        inline_script_hashes(raw)
+    } else {
+        Vec::new()
+    };
+    let policy = if hashes.is_empty() {
+        BASE_CSP.to_owned()
+    } else {
+        let sources: String = hashes.iter().map(|h| format!(" '{h}'")).collect();
+        BASE_CSP.replacen(
+            "'wasm-unsafe-eval';",
+            &format!("'wasm-unsafe-eval'{sources};"),
+            1,
+        )
+    };
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static(BASE_CSP))
+}
+
+/// `sha256-<base64>` of the text of each inline `<script>` (one without `src`) of a page, as
+/// CSP hashes them: the exact bytes between the opening tag and `</script`.
+fn inline_script_hashes(html: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+
+    let lower = html.to_ascii_lowercase();
+    let mut hashes = Vec::new();
+    let mut at = 0;
+    while let Some(start) = find(&lower[at..], b"<script").map(|i| at + i) {
+        let Some(tag_end) = find(&lower[start..], b">").map(|i| start + i) else {
+            break;
+        };
+        let tag = &lower[start..tag_end];
+        let Some(close) = find(&lower[tag_end..], b"</script").map(|i| tag_end + i) else {
+            break;
+        };
+        // An attribute ` src=` (not `data-src=`) makes it an external script.
+        let external = tag
+            .windows(5)
+            .any(|w| w[0].is_ascii_whitespace() && &w[1..] == b"src=");
+        if !external {
+            // Browsers hash the text as parsed, and parsing turns CRLF and CR into LF.
+            let text = html[tag_end + 1..close]
+                .iter()
+                .enumerate()
+                .filter(|&(i, &b)| !(b == b'\r' && html.get(tag_end + 2 + i) == Some(&b'\n')))
+                .map(|(_, &b)| if b == b'\r' { b'\n' } else { b })
+                .collect::<Vec<u8>>();
+            hashes.push(format!(
+                "sha256-{}",
+                base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&text))
+            ));
+        }
+        at = close + b"</script".len();
+    }
+    hashes
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 /// A strong validator from the content itself, so that it survives server restarts and is
 /// the same on every server holding the same build.
 fn etag(raw: &[u8]) -> HeaderValue {
@@ -451,6 +559,44 @@ mod tests {
             relative_path("/icons/a.png").ok(),
             Some(PathBuf::from("icons/a.png"))
         );
+    }
+
+    #[test]
+    fn a_page_s_policy_allows_its_own_inline_scripts_and_nothing_else_inline() {
+        use base64::Engine as _;
+        use sha2::{Digest, Sha256};
+        // Shaped like Trunk's output: a module script that loads the wasm, an external one.
+        let page = "<html><head><SCRIPT type=\"module\">import init from '/a.js';\nawait init();</SCRIPT>\
+                    <script src=\"/x.js\"></script><script>\n  navigator.serviceWorker;\n</script></head></html>";
+        let hash = |text: &str| {
+            format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text))
+            )
+        };
+        let csp = content_security_policy(page.as_bytes(), "text/html; charset=utf-8");
+        let csp = csp.to_str().unwrap();
+        assert!(
+            csp.contains(&hash("import init from '/a.js';\nawait init();")),
+            "{csp}"
+        );
+        assert!(
+            csp.contains(&hash("\n  navigator.serviceWorker;\n")),
+            "{csp}"
+        );
+        assert!(
+            !csp.contains(&hash("")),
+            "the external script is not hashed: {csp}"
+        );
+        assert!(csp.contains("'wasm-unsafe-eval'") && !csp.contains("unsafe-inline"));
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("object-src 'none'"));
+        let crlf = content_security_policy(b"<script>a\r\nb\rc</script>", "text/html");
+        assert!(
+            crlf.to_str().unwrap().contains(&hash("a\nb\nc")),
+            "{crlf:?}"
+        );
+        let js = content_security_policy(b"<script>x</script>", "text/javascript");
+        assert_eq!(js.to_str().unwrap(), BASE_CSP);
     }
 
     #[test]

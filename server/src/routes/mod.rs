@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::extract::OriginalUri;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::routing::get;
 use axum::{middleware, Router};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
@@ -40,7 +40,10 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
             get(session::get_session)
                 .post(session::post_session)
                 .delete(session::delete_session),
-        );
+        )
+        // After every route is added (it applies to the routes present), before CORS (so that
+        // a 405 carries CORS headers too).
+        .method_not_allowed_fallback(method_not_allowed);
     // Layered before the fallback, so the PWA's own files never carry CORS headers.
     if let Some(cors) = cors_layer(cors_origins) {
         data = data.layer(cors);
@@ -81,6 +84,19 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             ])
             // Tablets on slow links should not repeat a preflight before every request.
             .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// A known path with a method it does not take: CouchDB's JSON error (axum's own 405 has an
+/// empty body, which PouchDB reports as "invalid json response body"). axum adds `Allow`.
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::couch(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{method} is not allowed on {}; the Allow header lists the methods that are.",
+            uri.path()
+        ),
     )
 }
 

@@ -3,14 +3,14 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
+use axum::http::header::{CONTENT_TYPE, ORIGIN, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::{self, ClientIp, Principal, SESSION_COOKIE};
+use crate::auth::{self, ClientIp, Principal, TokenKind, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -61,7 +61,7 @@ pub async fn post_session(
         .map_err(|e| auth::login_error(e, false))?;
     let issued = state
         .accounts
-        .issue_token_with_ttl(&user.name, "CouchDB session", SESSION_TTL)
+        .issue_session(&user.name, "CouchDB session", SESSION_TTL)
         .await?;
     let principal = Principal {
         name: user.name.clone(),
@@ -70,9 +70,10 @@ pub async fn post_session(
         device: None,
     };
     let cookie = format!(
-        "{SESSION_COOKIE}={}; Version=1; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
+        "{SESSION_COOKIE}={}; Version=1; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
         issued.token,
-        SESSION_TTL.as_secs()
+        SESSION_TTL.as_secs(),
+        secure_attribute(&state, &headers),
     );
     let mut response = Json(json!({
         "ok": true,
@@ -95,18 +96,38 @@ pub async fn delete_session(
         if let Some(id) = auth::token_id(&token) {
             // Only a session token is ended here; anything else the cookie names is ignored.
             if let Ok((record, _)) = state.accounts.resolve_token(&token) {
-                if record.device == "CouchDB session" {
+                if record.kind == TokenKind::Session {
                     state.accounts.revoke_token(id).await?;
                 }
             }
         }
     }
     let mut response = Json(json!({"ok": true})).into_response();
-    response.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_static("AuthSession=; Version=1; Path=/; Max-Age=0; HttpOnly"),
+    let clear = format!(
+        "{SESSION_COOKIE}=; Version=1; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
+        secure_attribute(&state, &headers)
     );
+    if let Ok(value) = HeaderValue::from_str(&clear) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
     Ok(response)
+}
+
+/// `; Secure` when the browser reached us over HTTPS, so that the cookie never travels in
+/// clear: always behind a proxy configured as terminating HTTPS (`--behind-https-proxy`), or
+/// when the page's `Origin` is `https://` (browsers set it; a script cannot). The server itself
+/// speaks plain HTTP, and an `X-Forwarded-Proto` from anyone but a configured proxy is not
+/// believed. Setting `Secure` wrongly could only lose a cookie, never leak one.
+fn secure_attribute(state: &AppState, headers: &HeaderMap) -> &'static str {
+    let https_origin = headers
+        .get(ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|origin| origin.starts_with("https://"));
+    if state.behind_https_proxy || https_origin {
+        "; Secure"
+    } else {
+        ""
+    }
 }
 
 fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<SessionForm, ApiError> {

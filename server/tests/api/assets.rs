@@ -285,3 +285,57 @@ async fn writes_to_the_app_and_paths_escaping_the_folder_are_refused() {
     let climb = app.get("/icons/..%2f..%2fetc%2fpasswd").await;
     assert_eq!(climb.status(), 400);
 }
+
+#[tokio::test]
+async fn paths_under_a_file_and_paths_too_long_for_the_disk_are_404_not_500() {
+    let app = spawn_app().await;
+    let deep = "/a".repeat(3000);
+    let long_name = format!("/{}", "n".repeat(300));
+    let cases = [
+        format!("/{HASHED_JS}/x"),
+        "/index.html/anything".to_owned(),
+        "/icons/icon-192.png/x/y.txt".to_owned(),
+        deep,
+        long_name,
+    ];
+    for path in cases {
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 404, "{}", &path[..path.len().min(60)]);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "not_found");
+    }
+}
+
+#[tokio::test]
+async fn the_app_is_served_with_a_strict_csp_naming_its_own_inline_scripts() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let app = spawn_app().await;
+    let boot = "import init from '/chaski-client-0123456789abcdef.js';\nawait init();\n";
+    std::fs::write(
+        app.static_dir.join("index.html"),
+        format!("<!doctype html><html><head><script type=\"module\">{boot}</script></head></html>"),
+    )
+    .unwrap();
+    let hash = format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(boot))
+    );
+    for path in ["/", "/index.html", "/inspections/new"] {
+        let response = app.get(path).await;
+        let csp = header(&response, "content-security-policy");
+        assert!(csp.contains(&hash), "{path}: {csp}");
+        assert!(
+            csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+    }
+    let js = app.get(&format!("/{HASHED_JS}")).await;
+    let csp = header(&js, "content-security-policy");
+    assert!(
+        csp.starts_with("default-src 'self'") && !csp.contains("sha256"),
+        "{csp}"
+    );
+}

@@ -111,6 +111,47 @@ async fn disabling_a_user_cuts_off_their_password_and_tokens_at_once() {
     assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// Status, `WWW-Authenticate` and body of an answer, to compare two answers whole.
+async fn whole(response: reqwest::Response) -> (StatusCode, Option<String>, String) {
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (response.status(), challenge, response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_disabled_account_answers_the_right_password_exactly_as_a_wrong_one() {
+    let app = spawn_app().await;
+    // One account per way in, so that the failed-login limit (5) never comes into play.
+    for (way, user) in [("api", "ana"), ("basic", "beto"), ("session", "carla")] {
+        let (name, password) = app.create_user(user, Role::Inspector, &["loreto"]).await;
+        app.state.accounts.set_disabled(&name, true).await.unwrap();
+        let attempt = |password: String| {
+            let (app, name) = (&app, name.clone());
+            async move {
+                let response = match way {
+                    "api" => post_login(app, &name, &password).await,
+                    "basic" => get_with(app, "/db/_all_dbs", &basic_auth(&name, &password)).await,
+                    _ => app
+                        .client
+                        .post(app.url("/db/_session"))
+                        .json(&json!({"name": name, "password": password}))
+                        .send()
+                        .await
+                        .unwrap(),
+                };
+                whole(response).await
+            }
+        };
+        let right = attempt(password.clone()).await;
+        let wrong = attempt(format!("{password}-wrong")).await;
+        assert_eq!(right.0, StatusCode::UNAUTHORIZED, "{way}: {}", right.2);
+        assert_eq!(right, wrong, "{way}");
+        assert!(!right.2.contains("disabled"), "{way}: {}", right.2);
+    }
+}
+
 #[tokio::test]
 async fn an_expired_token_is_refused() {
     let app = spawn_app().await;
@@ -311,6 +352,101 @@ async fn couchdb_session_logs_in_with_a_cookie_and_out_again() {
         .await
         .unwrap();
     assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn session_cookie(
+    app: &TestApp,
+    name: &str,
+    password: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut request = app
+        .client
+        .post(app.url("/db/_session"))
+        .json(&json!({"name": name, "password": password}));
+    for (header, value) in extra {
+        request = request.header(*header, *value);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_bearer_token_is_no_cookie_and_a_session_cookie_is_no_bearer_token() {
+    let app = spawn_app().await;
+    let (name, password) = app.create_user("ana", Role::Inspector, &["loreto"]).await;
+    let token = app.login(&name, &password, "tablet").await;
+    let cookie = session_cookie(&app, &name, &password, &[]).await;
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let session_value = session.strip_prefix("AuthSession=").unwrap().to_owned();
+
+    // Each works the way it was issued...
+    assert_eq!(
+        get_with(&app, "/api/me", &format!("Bearer {token}"))
+            .await
+            .status(),
+        200
+    );
+    let with_cookie = |value: String| {
+        app.client
+            .get(app.url("/db/_all_dbs"))
+            .header("cookie", value)
+            .send()
+    };
+    assert_eq!(with_cookie(session.clone()).await.unwrap().status(), 200);
+    // ...and never the other way.
+    assert_eq!(
+        with_cookie(format!("AuthSession={token}"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        get_with(&app, "/db/_all_dbs", &format!("Bearer {session_value}"))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_over_https_and_only_then() {
+    let app = spawn_app().await;
+    let (name, password) = app.create_user("ana", Role::Inspector, &["loreto"]).await;
+    let plain = session_cookie(&app, &name, &password, &[]).await;
+    assert!(
+        plain.contains("HttpOnly") && plain.contains("SameSite=Lax"),
+        "{plain}"
+    );
+    assert!(!plain.contains("Secure"), "{plain}");
+    // Anyone can write X-Forwarded-Proto: it is believed only from a configured proxy.
+    let forged = session_cookie(&app, &name, &password, &[("x-forwarded-proto", "https")]).await;
+    assert!(!forged.contains("Secure"), "{forged}");
+    let from_https_page = session_cookie(
+        &app,
+        &name,
+        &password,
+        &[("origin", "https://chaski.example")],
+    )
+    .await;
+    assert!(from_https_page.contains("; Secure"), "{from_https_page}");
+
+    let proxied = crate::helpers::spawn_app_with(|c| c.behind_https_proxy = true).await;
+    let (name, password) = proxied
+        .create_user("ana", Role::Inspector, &["loreto"])
+        .await;
+    let cookie = session_cookie(&proxied, &name, &password, &[]).await;
+    assert!(
+        cookie.contains("; Secure")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
 }
 
 #[tokio::test]

@@ -4,5 +4,6 @@ mod assets;
 mod auth;
 mod cors;
 mod couch;
+mod fuzz;
 mod health;
 mod helpers;

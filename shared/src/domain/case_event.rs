@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 use super::inspection::check_type;
 use super::person::{PersonCode, ReferralTarget};
 use super::time::{Timestamp, EVENT_PREFIX, INSPECTION_PREFIX};
-use super::validate::{choice, index, Choice, ErrorCode, Errors, FieldError, Format, Obj, Rule};
+use super::validate::{
+    choice, index, join, Choice, ErrorCode, Errors, FieldError, Format, Obj, Rule,
+};
 use crate::doc::{DocId, Document};
 
 /// The `type` of a case event document.
@@ -129,6 +131,11 @@ impl CaseEvent {
                     expected: Format::CaseEventId,
                 },
             );
+        }
+        // Case events carry no files: whatever one would hold (a scanned ruling, say) belongs
+        // to a sealed, typed field first.
+        for name in doc.attachments.keys() {
+            errs.push(join("_attachments", name), ErrorCode::UnknownField);
         }
         let o = Obj::new(body, "");
         if let (Some(field), Some(from_id)) = (o.text("inspection", 512, &mut errs), inspection_id)

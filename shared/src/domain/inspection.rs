@@ -464,6 +464,28 @@ fn parse_photos(items: &[Value], path: &str, errs: &mut Errors) -> Vec<Photo> {
     photos
 }
 
+/// A photo attachment is a JPEG of at most [`MAX_PHOTO_BYTES`]: by its label, and by its bytes
+/// when they are inline (a JPEG starts with FF D8 FF whatever its label says).
+fn check_photo_bytes(att: &Attachment, at: &str, errs: &mut Errors) {
+    let mime = att.content_type.split(';').next().unwrap_or("").trim();
+    let looks_jpeg = att
+        .data
+        .as_deref()
+        .is_none_or(|d| d.starts_with(&[0xFF, 0xD8, 0xFF]));
+    if !mime.eq_ignore_ascii_case("image/jpeg") || !looks_jpeg {
+        errs.push(at, ErrorCode::NotJpeg);
+    }
+    let len = att.data.as_ref().map_or(att.length, |d| d.len() as u64);
+    if len > MAX_PHOTO_BYTES {
+        errs.push(
+            at,
+            ErrorCode::TooLarge {
+                max_bytes: MAX_PHOTO_BYTES,
+            },
+        );
+    }
+}
+
 /// Checks that `type` is `expected`.
 pub(crate) fn check_type(
     body: &Map<String, Value>,
@@ -616,7 +638,9 @@ impl Inspection {
     }
 
     /// Each photo names an attachment of the document that is a JPEG of at most
-    /// [`MAX_PHOTO_BYTES`].
+    /// [`MAX_PHOTO_BYTES`]; and so is every other attachment, named by a photo or not (photos
+    /// are the only attachments an inspection has), with at most [`MAX_PHOTOS`] of them.
+    /// Anything else (an HTML page, a program) would be stored and served to the office.
     pub fn check_photos(&self, attachments: &BTreeMap<String, Attachment>) -> Vec<FieldError> {
         let mut errs = Errors::default();
         for (i, photo) in self.photos.iter().enumerate() {
@@ -625,23 +649,14 @@ impl Inspection {
                 errs.push(at, ErrorCode::MissingAttachment);
                 continue;
             };
-            let mime = att.content_type.split(';').next().unwrap_or("").trim();
-            // Inline bytes are checked too: a JPEG starts with FF D8 FF whatever its label says.
-            let looks_jpeg = att
-                .data
-                .as_deref()
-                .is_none_or(|d| d.starts_with(&[0xFF, 0xD8, 0xFF]));
-            if !mime.eq_ignore_ascii_case("image/jpeg") || !looks_jpeg {
-                errs.push(&at, ErrorCode::NotJpeg);
-            }
-            let len = att.data.as_ref().map_or(att.length, |d| d.len() as u64);
-            if len > MAX_PHOTO_BYTES {
-                errs.push(
-                    &at,
-                    ErrorCode::TooLarge {
-                        max_bytes: MAX_PHOTO_BYTES,
-                    },
-                );
+            check_photo_bytes(att, &at, &mut errs);
+        }
+        if attachments.len() > MAX_PHOTOS {
+            errs.push("_attachments", ErrorCode::TooMany { max: MAX_PHOTOS });
+        }
+        for (name, att) in attachments.iter().take(MAX_PHOTOS + 1) {
+            if !self.photos.iter().any(|p| &p.attachment == name) {
+                check_photo_bytes(att, &join("_attachments", name), &mut errs);
             }
         }
         errs.0

@@ -144,15 +144,36 @@ pub fn validate_document(doc: &Document) -> Result<Kind, Vec<FieldError>> {
     parse_document(doc).map(|p| p.kind())
 }
 
-/// [`validate_document`] for a document written to database `db_name`: when that is a region's
-/// database, an inspection that names a region must name that one (a record filed in the wrong
-/// region would escape the office that must act on it). Other databases skip the check.
+/// What a deletion in a region database may carry besides `_id`, `_rev`, `_deleted` and
+/// `_revisions`: the fields that route it (which kind of record, which region), and nothing
+/// else. A tombstone is stored and served back (`?rev=`, `open_revs`, `_changes`) like any
+/// revision, so a name or an identity number in one would leak exactly as in a live record; and
+/// a deletion needs no content at all.
+pub const TOMBSTONE_FIELDS: &[&str] = &["type", "region"];
+
+/// [`validate_document`] for a document written to database `db_name`. When that is a region's
+/// database:
+/// - an inspection that names a region must name that one (a record filed in the wrong region
+///   would escape the office that must act on it);
+/// - a tombstone carries only [`TOMBSTONE_FIELDS`] (with a known `type` and this database's
+///   `region`) and no attachments; every other field is refused, not stripped, so the device
+///   that sent it learns at once.
+///
+/// Other databases skip both checks.
 pub fn validate_for_database(doc: &Document, db_name: &str) -> Result<Kind, Vec<FieldError>> {
     let result = validate_document(doc);
     let Some(db_region) = Region::from_db_name(db_name) else {
         return result;
     };
-    if doc.deleted || doc.body.get("type").and_then(Value::as_str) != Some(INSPECTION_TYPE) {
+    if doc.deleted {
+        let errors = tombstone_problems(doc, db_region, db_name);
+        return if errors.is_empty() {
+            result
+        } else {
+            Err(errors)
+        };
+    }
+    if doc.body.get("type").and_then(Value::as_str) != Some(INSPECTION_TYPE) {
         return result;
     }
     let doc_region = doc
@@ -178,4 +199,39 @@ pub fn validate_for_database(doc: &Document, db_name: &str) -> Result<Kind, Vec<
         }
         _ => result,
     }
+}
+
+/// What a tombstone of a region database carries beyond [`TOMBSTONE_FIELDS`], or carries
+/// wrongly there.
+fn tombstone_problems(doc: &Document, db_region: Region, db_name: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    for (key, value) in &doc.body {
+        match key.as_str() {
+            "type" => {
+                if !value.as_str().is_some_and(|t| DOCUMENT_TYPES.contains(&t)) {
+                    errors.push(FieldError::new(
+                        "type",
+                        ErrorCode::NotInList {
+                            allowed: DOCUMENT_TYPES,
+                        },
+                    ));
+                }
+            }
+            "region" => {
+                if value.as_str().and_then(Region::from_db_name) != Some(db_region) {
+                    errors.push(FieldError::new(
+                        "region",
+                        ErrorCode::RegionMismatch {
+                            database: db_name.to_string(),
+                        },
+                    ));
+                }
+            }
+            other => errors.push(FieldError::new(other, ErrorCode::UnknownField)),
+        }
+    }
+    if !doc.attachments.is_empty() {
+        errors.push(FieldError::new("_attachments", ErrorCode::UnknownField));
+    }
+    errors
 }

@@ -723,6 +723,29 @@ fn photo_stubs_are_checked_by_their_declared_type_and_length() {
     );
 }
 
+#[test]
+fn every_attachment_of_an_inspection_is_a_jpeg_photo_named_or_not() {
+    let mut value = inspection_json(1);
+    value["_attachments"] = json!({
+        "report.html": {"content_type": "text/html", "data": base64_of(b"<script></script>")},
+        "setup.exe": {"content_type": "application/x-msdownload", "stub": true,
+                      "digest": "md5-x", "length": 9_437_184},
+        "spare.jpg": {"content_type": "image/jpeg", "data": base64_of(&fixtures::jpeg_bytes(64))},
+    });
+    let errors = errors_of(value);
+    assert_has(&errors, "_attachments.report.html", ErrorCode::NotJpeg);
+    assert_has(&errors, "_attachments.setup.exe", ErrorCode::NotJpeg);
+    assert_has(
+        &errors,
+        "_attachments.setup.exe",
+        ErrorCode::TooLarge { max_bytes: 204_800 },
+    );
+    assert!(
+        !errors.iter().any(|e| e.field.contains("spare.jpg")),
+        "{errors:#?}"
+    );
+}
+
 // --- case events -----------------------------------------------------------------------------
 
 #[test]
@@ -862,8 +885,59 @@ fn tombstones_and_design_documents_pass() {
         validate_for_database(&tombstone, "loreto"),
         Ok(Kind::Tombstone)
     );
+    let routed = doc(json!({"_id": "inspection:x", "_deleted": true,
+        "_revisions": {"start": 2, "ids": ["b", "a"]}, "type": "inspection", "region": "loreto"}));
+    assert_eq!(
+        validate_for_database(&routed, "loreto"),
+        Ok(Kind::Tombstone)
+    );
     let design = doc(json!({"_id": "_design/reports", "views": {}}));
     assert_eq!(validate_document(&design), Ok(Kind::Design));
+}
+
+#[test]
+fn a_tombstone_in_a_region_database_carries_only_its_routing_fields() {
+    let named = doc(json!({"_id": "inspection:x", "_deleted": true,
+        "people": [{"code": "P-001", "name": "Juana", "dni": "45678912"}], "notes": "x"}));
+    let errors = validate_for_database(&named, "loreto").expect_err("refused");
+    assert_has(&errors, "people", ErrorCode::UnknownField);
+    assert_has(&errors, "notes", ErrorCode::UnknownField);
+    // Outside the regions' databases (an administrator's archive) nothing is checked.
+    assert_eq!(
+        validate_for_database(&named, "national-archive"),
+        Ok(Kind::Tombstone)
+    );
+
+    let misrouted = doc(json!({"_id": "inspection:x", "_deleted": true,
+        "type": "person", "region": "cusco"}));
+    let errors = validate_for_database(&misrouted, "loreto").expect_err("refused");
+    assert_has(
+        &errors,
+        "type",
+        ErrorCode::NotInList {
+            allowed: DOCUMENT_TYPES,
+        },
+    );
+    assert_has(
+        &errors,
+        "region",
+        ErrorCode::RegionMismatch {
+            database: "loreto".into(),
+        },
+    );
+
+    let mut with_photo = doc(json!({"_id": "inspection:x", "_deleted": true}));
+    with_photo.attachments.insert(
+        "p.jpg".into(),
+        Attachment::inline("image/jpeg", fixtures::jpeg_bytes(10)),
+    );
+    assert_eq!(
+        validate_for_database(&with_photo, "loreto"),
+        Err(vec![FieldError::new(
+            "_attachments",
+            ErrorCode::UnknownField
+        )])
+    );
 }
 
 #[test]
@@ -930,4 +1004,12 @@ fn the_fixture_inspection_is_about_one_kilobyte_and_ids_are_distinct_and_ordered
             Ok(Kind::Inspection)
         );
     }
+}
+
+#[test]
+fn a_case_event_carries_no_attachments() {
+    let mut value = fixtures::case_event_json(1, 1, CaseEventKind::Reviewed);
+    value["_attachments"] = json!({"ruling.jpg": {"content_type": "image/jpeg",
+        "data": base64_of(&fixtures::jpeg_bytes(64))}});
+    assert_rejected_with(value, "_attachments.ruling.jpg", ErrorCode::UnknownField);
 }

@@ -5,11 +5,15 @@ use std::hash::{BuildHasher, Hasher};
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
+use axum::http::header::{
+    CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION,
+    X_CONTENT_TYPE_OPTIONS,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chaski_shared::doc::{Attachment, DocId, Document, DESIGN_PREFIX};
+use chaski_shared::domain::inspection::MAX_PHOTO_BYTES;
 use chaski_shared::store::{GetOptions, OpenRev, OpenRevs, Store};
 use chaski_shared::wire::PutResponse;
 use chaski_shared::RevId;
@@ -20,6 +24,7 @@ use super::{open_db, validate, Limits};
 use crate::auth::{Access, Principal};
 use crate::db::SledStore;
 use crate::error::ApiError;
+use crate::regions;
 use crate::startup::AppState;
 
 fn parse_id(id: &str) -> Result<DocId, ApiError> {
@@ -386,10 +391,55 @@ async fn read_attachment(
     let content_type = HeaderValue::from_str(&att.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     let digest = att.digest.strip_prefix("md5-").unwrap_or(&att.digest);
+    let inline = is_inert_image(&att.content_type);
     let mut response = Body::from(att.data.unwrap_or_default()).into_response();
-    response.headers_mut().insert(CONTENT_TYPE, content_type);
-    response.headers_mut().insert(ETAG, etag(digest));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, content_type);
+    headers.insert(ETAG, etag(digest));
+    // Attachments come from devices, and are served from the app's own origin: whatever one
+    // holds must never run there with the reader's session. Browsers take the type as given
+    // (nosniff), run nothing in it even when opened directly (sandbox: a unique origin, no
+    // scripts), and save anything but a plain picture instead of showing it.
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+    if !inline {
+        let disposition = format!("attachment; filename*=UTF-8''{}", rfc5987(name));
+        headers.insert(
+            CONTENT_DISPOSITION,
+            HeaderValue::from_str(&disposition)
+                .unwrap_or_else(|_| HeaderValue::from_static("attachment")),
+        );
+    }
     Ok(response)
+}
+
+/// Raster pictures that browsers show as pictures and never run: served inline (the office
+/// shows photos). SVG is not among them: it can hold scripts.
+fn is_inert_image(content_type: &str) -> bool {
+    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    [
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "image/avif",
+    ]
+    .iter()
+    .any(|m| mime.eq_ignore_ascii_case(m))
+}
+
+/// `name` for `filename*=UTF-8''…` (RFC 5987): every byte but letters, digits and `-._~`
+/// percent-encoded, so that no name can break out of the header.
+fn rfc5987(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 pub async fn put_attachment(
@@ -467,12 +517,21 @@ async fn write_attachment(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
-    let data = read_body(
-        request.into_body(),
-        state.limits.max_attachment_bytes,
-        "attachment",
-    )
-    .await?;
+    // A region database keeps only photos (the domain checks the whole document below): a
+    // program or a page is refused on its label, before its body is read, and a photo's body
+    // is read no further than a photo may be long.
+    let mut limit = state.limits.max_attachment_bytes;
+    if regions::is_region_db(db) && !id.is_design() {
+        let mime = content_type.split(';').next().unwrap_or_default().trim();
+        if !mime.eq_ignore_ascii_case("image/jpeg") {
+            return Err(ApiError::BadRequest(format!(
+                "_attachments.{name}: must be a JPEG image (image/jpeg): region databases keep \
+                 only photos, not {mime}."
+            )));
+        }
+        limit = limit.min(usize::try_from(MAX_PHOTO_BYTES).unwrap_or(usize::MAX));
+    }
+    let data = read_body(request.into_body(), limit, "attachment").await?;
     let mut doc = doc_to_edit(&store, &id, rev).await?;
     doc.attachments.insert(
         name.to_owned(),

@@ -96,7 +96,15 @@ pub fn router() -> Router<AppState> {
                 .delete(delete_db)
                 .post(docs::post_doc),
         )
-        .route("/db/{db}/", get(db_info))
+        // Stock PouchDB creates (`new PouchDB(url)`) and destroys (`db.destroy()`) with the
+        // trailing slash; CouchDB takes both forms.
+        .route(
+            "/db/{db}/",
+            get(db_info)
+                .put(create_db)
+                .delete(delete_db)
+                .post(docs::post_doc),
+        )
         .route(
             "/db/{db}/_changes",
             get(replication::changes_get).post(replication::changes_post),

@@ -19,12 +19,18 @@
 //!   `forbidden` (or a `forbidden` result in a batch), on every database, as CouchDB does for
 //!   non-admins: a design document can change how a database behaves for everyone.
 //!
-//! Exempt from the domain rules: tombstones (a deletion must always replicate), `_local/`
-//! documents (replication checkpoints; `local.rs` never calls this), and databases that are
-//! not one of the 25 regions' (an administrator's `national-archive` keeps what it is given).
+//! Tombstones pass the rules of their own: in a region database a deletion may carry only
+//! `_id`, `_rev`, `_deleted`, `_revisions` and the routing fields `type` and `region`
+//! ([`chaski_shared::domain::TOMBSTONE_FIELDS`]), and no attachments, on every path (`DELETE`,
+//! `PUT` or `_bulk_docs` with `_deleted: true`, `new_edits` true or false): a tombstone is
+//! served back like any revision, so a name in one would leak as from a live record.
+//!
+//! Exempt from the domain rules: `_local/` documents (replication checkpoints; `local.rs`
+//! never calls this), and databases that are not one of the 25 regions' (an administrator's
+//! `national-archive` keeps what it is given).
 
 use chaski_shared::doc::Document;
-use chaski_shared::domain::{reason_en, validate_for_database};
+use chaski_shared::domain::{reason_en, validate_for_database, TOMBSTONE_FIELDS};
 use chaski_shared::store::DocResult;
 
 use crate::auth::{Principal, Role};
@@ -53,7 +59,17 @@ pub fn check(principal: &Principal, db: &str, doc: &Document) -> Result<(), Reje
     }
     validate_for_database(doc, db)
         .map(|_| ())
-        .map_err(|errors| Rejection::Invalid(reason_en(&errors)))
+        .map_err(|errors| {
+            let mut reason = reason_en(&errors);
+            if doc.deleted {
+                reason.push_str(&format!(
+                    " A deletion (_deleted: true) may carry only _id, _rev, _deleted, _revisions \
+                 and {}: send it without the record's content.",
+                    TOMBSTONE_FIELDS.join(" and ")
+                ));
+            }
+            Rejection::Invalid(reason)
+        })
 }
 
 /// [`check`] for a single-document write: 400 for a domain rule, 403 for a design document.

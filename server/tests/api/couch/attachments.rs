@@ -106,3 +106,61 @@ async fn inline_attachments_are_returned_as_stubs_or_with_their_data() {
         .await;
     assert_error(&unknown_stub, 412, "missing_stub");
 }
+
+#[tokio::test]
+async fn attachments_are_served_inert_and_anything_but_a_picture_as_a_download() {
+    // `protocol-test` is not a region's database: it keeps any type, so the headers are all
+    // that stands between a stored page and the reader's session.
+    let couch = Couch::start().await;
+    let mut rev: Option<String> = None;
+    for (name, content_type) in [
+        ("photo.jpg", "image/jpeg"),
+        ("report.html", "text/html"),
+        ("logo.svg", "image/svg+xml"),
+        ("tool.exe", "application/x-msdownload"),
+    ] {
+        let path = match &rev {
+            Some(rev) => format!("/db/protocol-test/doc/{name}?rev={rev}"),
+            None => format!("/db/protocol-test/doc/{name}"),
+        };
+        let response = couch
+            .request(Method::PUT, &path)
+            .header("content-type", content_type)
+            .body("<script>alert(1)</script>")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let answer: serde_json::Value = response.json().await.unwrap();
+        rev = Some(answer["rev"].as_str().unwrap().to_owned());
+    }
+    for (name, download) in [
+        ("photo.jpg", false),
+        ("report.html", true),
+        ("logo.svg", true),
+        ("tool.exe", true),
+    ] {
+        let response = couch
+            .request(Method::GET, &format!("/db/protocol-test/doc/{name}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{name}");
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{name}");
+        assert_eq!(headers["content-security-policy"], "sandbox", "{name}");
+        let disposition = headers
+            .get("content-disposition")
+            .map(|v| v.to_str().unwrap().to_owned());
+        if download {
+            let disposition = disposition.unwrap_or_default();
+            assert!(
+                disposition.starts_with("attachment"),
+                "{name}: {disposition}"
+            );
+            assert!(disposition.contains(name), "{name}: {disposition}");
+        } else {
+            assert_eq!(disposition, None, "{name}");
+        }
+    }
+}

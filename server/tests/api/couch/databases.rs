@@ -158,3 +158,42 @@ async fn the_instance_start_time_survives_a_restart() {
     let again = Couch { app, token };
     assert_eq!(instance_start_time(&again, "protocol-test").await, before);
 }
+
+#[tokio::test]
+async fn databases_are_created_and_destroyed_with_a_trailing_slash_as_pouchdb_does() {
+    let couch = Couch::start().await;
+    let (status, body) = couch.send(Method::PUT, "/db/loreto/", None).await;
+    assert_eq!((status.as_u16(), body), (201, json!({"ok": true})));
+    assert_eq!(couch.get("/db/loreto/").await.1["db_name"], "loreto");
+    assert_error(
+        &couch.send(Method::PUT, "/db/loreto/", None).await,
+        412,
+        "file_exists",
+    );
+    let (status, body) = couch.delete("/db/loreto/").await;
+    assert_eq!((status.as_u16(), body), (200, json!({"ok": true})));
+    assert_error(&couch.get("/db/loreto").await, 404, "not_found");
+}
+
+#[tokio::test]
+async fn every_method_not_allowed_answers_couchdb_json_with_allow() {
+    let couch = Couch::start().await;
+    let cases = [
+        (Method::PATCH, "/db/protocol-test"),
+        (Method::DELETE, "/db/_all_dbs"),
+        (Method::PUT, "/db/protocol-test/_changes"),
+        (Method::GET, "/db/protocol-test/_bulk_docs"),
+        (Method::PATCH, "/db/protocol-test/some-doc"),
+        (Method::PUT, "/db/_session"),
+        (Method::GET, "/api/login"),
+        (Method::POST, "/api/health"),
+    ];
+    for (method, path) in cases {
+        let response = couch.request(method.clone(), path).send().await.unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert!(response.headers().contains_key("allow"), "{method} {path}");
+        let body: serde_json::Value = response.json().await.expect("a JSON body");
+        assert_eq!(body["error"], "method_not_allowed", "{method} {path}");
+        assert!(body["reason"].as_str().is_some_and(|r| r.contains(path)));
+    }
+}

@@ -1,7 +1,8 @@
 //! The domain rules on region databases: the server rejects what the client would reject,
 //! with a reason naming each field. Single-document writes answer 400 `bad_request`;
 //! `_bulk_docs` gives each invalid document its own `forbidden` result and writes the others;
-//! design documents are for administrators (403). Tombstones, `_local` documents and databases
+//! design documents are for administrators (403). Tombstones carry nothing but their routing
+//! fields; attachments are photos (JPEG, at most 200 KB). `_local` documents and databases
 //! that are not a region's are not validated.
 
 use base64::Engine as _;
@@ -346,8 +347,21 @@ async fn attachment_writes_validate_the_document_with_the_new_attachment() {
             .send()
     };
 
-    // The photo the inspection lists must stay a JPEG.
+    // The photo the inspection lists must stay a JPEG: by its label (refused before its body
+    // is read) and by its bytes.
     let response = put_photo(&rev, "image/png", b"\x89PNG....".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("_attachments.photo-1.jpg: must be a JPEG"),
+        "{body}"
+    );
+    let response = put_photo(&rev, "image/jpeg", b"\x89PNG....".to_vec())
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
@@ -414,4 +428,179 @@ async fn a_record_the_server_rejects_never_blocks_the_others_in_a_replication() 
         "{failure:?}"
     );
     assert_eq!(couch.get(&format!("/db/{MDD}")).await.1["doc_count"], 20);
+}
+
+#[tokio::test]
+async fn a_tombstone_carrying_a_name_or_anything_else_is_refused_on_every_path() {
+    let couch = region().await;
+    let id = fixtures::inspection_id(1);
+    let path = format!("/db/{MDD}/{id}");
+    let (_, created) = couch.put(&path, fixtures::inspection_json(1)).await;
+    let rev = created["rev"].as_str().unwrap().to_owned();
+    let hash = rev.split_once('-').unwrap().1.to_owned();
+    let person = json!([{"code": "P-001", "name": "Juana Quispe Mamani", "dni": "45678912"}]);
+
+    // PUT with `_deleted: true` and the record's people.
+    let answer = couch
+        .put(
+            &path,
+            json!({"_rev": rev, "_deleted": true, "people": person}),
+        )
+        .await;
+    assert_error(&answer, 400, "bad_request");
+    assert_reason_names(&answer, "people");
+    let reason = answer.1["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("A deletion") && !reason.contains("Juana"),
+        "{reason}"
+    );
+
+    let bulk_path = format!("/db/{MDD}/_bulk_docs");
+    let bulk = |docs: Value, new_edits: bool| {
+        couch.post(&bulk_path, json!({"new_edits": new_edits, "docs": docs}))
+    };
+    // `_bulk_docs`, as an edit and as replication, each tombstone refused on its own.
+    let (_, results) = bulk(
+        json!([{"_id": id.as_str(), "_rev": rev, "_deleted": true, "dni": "45678912"}]),
+        true,
+    )
+    .await;
+    assert_eq!(results[0]["error"], "forbidden", "{results}");
+    let replicated = |n: u32, extra: Value| {
+        let mut doc = json!({"_id": id.as_str(), "_rev": format!("2-{n:032x}"), "_deleted": true,
+            "_revisions": {"start": 2, "ids": [format!("{n:032x}"), hash]}});
+        for (k, v) in extra.as_object().unwrap() {
+            doc[k] = v.clone();
+        }
+        doc
+    };
+    let photo = base64::engine::general_purpose::STANDARD.encode(fixtures::jpeg_bytes(100));
+    let (_, results) = bulk(
+        json!([
+            replicated(1, json!({"people": person})),
+            replicated(2, json!({"notes": "Juana Quispe Mamani, DNI 45678912"})),
+            replicated(
+                3,
+                json!({"_attachments": {"p.jpg": {"content_type": "image/jpeg", "data": photo}}})
+            ),
+            replicated(4, json!({"type": "inspection", "region": "loreto"})),
+            replicated(5, json!({"type": "person"})),
+        ]),
+        false,
+    )
+    .await;
+    for (i, result) in results.as_array().unwrap().iter().enumerate() {
+        assert_eq!(result["error"], "forbidden", "{i}: {results}");
+    }
+
+    // Nothing of it was stored or is served back.
+    let (_, doc) = couch.get(&path).await;
+    assert_eq!(doc["_rev"], rev.as_str(), "still the live record: {doc}");
+    assert_error(
+        &couch.get(&format!("{path}?rev=2-{:032x}", 1)).await,
+        404,
+        "not_found",
+    );
+    let (_, changes) = couch
+        .get(&format!(
+            "/db/{MDD}/_changes?include_docs=true&style=all_docs"
+        ))
+        .await;
+    assert!(!changes.to_string().contains("45678912"), "{changes}");
+    let (_, open) = couch.get(&format!("{path}?open_revs=all")).await;
+    assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
+
+    // A tombstone with only its routing fields passes, as does a bare one.
+    let (status, body) = couch
+        .put(
+            &path,
+            json!({"_rev": rev, "_deleted": true, "type": "inspection", "region": MDD}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+}
+
+#[tokio::test]
+async fn region_databases_take_only_jpeg_photos_of_at_most_200_kb_on_every_path() {
+    let couch = region().await;
+    let doc = fixtures::inspection_json(1);
+    let id = doc["_id"].as_str().unwrap().to_owned();
+    let (_, created) = couch.put(&format!("/db/{MDD}/{id}"), doc.clone()).await;
+    let rev = created["rev"].as_str().unwrap().to_owned();
+    let put_att = |name: &str, content_type: &'static str, bytes: Vec<u8>| {
+        couch
+            .request(Method::PUT, &format!("/db/{MDD}/{id}/{name}?rev={rev}"))
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+    };
+
+    // A 9 MiB program is refused, before its body is even read to the end.
+    let exe = put_att("setup.exe", "application/x-msdownload", vec![b'M'; 9 << 20])
+        .await
+        .unwrap();
+    assert!(
+        matches!(exe.status().as_u16(), 400 | 413),
+        "{}",
+        exe.status()
+    );
+    let body: Value = exe.json().await.unwrap();
+    assert!(body["reason"].as_str().unwrap().contains("JPEG"), "{body}");
+    // An HTML page, labelled as such or as a JPEG, and a JPEG over 200 KB.
+    let html = b"<script>alert(document.cookie)</script>".to_vec();
+    for (name, content_type, bytes) in [
+        ("report.html", "text/html", html.clone()),
+        ("report.jpg", "image/jpeg", html.clone()),
+        ("big.jpg", "image/jpeg", fixtures::jpeg_bytes(201 * 1024)),
+    ] {
+        let response = put_att(name, content_type, bytes).await.unwrap();
+        assert!(
+            matches!(response.status().as_u16(), 400 | 413),
+            "{name}: {}",
+            response.status()
+        );
+    }
+    // A photo not (yet) listed among the inspection's photos is fine.
+    let ok = put_att("extra.jpg", "image/jpeg", fixtures::jpeg_bytes(1024))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 201);
+
+    // Inline, in a PUT, in `_bulk_docs` and in replication.
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&html);
+    let mut inline = fixtures::inspection_json(2);
+    inline["_attachments"] = json!({"report.html": {"content_type": "text/html", "data": b64}});
+    let inline_id = inline["_id"].as_str().unwrap().to_owned();
+    let answer = couch
+        .put(&format!("/db/{MDD}/{inline_id}"), inline.clone())
+        .await;
+    assert_error(&answer, 400, "bad_request");
+    assert_reason_names(&answer, "_attachments.report.html");
+    let mut replicated = inline.clone();
+    replicated["_rev"] = json!("1-abc");
+    let (_, results) = couch
+        .post(
+            &format!("/db/{MDD}/_bulk_docs"),
+            json!({"new_edits": false, "docs": [replicated]}),
+        )
+        .await;
+    assert_eq!(results[0]["error"], "forbidden", "{results}");
+    let (_, results) = couch
+        .post(&format!("/db/{MDD}/_bulk_docs"), json!({"docs": [inline]}))
+        .await;
+    assert_eq!(results[0]["error"], "forbidden", "{results}");
+    assert_error(
+        &couch.get(&format!("/db/{MDD}/{inline_id}")).await,
+        404,
+        "not_found",
+    );
+
+    // Case events carry no attachments at all.
+    let mut event = fixtures::case_event_json(1, 1, CaseEventKind::Reviewed);
+    event["_attachments"] = json!({"ruling.jpg": {"content_type": "image/jpeg",
+        "data": base64::engine::general_purpose::STANDARD.encode(fixtures::jpeg_bytes(100))}});
+    let event_id = event["_id"].as_str().unwrap().to_owned();
+    let answer = couch.put(&format!("/db/{MDD}/{event_id}"), event).await;
+    assert_error(&answer, 400, "bad_request");
+    assert_reason_names(&answer, "_attachments.ruling.jpg");
 }
