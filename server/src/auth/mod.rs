@@ -206,7 +206,8 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
         }
         Credentials::Bearer(token) | Credentials::Cookie(token) => {
             let (record, user) = accounts
-                .resolve_token(&token)
+                .blocking(move |a| a.resolve_token(&token))
+                .await
                 .map_err(|e| login_error(e, false))?;
             Ok(Some(Principal::from_user(&user, Some(record.device))))
         }
