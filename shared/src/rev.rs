@@ -566,12 +566,6 @@ impl RevTree {
         leaves + 1 - covered
     }
 
-    /// How many leaves the tree has.
-    pub fn leaf_count(&self) -> usize {
-        let parents = self.parents();
-        self.nodes.keys().filter(|r| !parents.contains(r)).count()
-    }
-
     /// Every revision that is some node's parent: the inner nodes.
     pub fn inner_revs(&self) -> BTreeSet<&RevId> {
         self.parents()
@@ -901,6 +895,23 @@ mod tests {
         assert_eq!(t.parent(&rev("4-d")), None);
         assert!(!t.stem(2), "stemming again removes nothing");
         assert!(!t.stem(DEFAULT_REV_LIMIT));
+    }
+
+    #[test]
+    fn the_leaf_count_after_a_merge_is_known_before_merging() {
+        let t = tree(&[(&["2-b", "1-a"], false), (&["2-c", "1-a"], false)]);
+        let count = |path: &[&str]| {
+            let path: Vec<RevId> = path.iter().map(|r| rev(r)).collect();
+            let predicted = t.leaf_count_after_merge(&path);
+            let mut merged = t.clone();
+            merged.merge_path(&path, false).expect("merge");
+            assert_eq!(predicted, merged.leaves().len(), "{path:?}");
+            predicted
+        };
+        assert_eq!(count(&["2-d", "1-a"]), 3, "a new branch");
+        assert_eq!(count(&["3-e", "2-b", "1-a"]), 2, "extends a leaf");
+        assert_eq!(count(&["2-b", "1-a"]), 2, "already known");
+        assert_eq!(count(&["9-z", "8-y"]), 3, "a new root");
     }
 
     #[test]
