@@ -191,12 +191,21 @@ impl Databases {
     }
 
     fn delete_now(&self, name: &str) -> Result<(), ApiError> {
+        let store = self.get(name).ok_or_else(db_not_found)?;
+        // Handles still held by requests in flight now fail instead of writing into trees
+        // that are about to go. This waits for a write in flight, so it is done before taking
+        // the registry lock, which every request takes (briefly) to find its database.
+        store.mark_dropped()?;
         {
             let mut open = self.lock();
-            let store = open.remove(name).ok_or_else(db_not_found)?;
-            // Handles still held by requests in flight now fail instead of writing into
-            // trees that are about to go.
-            store.mark_dropped()?;
+            // Another deletion may have finished meanwhile (a creation could not start: the
+            // name was still taken).
+            match open.get(name) {
+                Some(current) if current.same_database(&store) => {
+                    open.remove(name);
+                }
+                _ => return Err(db_not_found()),
+            }
             self.inner.catalog.remove(name.as_bytes())?;
             for tree in sled_store::tree_names(name) {
                 self.inner.sled.drop_tree(tree)?;

@@ -272,6 +272,11 @@ impl SledStore {
         })
     }
 
+    /// Whether both handles are the same creation of the same database.
+    pub(crate) fn same_database(&self, other: &SledStore) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The database name.
     pub fn name(&self) -> &str {
         &self.inner.name
