@@ -493,7 +493,7 @@ impl LocalDoc {
             .and_then(|r| r.strip_prefix("0-"))
             .and_then(|n| n.parse::<u64>().ok())
             .unwrap_or(0);
-        format!("0-{}", n + 1)
+        format!("0-{}", n.saturating_add(1))
     }
 }
 

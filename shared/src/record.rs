@@ -18,6 +18,17 @@ use crate::error::{Error, Result};
 use crate::rev::{compute_rev, Leaf, RevId, RevTree};
 use crate::store::{ChangeRow, ChangesStyle, GetOptions};
 
+/// The most leaves (branch heads: conflicts, and deleted branches too, since each costs the
+/// same to keep and read) one document may have.
+///
+/// CouchDB has no such limit, but a document with thousands of concurrent branches is an
+/// attack, not a record: every read, write and changes row of it costs in proportion. A
+/// replicated revision that would add a leaf beyond this is refused for that document alone
+/// (`forbidden`, which replicators count as denied and go past); edits of existing leaves and
+/// merges that do not add a leaf are always accepted, so such a document can still be
+/// resolved. Change it here: every store (sled, memory, IndexedDB) applies the same value.
+pub const MAX_LEAVES: usize = 1000;
+
 /// An attachment as stored with a revision: its metadata; the bytes live in the store by digest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredAttachment {
@@ -113,7 +124,10 @@ impl DocRecord {
             return Err(Error::missing());
         }
         let parent = self.tree.edit_parent(doc.rev.as_ref())?;
-        let generation = parent.as_ref().map_or(1, |p| p.generation() + 1);
+        let generation = match &parent {
+            Some(p) => p.child_generation()?,
+            None => 1,
+        };
         let parent_atts = parent
             .as_ref()
             .and_then(|p| self.leaves.get(p))
@@ -184,6 +198,10 @@ impl DocRecord {
                 "_revisions does not start at _rev".into(),
             ));
         }
+        // `_rev` and `_revisions` parsed from JSON are within bounds already; a document built
+        // through serde may not be, and the tree must never hold a generation an edit of which
+        // would overflow.
+        rev.check_generation()?;
         if self.tree.contains(&rev) {
             return Ok(Update {
                 rev,
@@ -216,6 +234,14 @@ impl DocRecord {
                 },
             );
         }
+        if self.tree.leaf_count_after_merge(&path) > MAX_LEAVES {
+            return Err(Error::Forbidden(format!(
+                "Document {} already has {MAX_LEAVES} revision branches (conflicts and \
+                 deleted branches), the most this server keeps for one document, so this new \
+                 branch was not stored. No real record has that many; tell an administrator.",
+                self.id
+            )));
+        }
         // merge_path validates the whole path before touching the tree, so an error here still
         // leaves the record unchanged.
         self.tree.merge_path(&path, doc.deleted)?;
@@ -242,8 +268,12 @@ impl DocRecord {
     }
 
     fn drop_non_leaf_bodies(&mut self) {
+        // One pass for the inner nodes, not a scan of the tree per body: a document with many
+        // leaves would otherwise cost leaves × revisions on every write.
         let tree = &self.tree;
-        self.leaves.retain(|rev, _| tree.is_leaf(rev));
+        let inner = tree.inner_revs();
+        self.leaves
+            .retain(|rev, _| tree.contains(rev) && !inner.contains(rev));
     }
 
     /// Digests of the attachments of `rev` (the winner when `None`): what a store must load to
@@ -388,6 +418,39 @@ mod tests {
                 1000
             )
             .is_err());
+        assert_eq!(r, before);
+    }
+
+    #[test]
+    fn a_revision_at_the_highest_generation_cannot_be_edited_and_one_above_is_refused() {
+        use crate::rev::MAX_GENERATION;
+        let mut r = record();
+        let highest = format!("{MAX_GENERATION}-a");
+        r.update(
+            doc(json!({"_id": "a", "_rev": highest, "v": 1})),
+            false,
+            1000,
+        )
+        .expect("replicated at the highest generation");
+        let before = r.clone();
+        let edit = r.update(
+            doc(json!({"_id": "a", "_rev": highest, "v": 2})),
+            true,
+            1000,
+        );
+        assert!(matches!(edit, Err(Error::BadRequest(_))), "{edit:?}");
+        assert_eq!(r, before);
+
+        // Above it cannot even be parsed from JSON; a document built in code is refused too.
+        assert!(
+            Document::from_json(json!({"_id": "a", "_rev": format!("{}-b", u64::MAX)})).is_err()
+        );
+        let mut built = doc(json!({"_id": "a"}));
+        built.rev = Some(serde_json::from_value(json!(format!("{}-b", u64::MAX))).unwrap());
+        assert!(matches!(
+            r.update(built, false, 1000),
+            Err(Error::BadRequest(_))
+        ));
         assert_eq!(r, before);
     }
 

@@ -21,6 +21,13 @@ pub const DEFAULT_REV_LIMIT: usize = 1000;
 /// Longest revision hash accepted from outside; CouchDB and PouchDB emit 32.
 const MAX_HASH_LEN: usize = 128;
 
+/// Highest revision generation accepted: 2^53 - 1, JavaScript's `Number.MAX_SAFE_INTEGER`.
+/// PouchDB reads generations as JavaScript numbers, so a higher one would not round-trip
+/// through a tablet anyway; refusing it at parse time also leaves every `generation + 1` in
+/// the engine far from `u64` overflow. No honest document gets near it: a revision a second
+/// for a million years is about 2^45.
+pub const MAX_GENERATION: u64 = (1 << 53) - 1;
+
 /// A revision id, `N-hash`: the generation `N` (1 for a new document, parent + 1 after) and a
 /// hash of the edit.
 ///
@@ -32,11 +39,24 @@ pub struct RevId {
 }
 
 impl RevId {
-    /// Parses `N-hash`; `N` ≥ 1, the hash non-empty printable ASCII.
+    /// Parses `N-hash`; `N` from 1 to [`MAX_GENERATION`], the hash non-empty printable ASCII.
     pub fn parse(s: &str) -> Result<Self> {
+        Self::parse_up_to(s, MAX_GENERATION)
+    }
+
+    /// Like [`parse`](Self::parse) with another highest generation: stored trees are read with
+    /// `u64::MAX`, so that a document stored before [`MAX_GENERATION`] existed still reads
+    /// (and refuses edits) instead of making its database's changes feed unreadable.
+    fn parse_up_to(s: &str, max_generation: u64) -> Result<Self> {
         let bad = || Error::BadRequest(format!("Invalid rev format: {s:?}"));
         let (generation, hash) = s.split_once('-').ok_or_else(bad)?;
         let generation: u64 = generation.parse().map_err(|_| bad())?;
+        if generation > max_generation {
+            return Err(Error::BadRequest(format!(
+                "Revision generation {generation} is above the highest this server accepts \
+                 ({MAX_GENERATION}); no real document has that many edits."
+            )));
+        }
         if generation == 0
             || hash.is_empty()
             || hash.len() > MAX_HASH_LEN
@@ -58,6 +78,33 @@ impl RevId {
     /// The generation `N`.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// A 400 when this revision's generation is above [`MAX_GENERATION`] (possible only for
+    /// one read from storage or through serde): such a revision is never merged.
+    pub fn check_generation(&self) -> Result<()> {
+        if self.generation > MAX_GENERATION {
+            return Err(Error::BadRequest(format!(
+                "Revision generation {} is above the highest this server accepts \
+                 ({MAX_GENERATION}); no real document has that many edits.",
+                self.generation
+            )));
+        }
+        Ok(())
+    }
+
+    /// The generation of a child of this revision, or a 400 when it would pass
+    /// [`MAX_GENERATION`] (so that an edit of the highest revision is refused, not wrapped).
+    pub fn child_generation(&self) -> Result<u64> {
+        self.generation
+            .checked_add(1)
+            .filter(|g| *g <= MAX_GENERATION)
+            .ok_or_else(|| {
+                Error::BadRequest(format!(
+                    "Revision {self} is at the highest generation this server accepts \
+                     ({MAX_GENERATION}); it cannot be edited further."
+                ))
+            })
     }
 
     /// The part after the dash.
@@ -88,7 +135,7 @@ impl Serialize for RevId {
 impl<'de> Deserialize<'de> for RevId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;
-        RevId::parse(&s).map_err(serde::de::Error::custom)
+        RevId::parse_up_to(&s, u64::MAX).map_err(serde::de::Error::custom)
     }
 }
 
@@ -128,7 +175,9 @@ pub fn compute_rev<'a>(
         hash.push_str(&format!("{byte:02x}"));
     }
     RevId {
-        generation: parent.map_or(1, |p| p.generation + 1),
+        // Saturating: callers check [`RevId::child_generation`] first; should one not, the
+        // edit is refused by `add_child` rather than wrapping around.
+        generation: parent.map_or(1, |p| p.generation.saturating_add(1)),
         hash,
     }
 }
@@ -407,7 +456,7 @@ impl RevTree {
             return Err(Error::BadRequest("empty revision path".into()));
         };
         for pair in path.windows(2) {
-            if pair[0].generation != pair[1].generation + 1 {
+            if pair[1].generation.checked_add(1) != Some(pair[0].generation) {
                 return Err(Error::BadRequest(
                     "revision path generations must be consecutive".into(),
                 ));
@@ -465,7 +514,7 @@ impl RevTree {
             if !self.nodes.contains_key(p) {
                 return Err(Error::conflict());
             }
-            if rev.generation != p.generation + 1 {
+            if p.generation.checked_add(1) != Some(rev.generation) {
                 return Err(Error::BadRequest(
                     "a child revision's generation is its parent's plus one".into(),
                 ));
@@ -497,10 +546,40 @@ impl RevTree {
         }
     }
 
+    /// How many leaves the tree would have after [`merge_path`](Self::merge_path) of `path`
+    /// (newest first), without merging it: one linear pass, so that a store can refuse a
+    /// merge over [`MAX_LEAVES`](crate::record::MAX_LEAVES) before touching the tree.
+    pub fn leaf_count_after_merge(&self, path: &[RevId]) -> usize {
+        let parents = self.parents();
+        let leaves = self.nodes.keys().filter(|r| !parents.contains(r)).count();
+        let Some(newest) = path.first() else {
+            return leaves;
+        };
+        if self.nodes.contains_key(newest) {
+            return leaves;
+        }
+        // The new revision is a leaf; every current leaf on its path stops being one.
+        let covered = path[1..]
+            .iter()
+            .filter(|r| self.nodes.contains_key(*r) && !parents.contains(r))
+            .count();
+        leaves + 1 - covered
+    }
+
+    /// Every revision that is some node's parent: the inner nodes.
+    pub fn inner_revs(&self) -> BTreeSet<&RevId> {
+        self.parents()
+    }
+
     /// Keeps, for every leaf, only the `limit` newest revisions of its path (the leaf included).
     /// Leaves are never removed. Returns whether anything was removed.
     pub fn stem(&mut self, limit: usize) -> bool {
         let limit = limit.max(1);
+        // No path is longer than the tree: nothing to remove, and no walk from every leaf
+        // (which costs leaves × depth on a document with many conflicts).
+        if self.nodes.len() <= limit {
+            return false;
+        }
         let mut keep = BTreeSet::new();
         for leaf in self.leaves() {
             keep.extend(self.ancestry(&leaf.rev).into_iter().take(limit));
@@ -587,6 +666,36 @@ mod tests {
                 "{bad:?} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn generations_above_javascripts_safe_integers_are_refused_with_a_reason() {
+        assert!(RevId::parse(&format!("{MAX_GENERATION}-a")).is_ok());
+        for too_high in [MAX_GENERATION + 1, u64::MAX] {
+            match RevId::parse(&format!("{too_high}-a")) {
+                Err(Error::BadRequest(reason)) => assert!(reason.contains("highest"), "{reason}"),
+                other => panic!("{too_high}: {other:?}"),
+            }
+        }
+        let highest = rev(&format!("{MAX_GENERATION}-a"));
+        assert!(matches!(
+            highest.child_generation(),
+            Err(Error::BadRequest(_))
+        ));
+        // A tree can still hold one read from storage; adding a child to it is refused.
+        let stored: RevId = serde_json::from_value(json!(format!("{}-a", u64::MAX))).unwrap();
+        assert!(stored.check_generation().is_err());
+        let mut t = RevTree::new();
+        t.nodes.insert(
+            stored.clone(),
+            Node {
+                parent: None,
+                deleted: false,
+            },
+        );
+        let child = compute_rev(Some(&stored), false, &Map::new(), []);
+        assert!(t.add_child(Some(&stored), child, false).is_err());
+        assert!(t.merge_path(&[rev("1-b"), stored.clone()], false).is_err());
     }
 
     #[test]
@@ -786,6 +895,23 @@ mod tests {
         assert_eq!(t.parent(&rev("4-d")), None);
         assert!(!t.stem(2), "stemming again removes nothing");
         assert!(!t.stem(DEFAULT_REV_LIMIT));
+    }
+
+    #[test]
+    fn the_leaf_count_after_a_merge_is_known_before_merging() {
+        let t = tree(&[(&["2-b", "1-a"], false), (&["2-c", "1-a"], false)]);
+        let count = |path: &[&str]| {
+            let path: Vec<RevId> = path.iter().map(|r| rev(r)).collect();
+            let predicted = t.leaf_count_after_merge(&path);
+            let mut merged = t.clone();
+            merged.merge_path(&path, false).expect("merge");
+            assert_eq!(predicted, merged.leaves().len(), "{path:?}");
+            predicted
+        };
+        assert_eq!(count(&["2-d", "1-a"]), 3, "a new branch");
+        assert_eq!(count(&["3-e", "2-b", "1-a"]), 2, "extends a leaf");
+        assert_eq!(count(&["2-b", "1-a"]), 2, "already known");
+        assert_eq!(count(&["9-z", "8-y"]), 3, "a new root");
     }
 
     #[test]

@@ -200,6 +200,20 @@ impl Accounts {
         self.inner.token_ttl
     }
 
+    /// Runs the synchronous `work` (sled reads and writes) on tokio's blocking pool. A sled
+    /// read can wait on sled's process-wide lock while any database's transaction commits;
+    /// on an async worker that wait once took the whole server down (issue #12).
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T, AccountError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Accounts) -> Result<T, AccountError> + Send + 'static,
+    {
+        let accounts = self.clone();
+        tokio::task::spawn_blocking(move || work(&accounts))
+            .await
+            .map_err(|e| AccountError::Internal(format!("account store task failed: {e}")))?
+    }
+
     /// Adds a user. The name, password and regions are checked first; the password is hashed
     /// with argon2id. Returns once the user is on disk.
     pub async fn create_user<I, S>(
@@ -216,7 +230,12 @@ impl Accounts {
         validate_name(name).map_err(AccountError::Invalid)?;
         password::validate_password(password).map_err(AccountError::Invalid)?;
         let regions = validate_regions(regions)?;
-        if self.inner.users.contains_key(name)? {
+        let exists = {
+            let name = name.to_owned();
+            self.blocking(move |a| Ok(a.inner.users.contains_key(name)?))
+                .await?
+        };
+        if exists {
             return Err(AccountError::UserExists(name.to_owned()));
         }
         let password_hash = hash_blocking(password).await?;
@@ -232,13 +251,16 @@ impl Accounts {
         };
         let bytes = to_json(&user)?;
         // Compare-and-swap against "absent": two concurrent creations cannot both win.
-        match self
-            .inner
-            .users
-            .compare_and_swap(name, None as Option<&[u8]>, Some(bytes))?
-        {
-            Ok(()) => {}
-            Err(_) => return Err(AccountError::UserExists(name.to_owned())),
+        let key = name.to_owned();
+        let swapped = self
+            .blocking(move |a| {
+                Ok(a.inner
+                    .users
+                    .compare_and_swap(key, None as Option<&[u8]>, Some(bytes))?)
+            })
+            .await?;
+        if swapped.is_err() {
+            return Err(AccountError::UserExists(name.to_owned()));
         }
         self.inner.storage.flush().await?;
         Ok(UserInfo::from(&user))
@@ -267,7 +289,7 @@ impl Accounts {
     /// Disables (cuts off at once: Basic auth and every token stop working) or re-enables a
     /// user.
     pub async fn set_disabled(&self, name: &str, disabled: bool) -> Result<UserInfo, AccountError> {
-        self.update_user(name, |u| {
+        self.update_user(name, move |u| {
             u.disabled = disabled;
             Ok(())
         })
@@ -290,7 +312,7 @@ impl Accounts {
 
     /// Changes a user's role.
     pub async fn set_role(&self, name: &str, role: Role) -> Result<UserInfo, AccountError> {
-        self.update_user(name, |u| {
+        self.update_user(name, move |u| {
             u.role = role;
             Ok(())
         })
@@ -311,29 +333,34 @@ impl Accounts {
     async fn update_user(
         &self,
         name: &str,
-        change: impl Fn(&mut User) -> Result<(), AccountError>,
+        change: impl Fn(&mut User) -> Result<(), AccountError> + Send + 'static,
     ) -> Result<UserInfo, AccountError> {
-        // Read, change, compare-and-swap; retried if someone else wrote in between.
-        loop {
-            let old = self
-                .inner
-                .users
-                .get(name)?
-                .ok_or_else(|| AccountError::NoSuchUser(name.to_owned()))?;
-            let mut user: User = from_json(&old)?;
-            change(&mut user)?;
-            user.updated_at = now_secs();
-            let new = to_json(&user)?;
-            if self
-                .inner
-                .users
-                .compare_and_swap(name, Some(old), Some(new))?
-                .is_ok()
-            {
-                self.inner.storage.flush().await?;
-                return Ok(UserInfo::from(&user));
-            }
-        }
+        let name = name.to_owned();
+        let user = self
+            .blocking(move |a| {
+                // Read, change, compare-and-swap; retried if someone else wrote in between.
+                loop {
+                    let old = a
+                        .inner
+                        .users
+                        .get(&name)?
+                        .ok_or_else(|| AccountError::NoSuchUser(name.clone()))?;
+                    let mut user: User = from_json(&old)?;
+                    change(&mut user)?;
+                    user.updated_at = now_secs();
+                    let new = to_json(&user)?;
+                    if a.inner
+                        .users
+                        .compare_and_swap(name.as_str(), Some(old), Some(new))?
+                        .is_ok()
+                    {
+                        return Ok(user);
+                    }
+                }
+            })
+            .await?;
+        self.inner.storage.flush().await?;
+        Ok(UserInfo::from(&user))
     }
 
     /// Checks a name and password, with the failed-login limit for the account and the client
@@ -372,7 +399,8 @@ impl Accounts {
 
     async fn check_password(&self, name: &str, password: &str) -> Result<User, AccountError> {
         let user = if validate_name(name).is_ok() {
-            self.user(name)?
+            let name = name.to_owned();
+            self.blocking(move |a| a.user(&name)).await?
         } else {
             None
         };
@@ -456,6 +484,21 @@ impl Accounts {
         kind: TokenKind,
     ) -> Result<IssuedToken, AccountError> {
         let device = validate_device(device)?;
+        let user = user.to_owned();
+        let issued = self
+            .blocking(move |a| a.issue_token_now(&user, device, ttl, kind))
+            .await?;
+        self.inner.storage.flush().await?;
+        Ok(issued)
+    }
+
+    fn issue_token_now(
+        &self,
+        user: &str,
+        device: String,
+        ttl: Duration,
+        kind: TokenKind,
+    ) -> Result<IssuedToken, AccountError> {
         if !self.inner.users.contains_key(user)? {
             return Err(AccountError::NoSuchUser(user.to_owned()));
         }
@@ -480,7 +523,6 @@ impl Accounts {
                 .compare_and_swap(id.as_bytes(), None as Option<&[u8]>, Some(bytes))?
                 .is_ok()
             {
-                self.inner.storage.flush().await?;
                 return Ok(IssuedToken {
                     token: format!("{id}.{secret}"),
                     record,
@@ -525,11 +567,15 @@ impl Accounts {
 
     /// Revokes a token: the device using it is refused from the next request on.
     pub async fn revoke_token(&self, id: &str) -> Result<TokenInfo, AccountError> {
+        let id = id.to_owned();
         let bytes = self
-            .inner
-            .tokens
-            .remove(id.as_bytes())?
-            .ok_or_else(|| AccountError::NoSuchToken(id.to_owned()))?;
+            .blocking(move |a| {
+                a.inner
+                    .tokens
+                    .remove(id.as_bytes())?
+                    .ok_or(AccountError::NoSuchToken(id))
+            })
+            .await?;
         self.inner.storage.flush().await?;
         let record: TokenRecord = from_json(&bytes)?;
         Ok(TokenInfo::from(&record))

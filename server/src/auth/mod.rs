@@ -204,20 +204,21 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
                 .map_err(|e| login_error(e, true))?;
             Ok(Some(Principal::from_user(&user, None)))
         }
-        Credentials::Bearer(token) => resolve(accounts, &token, TokenKind::Bearer).map(Some),
-        Credentials::Cookie(token) => resolve(accounts, &token, TokenKind::Session).map(Some),
+        Credentials::Bearer(token) => resolve(accounts, token, TokenKind::Bearer).await.map(Some),
+        Credentials::Cookie(token) => resolve(accounts, token, TokenKind::Session).await.map(Some),
     }
 }
 
 /// The principal of a token presented as `presented_as`: a bearer token sent as a cookie (or a
 /// session cookie sent as a bearer token) is no token at all.
-fn resolve(
+async fn resolve(
     accounts: &Accounts,
-    token: &str,
+    token: String,
     presented_as: TokenKind,
 ) -> Result<Principal, ApiError> {
     let (record, user) = accounts
-        .resolve_token(token)
+        .blocking(move |a| a.resolve_token(&token))
+        .await
         .map_err(|e| login_error(e, false))?;
     if record.kind != presented_as {
         return Err(login_error(AccountError::BadToken, false));

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::http::StatusCode;
 
 use crate::error::ApiError;
+use crate::storage::GroupFlush;
 pub use sled_store::SledStore;
 
 /// Longest database name CouchDB accepts.
@@ -66,7 +67,10 @@ struct Registry {
     /// Database name → creation time (ms since the epoch); the list of databases.
     catalog: sled::Tree,
     /// Every database's open handle: one per name, so that its writer lock is the only one.
+    /// Held only in synchronous code; creating and deleting hold it on the blocking pool,
+    /// since they call sled.
     open: Mutex<BTreeMap<String, SledStore>>,
+    flusher: GroupFlush,
 }
 
 /// Every database of the server. Cloning is cheap; all clones share one registry.
@@ -91,20 +95,34 @@ impl Databases {
                 sled: sled.clone(),
                 catalog,
                 open: Mutex::new(open),
+                flusher: GroupFlush::new(sled.clone()),
             }),
         })
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, BTreeMap<String, SledStore>>, ApiError> {
+    /// The registry, recovered if a panic poisoned its lock: the map is only changed by
+    /// single `insert`/`remove` calls after the sled work they follow succeeded.
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, SledStore>> {
         self.inner
             .open
             .lock()
-            .map_err(|_| ApiError::Internal("database registry lock poisoned".into()))
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `work` (sled calls, the registry lock) on tokio's blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Databases) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || work(&this))
+            .await
+            .map_err(|e| ApiError::Internal(format!("database registry task failed: {e}")))?
     }
 
     /// The database called `name`, if it exists.
     pub fn get(&self, name: &str) -> Option<SledStore> {
-        self.inner.open.lock().ok()?.get(name).cloned()
+        self.lock().get(name).cloned()
     }
 
     /// Like [`get`](Self::get), with CouchDB's 404 when it does not exist.
@@ -114,17 +132,20 @@ impl Databases {
 
     /// Every database name, sorted.
     pub fn list(&self) -> Vec<String> {
-        self.inner
-            .open
-            .lock()
-            .map(|open| open.keys().cloned().collect())
-            .unwrap_or_default()
+        self.lock().keys().cloned().collect()
     }
 
     /// Creates an empty database; 412 `file_exists` when it already exists. Durable on return.
     pub async fn create(&self, name: &DbName) -> Result<SledStore, ApiError> {
-        let store = {
-            let mut open = self.lock()?;
+        let name = name.clone();
+        let store = self.blocking(move |this| this.create_now(&name)).await?;
+        self.inner.flusher.flush().await?;
+        Ok(store)
+    }
+
+    fn create_now(&self, name: &DbName) -> Result<SledStore, ApiError> {
+        {
+            let mut open = self.lock();
             if open.contains_key(name.as_str()) {
                 return Err(ApiError::couch(
                     StatusCode::PRECONDITION_FAILED,
@@ -145,10 +166,8 @@ impl Databases {
                 .catalog
                 .insert(name.as_str().as_bytes(), &now.to_be_bytes())?;
             open.insert(name.as_str().to_owned(), store.clone());
-            store
-        };
-        self.inner.sled.flush_async().await?;
-        Ok(store)
+            Ok(store)
+        }
     }
 
     /// Creates `name` unless it exists; returns whether it was created.
@@ -165,18 +184,33 @@ impl Databases {
 
     /// Deletes a database and all its trees; 404 when it does not exist. Durable on return.
     pub async fn delete(&self, name: &str) -> Result<(), ApiError> {
+        let name = name.to_owned();
+        self.blocking(move |this| this.delete_now(&name)).await?;
+        self.inner.flusher.flush().await?;
+        Ok(())
+    }
+
+    fn delete_now(&self, name: &str) -> Result<(), ApiError> {
+        let store = self.get(name).ok_or_else(db_not_found)?;
+        // Handles still held by requests in flight now fail instead of writing into trees
+        // that are about to go. This waits for a write in flight, so it is done before taking
+        // the registry lock, which every request takes (briefly) to find its database.
+        store.mark_dropped()?;
         {
-            let mut open = self.lock()?;
-            let store = open.remove(name).ok_or_else(db_not_found)?;
-            // Handles still held by requests in flight now fail instead of writing into
-            // trees that are about to go.
-            store.mark_dropped()?;
+            let mut open = self.lock();
+            // Another deletion may have finished meanwhile (a creation could not start: the
+            // name was still taken).
+            match open.get(name) {
+                Some(current) if current.same_database(&store) => {
+                    open.remove(name);
+                }
+                _ => return Err(db_not_found()),
+            }
             self.inner.catalog.remove(name.as_bytes())?;
             for tree in sled_store::tree_names(name) {
                 self.inner.sled.drop_tree(tree)?;
             }
         }
-        self.inner.sled.flush_async().await?;
         Ok(())
     }
 }

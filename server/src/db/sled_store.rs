@@ -13,7 +13,20 @@
 //! Writes to one database go through one writer lock (a std `Mutex`, held only in synchronous
 //! code, never across an `.await`), and each batch is applied in one sled transaction over the
 //! trees it touches, so that a crash leaves every document either before or after the batch.
-//! Nothing is acknowledged before `flush_async` has made it durable.
+//! Nothing is acknowledged before a flush ([`GroupFlush`]) has made it durable.
+//!
+//! # Off the async workers
+//! Every sled call may wait: on the writer lock, and on sled's process-wide concurrency lock,
+//! which a transaction of *any* database holds exclusively while it commits. So each async
+//! method of the [`Store`] runs its synchronous body on tokio's blocking pool
+//! ([`SledStore::blocking`]); the async workers only ever await. A slow write to one region
+//! then delays other sled calls, never `/api/health`'s worker or another request's parsing.
+//!
+//! # Panics
+//! A panic inside a store call (a bug) fails that request with a 500 and nothing else. The
+//! writer lock is recovered if a panic poisoned it: the [`Writer`] state is only changed after
+//! a transaction has committed, by plain assignments that cannot panic, so a poisoned lock
+//! still guards consistent state. Everything on disk is transactional.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +44,8 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use tokio::sync::watch;
+
+use crate::storage::GroupFlush;
 
 /// What the `docs` tree keeps per document: everything but the bodies.
 #[derive(Serialize, Deserialize)]
@@ -122,7 +137,6 @@ struct Writer {
 
 struct Inner {
     name: String,
-    db: sled::Db,
     trees: Trees,
     writer: Mutex<Writer>,
     /// The sequence readers may see: bumped only after a batch's transaction committed.
@@ -134,6 +148,8 @@ struct Inner {
     rev_limit: usize,
     /// Which creation of the database this is (CouchDB's `instance_start_time`).
     instance_start_time: String,
+    /// Makes writes durable, one flush for every write waiting at the same time.
+    flusher: GroupFlush,
 }
 
 /// One CouchDB database in sled. Cloning is cheap and every clone is the same database.
@@ -239,7 +255,6 @@ impl SledStore {
         Ok(SledStore {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
-                db: db.clone(),
                 trees,
                 writer: Mutex::new(Writer {
                     update_seq,
@@ -252,8 +267,14 @@ impl SledStore {
                 durable_seq,
                 rev_limit,
                 instance_start_time: instance_start_time.to_string(),
+                flusher: GroupFlush::new(db.clone()),
             }),
         })
+    }
+
+    /// Whether both handles are the same creation of the same database.
+    pub(crate) fn same_database(&self, other: &SledStore) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// The database name.
@@ -286,16 +307,50 @@ impl SledStore {
         Ok(())
     }
 
+    /// The writer lock, recovered if a panic poisoned it (see the module's "Panics": the
+    /// state it guards is only changed once a transaction committed, so it is consistent).
     fn writer(&self) -> Result<MutexGuard<'_, Writer>> {
-        self.inner
-            .writer
-            .lock()
-            .map_err(|_| Error::Internal("database writer lock poisoned".into()))
+        Ok(self.inner.writer.lock().unwrap_or_else(|poisoned| {
+            tracing::warn!(db = %self.inner.name, "writer lock was poisoned by a panic; recovered");
+            poisoned.into_inner()
+        }))
+    }
+
+    /// Runs `write` holding the writer lock, with 404 once the database is deleted.
+    fn write_with<T>(&self, write: impl FnOnce(&mut Writer) -> Result<T>) -> Result<T> {
+        let mut writer = self.writer()?;
+        if writer.dropped {
+            return Err(no_such_database());
+        }
+        write(&mut writer)
+    }
+
+    /// Runs the synchronous `work` on tokio's blocking pool and awaits it. A panic in it
+    /// becomes an internal error of this call alone.
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&SledStore) -> Result<T> + Send + 'static,
+    {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || work(&store)).await {
+            Ok(result) => result,
+            Err(err) => {
+                let what = if err.is_panic() {
+                    "panicked"
+                } else {
+                    "was cancelled"
+                };
+                Err(Error::Internal(format!(
+                    "a store operation on {} {what}",
+                    self.inner.name
+                )))
+            }
+        }
     }
 
     async fn flush(&self) -> Result<()> {
-        self.inner.db.flush_async().await.map_err(sled_err)?;
-        Ok(())
+        self.inner.flusher.flush().await.map_err(sled_err)
     }
 
     fn load_meta(&self, id: &str) -> Result<Option<DocMeta>> {
@@ -526,9 +581,11 @@ impl SledStore {
         writer.update_seq = seq;
         writer.doc_count = doc_count;
         writer.doc_del_count = doc_del_count;
-        if let Ok(mut counts) = self.inner.counts.lock() {
-            *counts = (doc_count, doc_del_count);
-        }
+        *self
+            .inner
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = (doc_count, doc_del_count);
         self.inner.visible_seq.store(seq, Ordering::Release);
         Ok((results, true))
     }
@@ -544,11 +601,12 @@ impl SledStore {
 
 impl Store for SledStore {
     async fn info(&self) -> Result<DbInfo> {
+        // Two plain integers: a poisoned lock still holds a whole pair.
         let (doc_count, doc_del_count) = *self
             .inner
             .counts
             .lock()
-            .map_err(|_| Error::Internal("database counts lock poisoned".into()))?;
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         Ok(DbInfo {
             update_seq: self.update_seq(),
             doc_count,
@@ -558,8 +616,12 @@ impl Store for SledStore {
     }
 
     async fn get(&self, id: &DocId, opts: &GetOptions) -> Result<Document> {
-        let record = self.load(id)?.ok_or_else(Error::missing)?;
-        self.document(&record, opts)
+        let (id, opts) = (id.clone(), opts.clone());
+        self.blocking(move |store| {
+            let record = store.load(&id)?.ok_or_else(Error::missing)?;
+            store.document(&record, &opts)
+        })
+        .await
     }
 
     async fn open_revs(
@@ -568,20 +630,26 @@ impl Store for SledStore {
         revs: &OpenRevs,
         opts: &GetOptions,
     ) -> Result<Vec<OpenRev>> {
-        let record = self.load(id)?;
-        let mut out = Vec::new();
-        for answer in open_revs_answers(record.as_ref().map(|r| &r.tree), revs, opts.latest)? {
-            out.push(match (answer, &record) {
-                (Ok(rev), Some(record)) => OpenRev::Ok(self.open_rev(record, &rev, opts)?),
-                (Ok(_), None) => return Err(Error::missing()),
-                (Err(rev), _) => OpenRev::Missing(rev),
-            });
-        }
-        Ok(out)
+        let (id, revs, opts) = (id.clone(), revs.clone(), opts.clone());
+        self.blocking(move |store| {
+            let record = store.load(&id)?;
+            let mut out = Vec::new();
+            for answer in open_revs_answers(record.as_ref().map(|r| &r.tree), &revs, opts.latest)? {
+                out.push(match (answer, &record) {
+                    (Ok(rev), Some(record)) => OpenRev::Ok(store.open_rev(record, &rev, &opts)?),
+                    (Ok(_), None) => return Err(Error::missing()),
+                    (Err(rev), _) => OpenRev::Missing(rev),
+                });
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn bulk_docs(&self, docs: Vec<Document>, new_edits: bool) -> Result<Vec<DocResult>> {
-        let (results, changed) = self.write_batch(docs, new_edits)?;
+        let (results, changed) = self
+            .blocking(move |store| store.write_batch(docs, new_edits))
+            .await?;
         if changed {
             // One flush for the whole batch; nothing is acknowledged before it.
             self.flush().await?;
@@ -598,6 +666,47 @@ impl Store for SledStore {
     }
 
     async fn changes(&self, opts: &ChangesOptions) -> Result<Changes> {
+        let opts = opts.clone();
+        self.blocking(move |store| store.changes_now(&opts)).await
+    }
+
+    async fn revs_diff(&self, revs: &RevsDiffRequest) -> Result<RevsDiff> {
+        let revs = revs.clone();
+        self.blocking(move |store| store.revs_diff_now(&revs)).await
+    }
+
+    async fn get_local(&self, id: &str) -> Result<Option<LocalDoc>> {
+        let id = id.to_owned();
+        self.blocking(move |store| store.get_local_now(&id)).await
+    }
+
+    async fn put_local(&self, doc: LocalDoc) -> Result<String> {
+        let rev = self.blocking(move |store| store.put_local_now(doc)).await?;
+        self.flush().await?;
+        Ok(rev)
+    }
+
+    async fn delete_local(&self, id: &str, rev: Option<&str>) -> Result<()> {
+        let (id, rev) = (id.to_owned(), rev.map(str::to_owned));
+        self.blocking(move |store| store.delete_local_now(&id, rev.as_deref()))
+            .await?;
+        self.flush().await
+    }
+
+    async fn ensure_full_commit(&self) -> Result<()> {
+        self.flush().await
+    }
+
+    async fn attachment(&self, id: &DocId, name: &str, rev: Option<&RevId>) -> Result<Attachment> {
+        let (id, name, rev) = (id.clone(), name.to_owned(), rev.cloned());
+        self.blocking(move |store| store.attachment_now(&id, &name, rev.as_ref()))
+            .await
+    }
+}
+
+/// The synchronous bodies of the [`Store`] methods, run by [`SledStore::blocking`].
+impl SledStore {
+    fn changes_now(&self, opts: &ChangesOptions) -> Result<Changes> {
         // Rows above the visible sequence belong to a batch still being written.
         let upto = self.update_seq();
         let limit = opts.limit.unwrap_or(usize::MAX);
@@ -664,7 +773,7 @@ impl Store for SledStore {
         })
     }
 
-    async fn revs_diff(&self, revs: &RevsDiffRequest) -> Result<RevsDiff> {
+    fn revs_diff_now(&self, revs: &RevsDiffRequest) -> Result<RevsDiff> {
         let mut out = RevsDiff::new();
         for (id, wanted) in revs {
             let meta = match DocId::parse(id.as_str()) {
@@ -678,7 +787,7 @@ impl Store for SledStore {
         Ok(out)
     }
 
-    async fn get_local(&self, id: &str) -> Result<Option<LocalDoc>> {
+    fn get_local_now(&self, id: &str) -> Result<Option<LocalDoc>> {
         validate_local_id(id)?;
         match self
             .inner
@@ -695,13 +804,9 @@ impl Store for SledStore {
         }
     }
 
-    async fn put_local(&self, mut doc: LocalDoc) -> Result<String> {
+    fn put_local_now(&self, mut doc: LocalDoc) -> Result<String> {
         validate_local_id(&doc.id)?;
-        let rev = {
-            let writer = self.writer()?;
-            if writer.dropped {
-                return Err(no_such_database());
-            }
+        self.write_with(|_| {
             let locals = &self.inner.trees.locals;
             let current = match locals.get(doc.id.as_bytes()).map_err(sled_err)? {
                 Some(bytes) => {
@@ -718,19 +823,13 @@ impl Store for SledStore {
             locals
                 .insert(doc.id.as_bytes(), encode(&doc.to_json())?)
                 .map_err(sled_err)?;
-            rev
-        };
-        self.flush().await?;
-        Ok(rev)
+            Ok(rev)
+        })
     }
 
-    async fn delete_local(&self, id: &str, rev: Option<&str>) -> Result<()> {
+    fn delete_local_now(&self, id: &str, rev: Option<&str>) -> Result<()> {
         validate_local_id(id)?;
-        {
-            let writer = self.writer()?;
-            if writer.dropped {
-                return Err(no_such_database());
-            }
+        self.write_with(|_| {
             let locals = &self.inner.trees.locals;
             let bytes = locals
                 .get(id.as_bytes())
@@ -741,15 +840,11 @@ impl Store for SledStore {
                 return Err(Error::conflict());
             }
             locals.remove(id.as_bytes()).map_err(sled_err)?;
-        }
-        self.flush().await
+            Ok(())
+        })
     }
 
-    async fn ensure_full_commit(&self) -> Result<()> {
-        self.flush().await
-    }
-
-    async fn attachment(&self, id: &DocId, name: &str, rev: Option<&RevId>) -> Result<Attachment> {
+    fn attachment_now(&self, id: &DocId, name: &str, rev: Option<&RevId>) -> Result<Attachment> {
         // Only the asked-for attachment's bytes are read, not every attachment of the revision.
         let record = self.load(id)?.ok_or_else(Error::missing)?;
         let opts = GetOptions {
@@ -772,6 +867,34 @@ impl Store for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_while_holding_the_writer_fails_that_call_alone_and_the_database_keeps_working()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let sled = sled::Config::new().path(dir.path()).open().unwrap();
+        let store = SledStore::open(&sled, "panics").unwrap();
+        let first = Document::from_json(json!({"_id": "before", "v": 1})).unwrap();
+        store.bulk_docs(vec![first], true).await.unwrap();
+
+        // A bug in the middle of a write, with the writer lock held.
+        let failed = store
+            .blocking(|s| s.write_with(|_| -> Result<()> { panic!("a bug while writing") }))
+            .await;
+        assert!(matches!(failed, Err(Error::Internal(_))), "{failed:?}");
+        assert!(store.inner.writer.is_poisoned(), "the panic held the lock");
+
+        let next = Document::from_json(json!({"_id": "after", "v": 2})).unwrap();
+        let written = store.bulk_docs(vec![next], true).await.unwrap();
+        assert!(written[0].error.is_none(), "{written:?}");
+        let id = DocId::parse("after").unwrap();
+        let read = store.get(&id, &GetOptions::default()).await.unwrap();
+        assert_eq!(read.body["v"], 2);
+        let local = LocalDoc::from_json(json!({"_id": "_local/x", "n": 1})).unwrap();
+        assert_eq!(store.put_local(local).await.unwrap(), "0-1");
+        assert_eq!(store.info().await.unwrap().doc_count, 2);
+    }
 
     #[test]
     fn instance_start_times_never_repeat_even_within_one_microsecond() {

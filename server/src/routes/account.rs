@@ -108,7 +108,10 @@ pub async fn list_tokens(
         }
         _ => Some(principal.name.clone()),
     };
-    let tokens = state.accounts.list_tokens(user.as_deref())?;
+    let tokens = state
+        .accounts
+        .blocking(move |a| a.list_tokens(user.as_deref()))
+        .await?;
     Ok(Json(json!({ "tokens": tokens })))
 }
 
@@ -119,7 +122,11 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let not_found = || ApiError::NotFound(format!("There is no token {id}."));
-    let record = state.accounts.token(&id)?.ok_or_else(not_found)?;
+    let record = {
+        let id = id.clone();
+        state.accounts.blocking(move |a| a.token(&id)).await?
+    }
+    .ok_or_else(not_found)?;
     // Someone else's token is "not found" rather than "forbidden": ids are not to be probed.
     if principal.role != Role::Admin && record.user != principal.name {
         return Err(not_found());

@@ -11,8 +11,10 @@ use std::time::Duration;
 use axum::extract::OriginalUri;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Router};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -49,8 +51,27 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         data = data.layer(cors);
     }
     data.fallback(assets::serve)
+        // Inside the request log, so that the 500 of a panicking handler is logged too.
+        .layer(catch_panics())
         .layer(middleware::from_fn(log_request))
         .with_state(state)
+}
+
+/// Turns a panic in a handler (a bug) into that request's 500, in the API's JSON shape and
+/// without the panic's message, instead of a dropped connection. Store calls run on the
+/// blocking pool and turn their own panics into errors; this catches the rest.
+fn catch_panics() -> CatchPanicLayer<fn(Box<dyn std::any::Any + Send + 'static>) -> Response> {
+    CatchPanicLayer::custom(panic_response)
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    // Logged in full by ApiError; the client sees only the generic reason.
+    ApiError::Internal(format!("handler panicked: {message}")).into_response()
 }
 
 /// CORS for the configured origins, or `None` when there are none (the default: the PWA is
@@ -105,4 +126,46 @@ async fn api_not_found(OriginalUri(uri): OriginalUri) -> ApiError {
         "There is no API endpoint at {}. The README lists the endpoints.",
         uri.path()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_json_500_without_its_message_and_the_next_request_is_served(
+    ) {
+        let app: Router = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("secret detail: /var/lib/chaski");
+                    }
+                    "unreachable"
+                }),
+            )
+            .route("/fine", get(|| async { "fine" }))
+            .layer(catch_panics());
+        let answer = app
+            .clone()
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(answer.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"], "internal_server_error");
+        assert!(!json.to_string().contains("secret"), "{json}");
+        let fine = app
+            .oneshot(Request::get("/fine").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
 }

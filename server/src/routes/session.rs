@@ -95,7 +95,14 @@ pub async fn delete_session(
     if let Some(token) = auth::session_cookie(&headers) {
         if let Some(id) = auth::token_id(&token) {
             // Only a session token is ended here; anything else the cookie names is ignored.
-            if let Ok((record, _)) = state.accounts.resolve_token(&token) {
+            let resolved = {
+                let token = token.clone();
+                state
+                    .accounts
+                    .blocking(move |a| a.resolve_token(&token))
+                    .await
+            };
+            if let Ok((record, _)) = resolved {
                 if record.kind == TokenKind::Session {
                     state.accounts.revoke_token(id).await?;
                 }

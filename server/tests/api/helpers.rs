@@ -1,5 +1,6 @@
 //! `spawn_app()`: the real server on a free port, with a temporary store and static folder.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use chaski_server::config::Config;
@@ -23,7 +24,21 @@ pub struct TestApp {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
+    /// The server's own runtime, when it has one ([`spawn_app_on_own_runtime`]).
+    _runtime: ServerRuntime,
     _temp: TempDir,
+}
+
+/// A server's own runtime, shut down without waiting when the test ends (dropping a runtime
+/// inside the test's async context would panic).
+struct ServerRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for ServerRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl TestApp {
@@ -112,8 +127,96 @@ async fn start(config: Config, temp: TempDir, data_dir: PathBuf, static_dir: Pat
         state,
         shutdown: Some(tx),
         server: Some(server),
+        _runtime: ServerRuntime(None),
         _temp: temp,
     }
+}
+
+/// The real server on a runtime of its own, multi-threaded with two workers as in production
+/// on a two-core machine. The test's client (on the test's runtime) keeps running if the
+/// server stops answering, so a watchdog ([`within`]) can fail the test instead of hanging.
+pub async fn spawn_app_on_own_runtime() -> TestApp {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let data_dir = temp.path().join("data");
+    let static_dir = temp.path().join("dist");
+    write_fake_build(&static_dir);
+    let config = Config::ephemeral(data_dir.clone(), static_dir.clone());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("server-worker")
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = runtime.spawn(async move {
+        let app = Application::build(config)
+            .await
+            .expect("server failed to start");
+        let _ = ready_tx.send((format!("http://{}", app.local_addr()), app.state()));
+        app.run_until_stopped(async {
+            let _ = rx.await;
+        })
+        .await
+    });
+    let (address, state) = ready_rx.await.expect("server started");
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        data_dir,
+        static_dir,
+        state,
+        shutdown: Some(tx),
+        server: Some(server),
+        _runtime: ServerRuntime(Some(runtime)),
+        _temp: temp,
+    }
+}
+
+/// Runs `work`, failing the test with `what`, the threads' stacks and a note if it has not
+/// finished within `limit`: the watchdog of the tests that look for hangs.
+pub async fn within<T>(limit: std::time::Duration, what: &str, work: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(limit, work).await {
+        Ok(value) => value,
+        Err(_) => panic!(
+            "{what}: no answer within {limit:?}; the server looks hung. Threads:\n{}",
+            thread_stacks()
+        ),
+    }
+}
+
+/// The stacks of every thread of this process (via gdb when it is installed and allowed to
+/// attach), else each thread's name and what the kernel says it waits in.
+pub fn thread_stacks() -> String {
+    let pid = std::process::id().to_string();
+    if let Ok(out) = std::process::Command::new("gdb")
+        .args(["-p", &pid, "-batch", "-nx", "-ex", "thread apply all bt 25"])
+        .stdin(std::process::Stdio::null())
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains("Thread ") {
+            return text.into_owned();
+        }
+    }
+    let mut out = String::new();
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let read = |f: &str| {
+                std::fs::read_to_string(task.path().join(f))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned()
+            };
+            out.push_str(&format!(
+                "{} {} wchan={}\n",
+                task.file_name().to_string_lossy(),
+                read("comm"),
+                read("wchan")
+            ));
+        }
+    }
+    out
 }
 
 /// The real server on an existing data folder (after [`TestApp::stop`]).

@@ -2,6 +2,7 @@
 
 mod assets;
 mod auth;
+mod concurrency;
 mod cors;
 mod couch;
 mod fuzz;

@@ -90,7 +90,10 @@ async fn answer(
         }
         for key in keys.into_iter().skip(skip).take(limit) {
             let winner = match DocId::parse(key.as_str()) {
-                Ok(_) => store.winner(&key)?,
+                Ok(_) => {
+                    let key = key.clone();
+                    store.blocking(move |s| s.winner(&key)).await?
+                }
                 Err(_) => None,
             };
             rows.push(match winner {
@@ -115,29 +118,34 @@ async fn answer(
             None => (start, end),
         };
         let inclusive_end = params.get("inclusive_end") != Some("false");
-        let mut found = Vec::new();
-        let mut skipped = 0usize;
-        store.scan_winners(start.as_deref(), descending, |id, rev| {
-            if let Some(end) = &end {
-                let past = if descending {
-                    id < end.as_str() || (!inclusive_end && id == end.as_str())
-                } else {
-                    id > end.as_str() || (!inclusive_end && id == end.as_str())
-                };
-                if past {
-                    return Ok(false);
-                }
-            }
-            if found.len() >= limit {
-                return Ok(false);
-            }
-            if skipped < skip {
-                skipped += 1;
-                return Ok(true);
-            }
-            found.push((id.to_owned(), rev));
-            Ok(true)
-        })?;
+        let found = store
+            .blocking(move |store| {
+                let mut found = Vec::new();
+                let mut skipped = 0usize;
+                store.scan_winners(start.as_deref(), descending, |id, rev| {
+                    if let Some(end) = &end {
+                        let past = if descending {
+                            id < end.as_str() || (!inclusive_end && id == end.as_str())
+                        } else {
+                            id > end.as_str() || (!inclusive_end && id == end.as_str())
+                        };
+                        if past {
+                            return Ok(false);
+                        }
+                    }
+                    if found.len() >= limit {
+                        return Ok(false);
+                    }
+                    if skipped < skip {
+                        skipped += 1;
+                        return Ok(true);
+                    }
+                    found.push((id.to_owned(), rev));
+                    Ok(true)
+                })?;
+                Ok(found)
+            })
+            .await?;
         for (id, rev) in found {
             let mut row = json!({"id": id, "key": id, "value": {"rev": rev}});
             if include_docs {

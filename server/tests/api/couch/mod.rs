@@ -5,6 +5,7 @@ mod attachments;
 mod changes;
 mod databases;
 mod documents;
+mod leaves;
 mod limits;
 mod replication;
 mod replicator;
