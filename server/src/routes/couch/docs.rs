@@ -49,7 +49,14 @@ pub fn new_doc_id() -> String {
 
 /// Refuses a document over the size limits with a 413 naming it: its JSON fields (without
 /// attachments) against the document limit, each inline attachment against the attachment limit.
+/// Also refuses, with CouchDB's 400, an attachment name starting with `_` (CouchDB reserves
+/// them), whichever way the attachment came.
 pub fn check_limits(doc: &Document, limits: &Limits) -> Result<(), ApiError> {
+    if let Some(name) = doc.attachments.keys().find(|n| n.starts_with('_')) {
+        return Err(ApiError::BadRequest(format!(
+            "Attachment name '{name}' starts with prohibited character '_'"
+        )));
+    }
     let size = serde_json::to_vec(&doc.body).map(|v| v.len()).unwrap_or(0);
     if size > limits.max_document_bytes {
         return Err(ApiError::TooLarge(format!(
@@ -285,11 +292,19 @@ async fn write_doc(
 ) -> Result<Response, ApiError> {
     let store = open_db(state, principal, db, Access::Write)?;
     let id = parse_id(docid)?;
-    let mut doc = Document::from_json_with_id(body, &id)?;
     let new_edits = match params.get("new_edits") {
         None => true,
         Some(_) => params.flag("new_edits")?,
     };
+    let mut body = body;
+    if !new_edits {
+        if let (Value::Object(map), Some(rev)) = (&mut body, rev_from_request(params, headers)?) {
+            map.entry("_rev")
+                .or_insert_with(|| Value::String(rev.to_string()));
+        }
+        super::replication::replicated_rev(&mut body).map_err(ApiError::BadRequest)?;
+    }
+    let mut doc = Document::from_json_with_id(body, &id)?;
     if let Some(rev) = rev_from_request(params, headers)? {
         match &doc.rev {
             Some(body_rev) if *body_rev != rev => {
@@ -455,10 +470,15 @@ async fn write_attachment(
 ) -> Result<Response, ApiError> {
     let store = open_db(state, principal, db, Access::Write)?;
     let id = parse_id(docid)?;
-    if name.is_empty() || name.starts_with('_') {
+    if name.is_empty() {
         return Err(ApiError::BadRequest(
-            "Attachment names must not be empty or start with an underscore".into(),
+            "Attachment names must not be empty".into(),
         ));
+    }
+    if name.starts_with('_') {
+        return Err(ApiError::BadRequest(format!(
+            "Attachment name '{name}' starts with prohibited character '_'"
+        )));
     }
     let rev = rev_from_request(params, request.headers())?;
     let content_type = request
@@ -467,17 +487,32 @@ async fn write_attachment(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
+    let content_md5 = request
+        .headers()
+        .get("content-md5")
+        .map(|v| v.to_str().map(str::to_owned))
+        .transpose()
+        .map_err(|_| ApiError::BadRequest("Content-MD5 must be base64 text".into()))?;
     let data = read_body(
         request.into_body(),
         state.limits.max_attachment_bytes,
         "attachment",
     )
     .await?;
+    let attachment = Attachment::inline(content_type, data.to_vec());
+    // A client that sends Content-MD5 learns of bytes damaged on the way, as from CouchDB.
+    if let Some(md5) = content_md5 {
+        if attachment.digest != format!("md5-{}", md5.trim()) {
+            return Err(ApiError::couch(
+                StatusCode::BAD_REQUEST,
+                "content_md5_mismatch",
+                "Possible message corruption: the attachment's bytes do not match its \
+                 Content-MD5; send it again.",
+            ));
+        }
+    }
     let mut doc = doc_to_edit(&store, &id, rev).await?;
-    doc.attachments.insert(
-        name.to_owned(),
-        Attachment::inline(content_type, data.to_vec()),
-    );
+    doc.attachments.insert(name.to_owned(), attachment);
     write_one(&store, principal, doc, true, StatusCode::CREATED).await
 }
 
