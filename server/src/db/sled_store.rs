@@ -353,6 +353,16 @@ impl SledStore {
         Ok(())
     }
 
+    /// Whether the body of revision `rev` of `id` is kept (a leaf, or an earlier revision not
+    /// yet compacted); for `_revs_info`.
+    pub fn has_body(&self, id: &DocId, rev: &RevId) -> Result<bool> {
+        self.inner
+            .trees
+            .bodies
+            .contains_key(body_key(id.as_str(), rev))
+            .map_err(sled_err)
+    }
+
     /// CouchDB's compaction: removes the bodies of revisions that are no longer leaves, and
     /// the attachment bytes no remaining body refers to. Holds the writer lock throughout (a
     /// write must not refer to bytes being removed), so run it off the async workers. Returns

@@ -209,22 +209,23 @@ async fn read_doc(
     }
     let mut body = doc.to_json();
     if let (true, Some(revisions), Value::Object(map)) = (revs_info, &doc.revisions, &mut body) {
-        // Only leaf bodies are kept (as after CouchDB's compaction): older revisions are
-        // known but `missing`.
-        let info: Vec<Value> = revisions
+        // Earlier revisions keep their bodies until `_compact`: `available` while they do,
+        // `missing` once compacted (or never received).
+        let mut info = Vec::new();
+        for (i, r) in revisions
             .rev_ids()
             .unwrap_or_default()
             .into_iter()
             .enumerate()
-            .map(|(i, r)| {
-                let status = match (i, doc.deleted) {
-                    (0, true) => "deleted",
-                    (0, false) => "available",
-                    _ => "missing",
-                };
-                json!({"rev": r, "status": status})
-            })
-            .collect();
+        {
+            let status = match (i, doc.deleted) {
+                (0, true) => "deleted",
+                (0, false) => "available",
+                _ if store.has_body(&id, &r)? => "available",
+                _ => "missing",
+            };
+            info.push(json!({"rev": r, "status": status}));
+        }
         map.insert("_revs_info".into(), Value::Array(info));
         if !wanted_revs {
             map.remove("_revisions");

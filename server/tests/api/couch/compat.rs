@@ -487,6 +487,11 @@ async fn earlier_revisions_and_their_attachments_are_readable_until_compaction()
         .unwrap();
     assert_eq!(att.status(), 200);
     assert_eq!(att.bytes().await.unwrap().as_ref(), b"v1");
+    let (_, info) = couch.get(&path("case?revs_info=true")).await;
+    assert_eq!(
+        info["_revs_info"][1],
+        json!({"rev": rev1, "status": "available"})
+    );
 
     // Only an administrator compacts.
     let inspector = couch.app.token_for("ines", Role::Inspector, &[]).await;
@@ -512,6 +517,11 @@ async fn earlier_revisions_and_their_attachments_are_readable_until_compaction()
         &couch.get(&path(&format!("case?rev={rev1}"))).await,
         404,
         "not_found",
+    );
+    let (_, info) = couch.get(&path("case?revs_info=true")).await;
+    assert_eq!(
+        info["_revs_info"][1],
+        json!({"rev": rev1, "status": "missing"})
     );
     let (_, current) = couch.get(&path("case?attachments=true")).await;
     assert_eq!(current["_rev"], rev2.as_str());
