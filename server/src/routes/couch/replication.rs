@@ -2,7 +2,6 @@
 //! `_bulk_docs`, answered with the shared `wire` types.
 
 use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -282,7 +281,7 @@ async fn answer_changes(store: SledStore, query: ChangesQuery) -> Result<Respons
         } => {
             // Newlines while waiting keep proxies and clients from timing out the request;
             // JSON allows the leading whitespace.
-            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+            let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(4);
             tokio::spawn(async move {
                 let work = collect_changes(&store, &query, Some(timeout));
                 tokio::pin!(work);
@@ -292,24 +291,22 @@ async fn answer_changes(store: SledStore, query: ChangesQuery) -> Result<Respons
                     tokio::select! {
                         result = &mut work => break result,
                         _ = ticks.tick() => {
-                            if tx.send(Bytes::from_static(b"\n")).await.is_err() {
+                            if tx.send(Piece::Heartbeat).await.is_err() {
                                 return; // the client went away
                             }
                         }
                     }
                 };
-                let bytes = match answer.and_then(|r| json_bytes(&r)) {
-                    Ok(bytes) => bytes,
+                let piece = match answer.and_then(|r| json_bytes(&r)) {
+                    Ok(bytes) => Piece::Answer(Bytes::from(bytes)),
                     Err(err) => {
                         tracing::error!(%err, "longpoll changes failed after the answer started");
-                        br#"{"error":"internal_server_error","reason":"The changes feed failed; retry."}"#.to_vec()
+                        Piece::Failed
                     }
                 };
-                let _ = tx.send(Bytes::from(bytes)).await;
+                let _ = tx.send(piece).await;
             });
-            let stream = futures::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|b| (Ok::<Bytes, Infallible>(b), rx))
-            });
+            let stream = heartbeat_body(rx);
             let mut response = (
                 StatusCode::OK,
                 [(CONTENT_TYPE, "application/json")],
@@ -320,6 +317,35 @@ async fn answer_changes(store: SledStore, query: ChangesQuery) -> Result<Respons
             Ok(response)
         }
     }
+}
+
+/// What the longpoll task sends the response body.
+enum Piece {
+    /// A newline while waiting.
+    Heartbeat,
+    /// The whole changes answer, the last piece.
+    Answer(Bytes),
+    /// The feed failed after the 200 and its heartbeats were sent.
+    Failed,
+}
+
+/// The body of a longpoll answer with heartbeats. The status is sent before the answer is
+/// known, so a failure can no longer be a 500: the body then ends with an error, which makes
+/// hyper abort the connection instead of ending the chunked body cleanly. A client sees a
+/// broken answer and retries; it never takes a short or empty one for the feed. The same holds
+/// when the task ends without its answer (it panicked).
+fn heartbeat_body(
+    rx: tokio::sync::mpsc::Receiver<Piece>,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures::stream::unfold(Some(rx), |rx| async move {
+        let mut rx = rx?;
+        let failed = || std::io::Error::other("the changes feed failed after its answer started");
+        match rx.recv().await {
+            Some(Piece::Heartbeat) => Some((Ok(Bytes::from_static(b"\n")), Some(rx))),
+            Some(Piece::Answer(bytes)) => Some((Ok(bytes), None)),
+            Some(Piece::Failed) | None => Some((Err(failed()), None)),
+        }
+    })
 }
 
 // --- _revs_diff -------------------------------------------------------------------------------
@@ -585,4 +611,44 @@ fn result_json(result: DocResult, new_edits: bool) -> Result<Value, ApiError> {
         map.remove("rev");
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_longpoll_body_ends_cleanly_only_after_its_answer() {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(Piece::Heartbeat).await.unwrap();
+        tx.send(Piece::Answer(Bytes::from_static(b"{}")))
+            .await
+            .unwrap();
+        let pieces: Vec<_> = heartbeat_body(rx).collect().await;
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces[0].as_ref().unwrap().as_ref(), b"\n");
+        assert_eq!(pieces[1].as_ref().unwrap().as_ref(), b"{}");
+    }
+
+    #[tokio::test]
+    async fn a_longpoll_body_whose_feed_failed_or_vanished_ends_in_an_error() {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(Piece::Heartbeat).await.unwrap();
+        tx.send(Piece::Failed).await.unwrap();
+        let pieces: Vec<_> = heartbeat_body(rx).collect().await;
+        assert!(pieces[0].is_ok());
+        assert!(
+            pieces[1].is_err(),
+            "a failure after the 200 aborts the body"
+        );
+
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(Piece::Heartbeat).await.unwrap();
+        drop(tx); // the task ended without its answer
+        let pieces: Vec<_> = heartbeat_body(rx).collect().await;
+        assert_eq!(pieces.len(), 2);
+        assert!(pieces[1].is_err());
+    }
 }
