@@ -118,9 +118,9 @@ impl DocRecord {
     }
 
     fn new_edit(&mut self, doc: Document, rev_limit: usize) -> Result<Update> {
-        if doc.deleted && doc.rev.is_none() && self.is_deleted() {
-            // Deleting a document that does not exist (or is already deleted) without naming a
-            // revision: CouchDB answers 404, and so do we.
+        if doc.deleted && doc.rev.is_none() && !self.tree.is_empty() && self.is_deleted() {
+            // Deleting an already deleted document without naming a revision: 404. A document
+            // never seen may be created deleted, as CouchDB allows (a tombstone at `1-…`).
             return Err(Error::missing());
         }
         let parent = self.tree.edit_parent(doc.rev.as_ref())?;

@@ -2,7 +2,8 @@
 //!
 //! # Trees (per database, named `couch:<db>:<kind>`)
 //! - `docs`: document id → [`DocMeta`] (the revision tree and the sequence of the latest change).
-//! - `bodies`: `id \0 rev` → the stored body and attachment metadata of each leaf revision.
+//! - `bodies`: `id \0 rev` → the stored body and attachment metadata of each leaf revision,
+//!   and of earlier revisions until [`SledStore::compact`] removes them.
 //! - `seqs`: big-endian `u64` sequence → the changes row ([`SeqEntry`]), so that `_changes`
 //!   never needs to open the documents themselves.
 //! - `locals`: `_local/…` id → the local document (checkpoints).
@@ -139,7 +140,10 @@ struct Inner {
     name: String,
     trees: Trees,
     writer: Mutex<Writer>,
-    /// The sequence readers may see: bumped only after a batch's transaction committed.
+    /// The sequence `_changes` readers may see: raised only once a batch is durable (after
+    /// its flush), so that no replicator checkpoints past a sequence a crash could take back.
+    /// Only ever raised (`fetch_max`): a flush makes every earlier commit durable too, so a
+    /// later batch whose flush ends first may publish past an earlier one still flushing.
     visible_seq: AtomicU64,
     /// Counts as of `visible_seq`.
     counts: Mutex<(u64, u64)>,
@@ -379,6 +383,99 @@ impl SledStore {
         }))
     }
 
+    /// [`load`](Self::load), plus the body of `rev` when it is an earlier revision whose body
+    /// is still kept (not yet compacted), so that reads of it answer.
+    fn load_at(&self, id: &DocId, rev: Option<&RevId>) -> Result<Option<DocRecord>> {
+        let Some(mut record) = self.load(id)? else {
+            return Ok(None);
+        };
+        if let Some(rev) = rev {
+            self.add_old_body(&mut record, rev)?;
+        }
+        Ok(Some(record))
+    }
+
+    fn add_old_body(&self, record: &mut DocRecord, rev: &RevId) -> Result<()> {
+        if record.leaves.contains_key(rev) || !record.tree.contains(rev) {
+            return Ok(());
+        }
+        let key = body_key(record.id.as_str(), rev);
+        if let Some(bytes) = self.inner.trees.bodies.get(key).map_err(sled_err)? {
+            record
+                .leaves
+                .insert(rev.clone(), decode::<StoredRev>("revision body", &bytes)?);
+        }
+        Ok(())
+    }
+
+    /// Whether the body of revision `rev` of `id` is kept (a leaf, or an earlier revision not
+    /// yet compacted); for `_revs_info`.
+    pub fn has_body(&self, id: &DocId, rev: &RevId) -> Result<bool> {
+        self.inner
+            .trees
+            .bodies
+            .contains_key(body_key(id.as_str(), rev))
+            .map_err(sled_err)
+    }
+
+    /// CouchDB's compaction: removes the bodies of revisions that are no longer leaves, and
+    /// the attachment bytes no remaining body refers to. Holds the writer lock throughout (a
+    /// write must not refer to bytes being removed), so run it off the async workers. Returns
+    /// how many bodies and attachments it removed.
+    pub fn compact(&self) -> Result<(u64, u64)> {
+        let writer = self.writer()?;
+        if writer.dropped {
+            return Err(no_such_database());
+        }
+        let trees = &self.inner.trees;
+        let mut bodies_removed = 0u64;
+        let mut referenced: BTreeSet<String> = BTreeSet::new();
+        // Keys are `id \0 rev`, so one document's bodies come together: its tree is read once.
+        let mut current: Option<(Vec<u8>, Option<RevTree>)> = None;
+        for item in trees.bodies.iter() {
+            let (key, value) = item.map_err(sled_err)?;
+            let Some(split) = key.iter().position(|b| *b == 0) else {
+                continue;
+            };
+            let (id, rev) = (&key[..split], &key[split + 1..]);
+            if current.as_ref().is_none_or(|(c, _)| c.as_slice() != id) {
+                let tree = match trees.docs.get(id).map_err(sled_err)? {
+                    Some(bytes) => Some(decode::<DocMeta>("document metadata", &bytes)?.tree),
+                    None => None,
+                };
+                current = Some((id.to_vec(), tree));
+            }
+            let is_leaf = current
+                .as_ref()
+                .and_then(|(_, tree)| tree.as_ref())
+                .zip(
+                    std::str::from_utf8(rev)
+                        .ok()
+                        .and_then(|r| RevId::parse(r).ok()),
+                )
+                .is_some_and(|(tree, rev)| tree.is_leaf(&rev));
+            if is_leaf {
+                let stored: StoredRev = decode("revision body", &value)?;
+                referenced.extend(stored.attachments.into_values().map(|a| a.digest));
+            } else {
+                trees.bodies.remove(&key).map_err(sled_err)?;
+                bodies_removed += 1;
+            }
+        }
+        let mut atts_removed = 0u64;
+        for item in trees.atts.iter() {
+            let (digest, _) = item.map_err(sled_err)?;
+            if !std::str::from_utf8(&digest).is_ok_and(|d| referenced.contains(d)) {
+                trees.atts.remove(&digest).map_err(sled_err)?;
+                atts_removed += 1;
+            }
+        }
+        drop(writer);
+        // A tree's flush writes out the whole sled log, every tree of the database included.
+        self.inner.trees.meta.flush().map_err(sled_err)?;
+        Ok((bodies_removed, atts_removed))
+    }
+
     fn attachment_bytes(&self, digest: &str) -> Option<Vec<u8>> {
         match self.inner.trees.atts.get(digest.as_bytes()) {
             Ok(found) => found.map(|v| v.to_vec()),
@@ -435,9 +532,14 @@ impl SledStore {
         Ok(())
     }
 
-    /// Applies a batch in memory, then writes it in one transaction. Returns the results and
-    /// whether anything changed.
-    fn write_batch(&self, docs: Vec<Document>, new_edits: bool) -> Result<(Vec<DocResult>, bool)> {
+    /// Applies a batch in memory, then writes it in one transaction. Returns the results and,
+    /// when anything changed, the sequence the batch reached; the caller flushes, then
+    /// [`publish`](Self::publish)es that sequence.
+    fn write_batch(
+        &self,
+        docs: Vec<Document>,
+        new_edits: bool,
+    ) -> Result<(Vec<DocResult>, Option<u64>)> {
         let mut writer = self.writer()?;
         if writer.dropped {
             return Err(no_such_database());
@@ -532,16 +634,15 @@ impl SledStore {
                 old_seq: *old_seq,
                 new_seq: record.seq,
                 seq_entry: encode(&entry)?,
-                remove_bodies: old_leaves
-                    .iter()
-                    .filter(|r| !record.leaves.contains_key(*r))
-                    .map(|r| body_key(id.as_str(), r))
-                    .collect(),
+                // The bodies of revisions this batch superseded stay until compaction, as in
+                // CouchDB: `GET ?rev=<older>` and its attachments still answer (the office
+                // shows what changed since a review; the custody log checks old entries).
+                remove_bodies: Vec::new(),
                 insert_bodies,
             });
         }
         if writes.is_empty() {
-            return Ok((results, false));
+            return Ok((results, None));
         }
         let outcome = (
             &trees.docs,
@@ -586,8 +687,86 @@ impl SledStore {
             .counts
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = (doc_count, doc_del_count);
-        self.inner.visible_seq.store(seq, Ordering::Release);
-        Ok((results, true))
+        Ok((results, Some(seq)))
+    }
+
+    /// Shows `_changes` readers (and longpoll waiters) everything up to `seq`, which must be
+    /// durable. Never lowers what they see.
+    fn publish(&self, seq: u64) {
+        self.inner.visible_seq.fetch_max(seq, Ordering::AcqRel);
+        self.inner.durable_seq.send_if_modified(|current| {
+            let newer = *current < seq;
+            if newer {
+                *current = seq;
+            }
+            newer
+        });
+    }
+
+    /// The changes feed newest first (`_changes?descending=true`): rows above `opts.since`,
+    /// at most `opts.limit` of them; `last_seq` is the last (oldest) row's sequence, or the
+    /// update sequence when there is none.
+    pub fn changes_descending(&self, opts: &ChangesOptions) -> Result<Changes> {
+        let upto = self.update_seq();
+        let limit = opts.limit.unwrap_or(usize::MAX);
+        let from = opts.since.saturating_add(1);
+        let mut results = Vec::new();
+        let mut pending = 0u64;
+        if from <= upto {
+            let range = self
+                .inner
+                .trees
+                .seqs
+                .range(from.to_be_bytes()..=upto.to_be_bytes())
+                .rev();
+            for item in range {
+                let (key, value) = item.map_err(sled_err)?;
+                let entry: SeqEntry = decode("changes entry", &value)?;
+                if opts
+                    .doc_ids
+                    .as_ref()
+                    .is_some_and(|ids| !ids.contains(&entry.id))
+                {
+                    continue;
+                }
+                if results.len() >= limit {
+                    pending += 1;
+                    continue;
+                }
+                let seq = <[u8; 8]>::try_from(key.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|e| internal("changes key", e))?;
+                let id = DocId::parse(entry.id).map_err(|e| internal("changes entry id", e))?;
+                let doc = if opts.include_docs {
+                    match self.load(&id)? {
+                        Some(record) => opts
+                            .doc_options(record.winner().map(|w| w.rev))
+                            .map(|get| self.document(&record, &get))
+                            .transpose()?,
+                        None => None,
+                    }
+                } else {
+                    None
+                };
+                let revs = match opts.style {
+                    ChangesStyle::MainOnly => entry.revs.into_iter().take(1).collect(),
+                    ChangesStyle::AllDocs => entry.revs,
+                };
+                results.push(ChangeRow {
+                    seq,
+                    id,
+                    revs,
+                    deleted: entry.deleted,
+                    doc,
+                });
+            }
+        }
+        let last_seq = results.last().map_or(upto, |row| row.seq);
+        Ok(Changes {
+            results,
+            last_seq,
+            pending,
+        })
     }
 
     fn open_rev(&self, record: &DocRecord, rev: &RevId, opts: &GetOptions) -> Result<Document> {
@@ -618,7 +797,9 @@ impl Store for SledStore {
     async fn get(&self, id: &DocId, opts: &GetOptions) -> Result<Document> {
         let (id, opts) = (id.clone(), opts.clone());
         self.blocking(move |store| {
-            let record = store.load(&id)?.ok_or_else(Error::missing)?;
+            let record = store
+                .load_at(&id, opts.rev.as_ref())?
+                .ok_or_else(Error::missing)?;
             store.document(&record, &opts)
         })
         .await
@@ -632,12 +813,21 @@ impl Store for SledStore {
     ) -> Result<Vec<OpenRev>> {
         let (id, revs, opts) = (id.clone(), revs.clone(), opts.clone());
         self.blocking(move |store| {
-            let record = store.load(&id)?;
+            let mut record = store.load(&id)?;
+            if let (Some(record), OpenRevs::Revs(asked)) = (&mut record, &revs) {
+                for rev in asked {
+                    store.add_old_body(record, rev)?;
+                }
+            }
             let mut out = Vec::new();
             for answer in open_revs_answers(record.as_ref().map(|r| &r.tree), &revs, opts.latest)? {
                 out.push(match (answer, &record) {
                     (Ok(rev), Some(record)) => OpenRev::Ok(store.open_rev(record, &rev, &opts)?),
                     (Ok(_), None) => return Err(Error::missing()),
+                    // An earlier revision whose body is kept until compaction answers too.
+                    (Err(rev), Some(record)) if record.leaves.contains_key(&rev) => {
+                        OpenRev::Ok(store.open_rev(record, &rev, &opts)?)
+                    }
                     (Err(rev), _) => OpenRev::Missing(rev),
                 });
             }
@@ -647,20 +837,14 @@ impl Store for SledStore {
     }
 
     async fn bulk_docs(&self, docs: Vec<Document>, new_edits: bool) -> Result<Vec<DocResult>> {
-        let (results, changed) = self
+        let (results, reached) = self
             .blocking(move |store| store.write_batch(docs, new_edits))
             .await?;
-        if changed {
-            // One flush for the whole batch; nothing is acknowledged before it.
+        if let Some(seq) = reached {
+            // One flush for the whole batch; nothing is acknowledged, nor shown to `_changes`,
+            // before it.
             self.flush().await?;
-            let seq = self.update_seq();
-            self.inner.durable_seq.send_if_modified(|current| {
-                let newer = *current < seq;
-                if newer {
-                    *current = seq;
-                }
-                newer
-            });
+            self.publish(seq);
         }
         Ok(results)
     }
@@ -846,7 +1030,7 @@ impl SledStore {
 
     fn attachment_now(&self, id: &DocId, name: &str, rev: Option<&RevId>) -> Result<Attachment> {
         // Only the asked-for attachment's bytes are read, not every attachment of the revision.
-        let record = self.load(id)?.ok_or_else(Error::missing)?;
+        let record = self.load_at(id, rev)?.ok_or_else(Error::missing)?;
         let opts = GetOptions {
             rev: rev.cloned(),
             ..GetOptions::default()
@@ -894,6 +1078,41 @@ mod tests {
         let local = LocalDoc::from_json(json!({"_id": "_local/x", "n": 1})).unwrap();
         assert_eq!(store.put_local(local).await.unwrap(), "0-1");
         assert_eq!(store.info().await.unwrap().doc_count, 2);
+    }
+
+    fn doc(id: &str) -> Document {
+        Document::from_json(serde_json::json!({"_id": id, "v": 1})).expect("test document")
+    }
+
+    #[tokio::test]
+    async fn a_batch_reaches_the_changes_feed_only_once_it_is_durable() {
+        let db = sled::Config::new()
+            .temporary(true)
+            .open()
+            .expect("temporary sled");
+        let store = SledStore::open(&db, "d").expect("store");
+        // Committed but not yet flushed: a replicator must not see (and checkpoint) it, since
+        // a crash now could take it back.
+        let (_, reached) = store
+            .write_batch(vec![doc("a"), doc("b")], true)
+            .expect("write");
+        assert_eq!(reached, Some(2));
+        assert_eq!(store.update_seq(), 0);
+        let feed = store
+            .changes(&ChangesOptions::default())
+            .await
+            .expect("changes");
+        assert!(feed.results.is_empty());
+        assert_eq!(feed.last_seq, 0);
+        // Through the store's own path the batch is flushed, then shown.
+        store.bulk_docs(vec![doc("c")], true).await.expect("write");
+        assert_eq!(store.update_seq(), 3);
+        let feed = store
+            .changes(&ChangesOptions::default())
+            .await
+            .expect("changes");
+        assert_eq!(feed.results.len(), 3);
+        assert_eq!(feed.last_seq, 3);
     }
 
     #[test]

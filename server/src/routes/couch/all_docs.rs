@@ -59,13 +59,9 @@ fn key_param(params: &Params, names: [&str; 2]) -> Result<Option<String>, ApiErr
     Ok(None)
 }
 
-async fn doc_json(store: &SledStore, id: &str, conflicts: bool) -> Result<Value, ApiError> {
+async fn doc_json(store: &SledStore, id: &str, opts: &GetOptions) -> Result<Value, ApiError> {
     let id = DocId::parse(id)?;
-    let opts = GetOptions {
-        conflicts,
-        ..GetOptions::default()
-    };
-    Ok(store.get(&id, &opts).await?.to_json())
+    Ok(store.get(&id, opts).await?.to_json())
 }
 
 async fn answer(
@@ -75,12 +71,31 @@ async fn answer(
     keys: Option<Vec<String>>,
 ) -> Result<Response, ApiError> {
     let include_docs = params.flag("include_docs")?;
-    let conflicts = params.flag("conflicts")?;
+    // What each included document carries: `_conflicts`, inline attachment bytes.
+    let doc_opts = GetOptions {
+        conflicts: params.flag("conflicts")?,
+        attachments: params.flag("attachments")?,
+        ..GetOptions::default()
+    };
+    let update_seq = params.flag("update_seq")?;
     let descending = params.flag("descending")?;
     let skip = params.number("skip")?.unwrap_or(0) as usize;
     let limit = params.number("limit")?.map_or(usize::MAX, |l| l as usize);
     let total_rows = store.info().await?.doc_count;
     let mut rows = Vec::new();
+    if keys.is_some()
+        && ["key", "startkey", "start_key", "endkey", "end_key"]
+            .iter()
+            .any(|name| params.get(name).is_some())
+    {
+        return Err(ApiError::couch(
+            axum::http::StatusCode::BAD_REQUEST,
+            "query_parse_error",
+            "`keys` is incompatible with `key`, `start_key` and `end_key`",
+        ));
+    }
+    // Read before the rows, so that it never claims rows the answer lacks.
+    let seq = store.update_seq();
     if let Some(keys) = keys {
         if keys.len() > state.limits.max_docs_per_request {
             return Err(ApiError::TooLarge(format!(
@@ -103,7 +118,7 @@ async fn answer(
                 Some((rev, false)) => {
                     let mut row = json!({"id": key, "key": key, "value": {"rev": rev}});
                     if include_docs {
-                        row["doc"] = doc_json(store, &key, conflicts).await?;
+                        row["doc"] = doc_json(store, &key, &doc_opts).await?;
                     }
                     row
                 }
@@ -149,10 +164,14 @@ async fn answer(
         for (id, rev) in found {
             let mut row = json!({"id": id, "key": id, "value": {"rev": rev}});
             if include_docs {
-                row["doc"] = doc_json(store, &id, conflicts).await?;
+                row["doc"] = doc_json(store, &id, &doc_opts).await?;
             }
             rows.push(row);
         }
     }
-    Ok(Json(json!({"total_rows": total_rows, "offset": skip, "rows": rows})).into_response())
+    let mut body = json!({"total_rows": total_rows, "offset": skip, "rows": rows});
+    if update_seq {
+        body["update_seq"] = json!(seq);
+    }
+    Ok(Json(body).into_response())
 }

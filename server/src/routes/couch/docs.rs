@@ -54,7 +54,14 @@ pub fn new_doc_id() -> String {
 
 /// Refuses a document over the size limits with a 413 naming it: its JSON fields (without
 /// attachments) against the document limit, each inline attachment against the attachment limit.
+/// Also refuses, with CouchDB's 400, an attachment name starting with `_` (CouchDB reserves
+/// them), whichever way the attachment came.
 pub fn check_limits(doc: &Document, limits: &Limits) -> Result<(), ApiError> {
+    if let Some(name) = doc.attachments.keys().find(|n| n.starts_with('_')) {
+        return Err(ApiError::BadRequest(format!(
+            "Attachment name '{name}' starts with prohibited character '_'"
+        )));
+    }
     let size = serde_json::to_vec(&doc.body).map(|v| v.len()).unwrap_or(0);
     if size > limits.max_document_bytes {
         return Err(ApiError::TooLarge(format!(
@@ -207,22 +214,29 @@ async fn read_doc(
     }
     let mut body = doc.to_json();
     if let (true, Some(revisions), Value::Object(map)) = (revs_info, &doc.revisions, &mut body) {
-        // Only leaf bodies are kept (as after CouchDB's compaction): older revisions are
-        // known but `missing`.
-        let info: Vec<Value> = revisions
+        // Earlier revisions keep their bodies until `_compact`: `available` while they do,
+        // `missing` once compacted (or never received).
+        let mut info = Vec::new();
+        for (i, r) in revisions
             .rev_ids()
             .unwrap_or_default()
             .into_iter()
             .enumerate()
-            .map(|(i, r)| {
-                let status = match (i, doc.deleted) {
-                    (0, true) => "deleted",
-                    (0, false) => "available",
-                    _ => "missing",
-                };
-                json!({"rev": r, "status": status})
-            })
-            .collect();
+        {
+            let status = match (i, doc.deleted) {
+                (0, true) => "deleted",
+                (0, false) => "available",
+                _ => {
+                    let (id, rev) = (id.clone(), r.clone());
+                    if store.blocking(move |s| s.has_body(&id, &rev)).await? {
+                        "available"
+                    } else {
+                        "missing"
+                    }
+                }
+            };
+            info.push(json!({"rev": r, "status": status}));
+        }
         map.insert("_revs_info".into(), Value::Array(info));
         if !wanted_revs {
             map.remove("_revisions");
@@ -290,11 +304,19 @@ async fn write_doc(
 ) -> Result<Response, ApiError> {
     let store = open_db(state, principal, db, Access::Write)?;
     let id = parse_id(docid)?;
-    let mut doc = Document::from_json_with_id(body, &id)?;
     let new_edits = match params.get("new_edits") {
         None => true,
         Some(_) => params.flag("new_edits")?,
     };
+    let mut body = body;
+    if !new_edits {
+        if let (Value::Object(map), Some(rev)) = (&mut body, rev_from_request(params, headers)?) {
+            map.entry("_rev")
+                .or_insert_with(|| Value::String(rev.to_string()));
+        }
+        super::replication::replicated_rev(&mut body).map_err(ApiError::BadRequest)?;
+    }
+    let mut doc = Document::from_json_with_id(body, &id)?;
     if let Some(rev) = rev_from_request(params, headers)? {
         match &doc.rev {
             Some(body_rev) if *body_rev != rev => {
@@ -505,10 +527,15 @@ async fn write_attachment(
 ) -> Result<Response, ApiError> {
     let store = open_db(state, principal, db, Access::Write)?;
     let id = parse_id(docid)?;
-    if name.is_empty() || name.starts_with('_') {
+    if name.is_empty() {
         return Err(ApiError::BadRequest(
-            "Attachment names must not be empty or start with an underscore".into(),
+            "Attachment names must not be empty".into(),
         ));
+    }
+    if name.starts_with('_') {
+        return Err(ApiError::BadRequest(format!(
+            "Attachment name '{name}' starts with prohibited character '_'"
+        )));
     }
     let rev = rev_from_request(params, request.headers())?;
     let content_type = request
@@ -531,12 +558,27 @@ async fn write_attachment(
         }
         limit = limit.min(usize::try_from(MAX_PHOTO_BYTES).unwrap_or(usize::MAX));
     }
+    let content_md5 = request
+        .headers()
+        .get("content-md5")
+        .map(|v| v.to_str().map(str::to_owned))
+        .transpose()
+        .map_err(|_| ApiError::BadRequest("Content-MD5 must be base64 text".into()))?;
     let data = read_body(request.into_body(), limit, "attachment").await?;
+    let attachment = Attachment::inline(content_type, data.to_vec());
+    // A client that sends Content-MD5 learns of bytes damaged on the way, as from CouchDB.
+    if let Some(md5) = content_md5 {
+        if attachment.digest != format!("md5-{}", md5.trim()) {
+            return Err(ApiError::couch(
+                StatusCode::BAD_REQUEST,
+                "content_md5_mismatch",
+                "Possible message corruption: the attachment's bytes do not match its \
+                 Content-MD5; send it again.",
+            ));
+        }
+    }
     let mut doc = doc_to_edit(&store, &id, rev).await?;
-    doc.attachments.insert(
-        name.to_owned(),
-        Attachment::inline(content_type, data.to_vec()),
-    );
+    doc.attachments.insert(name.to_owned(), attachment);
     write_one(&store, principal, doc, true, StatusCode::CREATED).await
 }
 

@@ -26,6 +26,26 @@ fn local_rev(params: &Params, headers: &HeaderMap) -> Option<String> {
     })
 }
 
+/// CouchDB's answer to an attachment on a `_local` document.
+pub const NO_LOCAL_ATTACHMENTS: &str = "_local documents do not accept attachments.";
+
+/// What a `_local` document keeps of its body: no attachments (refused with CouchDB's
+/// reason), and no `_revisions` (a local document has no history to replicate); the `Err` is
+/// the reason.
+pub fn clean_local_body(body: &mut serde_json::Map<String, Value>) -> Result<(), String> {
+    if body.get("_attachments").is_some_and(|a| !a.is_null()) {
+        return Err(NO_LOCAL_ATTACHMENTS.into());
+    }
+    body.remove("_attachments");
+    body.remove("_revisions");
+    Ok(())
+}
+
+/// `/db/{db}/_local/{id}/{name}`: CouchDB's 400, whatever the method.
+pub async fn local_attachment() -> ApiError {
+    ApiError::BadRequest(NO_LOCAL_ATTACHMENTS.into())
+}
+
 pub async fn get_local(
     State(state): State<AppState>,
     principal: Principal,
@@ -68,7 +88,8 @@ pub async fn put_local(
             map.insert("_rev".into(), Value::String(rev));
         }
     }
-    let doc = LocalDoc::from_json(Value::Object(map))?;
+    let mut doc = LocalDoc::from_json(Value::Object(map))?;
+    clean_local_body(&mut doc.body).map_err(ApiError::BadRequest)?;
     let size = serde_json::to_vec(&doc.body).map(|v| v.len()).unwrap_or(0);
     if size > state.limits.max_document_bytes {
         return Err(ApiError::TooLarge(format!(

@@ -117,11 +117,16 @@ pub fn router() -> Router<AppState> {
             get(all_docs::all_docs_get).post(all_docs::all_docs_post),
         )
         .route("/db/{db}/_ensure_full_commit", post(ensure_full_commit))
+        .route("/db/{db}/_compact", post(compact))
         .route(
             "/db/{db}/_local/{id}",
             get(local::get_local)
                 .put(local::put_local)
                 .delete(local::delete_local),
+        )
+        .route(
+            "/db/{db}/_local/{id}/{*att}",
+            axum::routing::any(local::local_attachment),
         )
         .route(
             "/db/{db}/_design/{ddoc}",
@@ -229,6 +234,26 @@ async fn delete_db(
     state.databases.delete(&db).await?;
     tracing::warn!(db = %db, by = %principal.name, "database deleted");
     Ok(Json(json!({"ok": true})))
+}
+
+/// `POST /db/{db}/_compact`: administrators only, as in CouchDB. Removes the bodies of
+/// revisions that are no longer leaves (kept until now so that `GET ?rev=<older>` answers) and
+/// attachment bytes nothing refers to any more. CouchDB answers 202 at once and compacts in
+/// the background; this answers the same 202 once the compaction is done, so that a client
+/// reading right after sees its effect.
+async fn compact(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(db): Path<String>,
+) -> Result<Response, ApiError> {
+    principal.require_admin()?;
+    let store = open_db(&state, &principal, &db, Access::Write)?;
+    // It walks every body with the writer lock held: a blocking thread, not an async worker.
+    let (bodies, attachments) = tokio::task::spawn_blocking(move || store.compact())
+        .await
+        .map_err(|e| ApiError::Internal(format!("compaction task: {e}")))??;
+    tracing::info!(db = %db, by = %principal.name, bodies, attachments, "database compacted");
+    Ok((StatusCode::ACCEPTED, Json(json!({"ok": true}))).into_response())
 }
 
 /// `POST /db/{db}/_ensure_full_commit`: every write is flushed before it is acknowledged, so

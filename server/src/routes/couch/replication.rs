@@ -2,7 +2,6 @@
 //! `_bulk_docs`, answered with the shared `wire` types.
 
 use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -11,15 +10,16 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chaski_shared::doc::{DocId, Document};
+use chaski_shared::doc::{DocId, Document, LocalDoc, LOCAL_PREFIX};
 use chaski_shared::store::{
-    ChangesOptions, ChangesStyle, DocResult, GetOptions, OpenRev, OpenRevs, RevsDiffRequest, Store,
+    Changes, ChangesOptions, ChangesStyle, DocResult, GetOptions, OpenRev, OpenRevs,
+    RevsDiffRequest, Store,
 };
 use chaski_shared::wire::{
     BulkGetDoc, BulkGetError, BulkGetRequest, BulkGetResponse, BulkGetResult, ChangesResponse,
 };
 use chaski_shared::Error;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::docs::{check_limits, new_doc_id};
 use super::extract::{from_value, CouchJson, OptionalCouchJson, Params};
@@ -45,6 +45,10 @@ enum Feed {
 struct ChangesQuery {
     opts: ChangesOptions,
     feed: Feed,
+    /// Newest first (`descending=true`).
+    descending: bool,
+    /// Inline attachment bytes in the included documents (`attachments=true`).
+    attachments: bool,
 }
 
 fn parse_since(store: &SledStore, since: Option<&str>) -> Result<u64, ApiError> {
@@ -52,11 +56,19 @@ fn parse_since(store: &SledStore, since: Option<&str>) -> Result<u64, ApiError> 
         None => Ok(0),
         Some("now") => Ok(store.update_seq()),
         Some(text) => {
-            // Our sequences are integers; a CouchDB-style `"12-g1AAA"` keeps its leading number.
-            let digits = text.split('-').next().unwrap_or("");
+            // Clients treat sequences as opaque: they send back what they were given, bare or as
+            // a JSON string (`"12"`). Ours are integers; a CouchDB-style `12-g1AAA` keeps its
+            // leading number.
+            let text = text.trim();
+            let unquoted = text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(text);
+            let digits = unquoted.split('-').next().unwrap_or("");
             digits.parse::<u64>().map_err(|_| {
                 ApiError::BadRequest(format!(
-                    "since must be a sequence number or now, not {text:?}"
+                    "Malformed sequence supplied in 'since' parameter: {text:?}; send back a \
+                     last_seq this server gave, 0 or now"
                 ))
             })
         }
@@ -89,6 +101,15 @@ fn changes_query(
             }
         },
         (None, None) => None,
+        // A design document's filter, or a view as a filter, would run the database's
+        // JavaScript, which Chaski does not: CouchDB's answer for a filter it cannot find, so
+        // that clients take their documented path (PouchDB reports the error and stops).
+        (Some(filter), _) if filter == "_view" || filter.contains('/') => {
+            return Err(ApiError::NotFound(format!(
+                "missing: Chaski runs no design-document filters or views, so filter={filter} \
+                 is not available; replicate without it or with filter=_doc_ids"
+            )))
+        }
         (Some(other), _) => {
             return Err(ApiError::BadRequest(format!(
                 "Only the _doc_ids filter is supported, not {other:?}"
@@ -104,6 +125,9 @@ fn changes_query(
             limits.max_docs_per_request
         )));
     }
+    // Every row carries its sequence; `seq_interval` only lets a server leave some out, so it is
+    // accepted (and checked) and has nothing to do.
+    params.number("seq_interval")?;
     // The cap keeps every answer bounded; a client asking for more gets a page and `pending`.
     let limit = params
         .number("limit")?
@@ -144,6 +168,8 @@ fn changes_query(
             conflicts: params.flag("conflicts")?,
         },
         feed,
+        descending: params.flag("descending")?,
+        attachments: params.flag("attachments")?,
     })
 }
 
@@ -186,12 +212,12 @@ pub async fn changes_post(
 /// and reads again.
 async fn collect_changes(
     store: &SledStore,
-    opts: &ChangesOptions,
+    query: &ChangesQuery,
     wait: Option<Duration>,
 ) -> Result<ChangesResponse, ApiError> {
     // Subscribe before reading so that a write between the read and the wait is not missed.
     let mut updates = store.subscribe();
-    let changes = store.changes(opts).await?;
+    let changes = read_changes(store, query).await?;
     let Some(wait) = wait else {
         return Ok(changes.into());
     };
@@ -204,7 +230,7 @@ async fn collect_changes(
             // Timed out, or the database is gone: an empty page, as CouchDB answers.
             Err(_) | Ok(Err(_)) => return Ok(changes.into()),
             Ok(Ok(())) => {
-                let again = store.changes(opts).await?;
+                let again = read_changes(store, query).await?;
                 if !again.results.is_empty() {
                     return Ok(again.into());
                 }
@@ -213,26 +239,54 @@ async fn collect_changes(
     }
 }
 
+/// One page of the feed, in the asked order, with attachment bytes when asked.
+async fn read_changes(store: &SledStore, query: &ChangesQuery) -> Result<Changes, ApiError> {
+    let mut changes = if query.descending {
+        let opts = query.opts.clone();
+        store
+            .blocking(move |store| store.changes_descending(&opts))
+            .await?
+    } else {
+        store.changes(&query.opts).await?
+    };
+    if query.attachments {
+        for row in &mut changes.results {
+            let Some(doc) = &row.doc else { continue };
+            if doc.attachments.is_empty() {
+                continue;
+            }
+            let opts = GetOptions {
+                rev: doc.rev.clone(),
+                attachments: true,
+                conflicts: query.opts.conflicts,
+                ..GetOptions::default()
+            };
+            row.doc = Some(store.get(&row.id, &opts).await?);
+        }
+    }
+    Ok(changes)
+}
+
 fn json_bytes(response: &ChangesResponse) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(response).map_err(|e| ApiError::Internal(format!("changes: {e}")))
 }
 
 async fn answer_changes(store: SledStore, query: ChangesQuery) -> Result<Response, ApiError> {
     match query.feed {
-        Feed::Normal => Ok(Json(collect_changes(&store, &query.opts, None).await?).into_response()),
+        Feed::Normal => Ok(Json(collect_changes(&store, &query, None).await?).into_response()),
         Feed::Longpoll {
             timeout,
             heartbeat: None,
-        } => Ok(Json(collect_changes(&store, &query.opts, Some(timeout)).await?).into_response()),
+        } => Ok(Json(collect_changes(&store, &query, Some(timeout)).await?).into_response()),
         Feed::Longpoll {
             timeout,
             heartbeat: Some(every),
         } => {
             // Newlines while waiting keep proxies and clients from timing out the request;
             // JSON allows the leading whitespace.
-            let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+            let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(4);
             tokio::spawn(async move {
-                let work = collect_changes(&store, &query.opts, Some(timeout));
+                let work = collect_changes(&store, &query, Some(timeout));
                 tokio::pin!(work);
                 let mut ticks = tokio::time::interval(every);
                 ticks.tick().await;
@@ -240,24 +294,22 @@ async fn answer_changes(store: SledStore, query: ChangesQuery) -> Result<Respons
                     tokio::select! {
                         result = &mut work => break result,
                         _ = ticks.tick() => {
-                            if tx.send(Bytes::from_static(b"\n")).await.is_err() {
+                            if tx.send(Piece::Heartbeat).await.is_err() {
                                 return; // the client went away
                             }
                         }
                     }
                 };
-                let bytes = match answer.and_then(|r| json_bytes(&r)) {
-                    Ok(bytes) => bytes,
+                let piece = match answer.and_then(|r| json_bytes(&r)) {
+                    Ok(bytes) => Piece::Answer(Bytes::from(bytes)),
                     Err(err) => {
                         tracing::error!(%err, "longpoll changes failed after the answer started");
-                        br#"{"error":"internal_server_error","reason":"The changes feed failed; retry."}"#.to_vec()
+                        Piece::Failed
                     }
                 };
-                let _ = tx.send(Bytes::from(bytes)).await;
+                let _ = tx.send(piece).await;
             });
-            let stream = futures::stream::unfold(rx, |mut rx| async move {
-                rx.recv().await.map(|b| (Ok::<Bytes, Infallible>(b), rx))
-            });
+            let stream = heartbeat_body(rx);
             let mut response = (
                 StatusCode::OK,
                 [(CONTENT_TYPE, "application/json")],
@@ -268,6 +320,35 @@ async fn answer_changes(store: SledStore, query: ChangesQuery) -> Result<Respons
             Ok(response)
         }
     }
+}
+
+/// What the longpoll task sends the response body.
+enum Piece {
+    /// A newline while waiting.
+    Heartbeat,
+    /// The whole changes answer, the last piece.
+    Answer(Bytes),
+    /// The feed failed after the 200 and its heartbeats were sent.
+    Failed,
+}
+
+/// The body of a longpoll answer with heartbeats. The status is sent before the answer is
+/// known, so a failure can no longer be a 500: the body then ends with an error, which makes
+/// hyper abort the connection instead of ending the chunked body cleanly. A client sees a
+/// broken answer and retries; it never takes a short or empty one for the feed. The same holds
+/// when the task ends without its answer (it panicked).
+fn heartbeat_body(
+    rx: tokio::sync::mpsc::Receiver<Piece>,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures::stream::unfold(Some(rx), |rx| async move {
+        let mut rx = rx?;
+        let failed = || std::io::Error::other("the changes feed failed after its answer started");
+        match rx.recv().await {
+            Some(Piece::Heartbeat) => Some((Ok(Bytes::from_static(b"\n")), Some(rx))),
+            Some(Piece::Answer(bytes)) => Some((Ok(bytes), None)),
+            Some(Piece::Failed) | None => Some((Err(failed()), None)),
+        }
+    })
 }
 
 // --- _revs_diff -------------------------------------------------------------------------------
@@ -399,14 +480,23 @@ pub async fn bulk_docs(
     }
     // Every document is parsed and checked before any is written, so a malformed request
     // writes nothing. A document the domain rules reject is not malformed: it gets its own
-    // `forbidden` result in its place and the others are written (see `validate`).
+    // `forbidden` result in its place and the others are written (see `validate`). `_local/`
+    // documents are written to their own tree, as CouchDB does, each with its own result.
     let mut docs = Vec::with_capacity(raw.len());
-    let mut rejected: Vec<Option<DocResult>> = Vec::with_capacity(raw.len());
+    let mut slots: Vec<Slot> = Vec::with_capacity(raw.len());
     for (i, mut value) in raw.into_iter().enumerate() {
+        if is_local(&value) {
+            slots.push(Slot::Local(local_doc(value, i)?));
+            continue;
+        }
         if let (true, Value::Object(map)) = (new_edits, &mut value) {
             if !map.contains_key("_id") {
                 map.insert("_id".into(), Value::String(new_doc_id()));
             }
+        }
+        if !new_edits {
+            replicated_rev(&mut value)
+                .map_err(|reason| ApiError::BadRequest(format!("docs[{i}]: {reason}")))?;
         }
         let doc = Document::from_json(value).map_err(|e| {
             ApiError::couch(
@@ -417,34 +507,151 @@ pub async fn bulk_docs(
         })?;
         check_limits(&doc, &state.limits)?;
         match validate::check_in_batch(&principal, &db, &doc) {
-            Some(rejection) => rejected.push(Some(rejection)),
+            Some(rejection) => slots.push(Slot::Refused(rejection)),
             None => {
-                rejected.push(None);
+                slots.push(Slot::Written);
                 docs.push(doc);
             }
         }
     }
     let written = store.bulk_docs(docs, new_edits).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(in_request_order(rejected, written)?),
-    )
-        .into_response())
+    let mut written = written.into_iter();
+    let mut results = Vec::with_capacity(slots.len());
+    for slot in slots {
+        let result = match slot {
+            Slot::Refused(result) => result,
+            Slot::Written => written.next().ok_or_else(|| {
+                ApiError::Internal("bulk_docs returned fewer results than documents".into())
+            })?,
+            Slot::Local(doc) => {
+                results.push(write_local_in_batch(&store, doc, new_edits).await?);
+                continue;
+            }
+        };
+        results.push(result_json(result, new_edits)?);
+    }
+    Ok((StatusCode::CREATED, Json(results)).into_response())
 }
 
-/// The results in the order of the request's documents: each rejected one in its place, the
-/// store's results (one per written document, in order) filling the gaps.
-fn in_request_order(
-    rejected: Vec<Option<DocResult>>,
-    written: Vec<DocResult>,
-) -> Result<Vec<DocResult>, ApiError> {
-    let mut written = written.into_iter();
-    rejected
-        .into_iter()
-        .map(|slot| {
-            slot.or_else(|| written.next()).ok_or_else(|| {
-                ApiError::Internal("bulk_docs returned fewer results than documents".into())
-            })
-        })
-        .collect()
+/// Where each document of a `_bulk_docs` request stands before the store writes the batch.
+enum Slot {
+    /// Refused by the domain rules, with its result.
+    Refused(DocResult),
+    /// Sent to the store; its result is the store's next one.
+    Written,
+    /// A `_local/` document, written on its own.
+    Local(LocalDoc),
+}
+
+fn is_local(value: &Value) -> bool {
+    value
+        .get("_id")
+        .and_then(Value::as_str)
+        .is_some_and(|id| id.starts_with(LOCAL_PREFIX))
+}
+
+/// A `_local/` document of a batch, checked as `PUT /db/{db}/_local/{id}` checks it.
+fn local_doc(value: Value, i: usize) -> Result<LocalDoc, ApiError> {
+    let bad = |reason: &str| ApiError::BadRequest(format!("docs[{i}]: {reason}"));
+    let mut doc = LocalDoc::from_json(value).map_err(|e| bad(e.reason()))?;
+    super::local::clean_local_body(&mut doc.body).map_err(|reason| bad(&reason))?;
+    Ok(doc)
+}
+
+/// Writes one `_local/` document of a batch: with `new_edits` its `_rev` must be the current
+/// one (a `conflict` result otherwise); without, it replaces whatever is there, as a replicated
+/// write does. Store faults fail the request.
+async fn write_local_in_batch(
+    store: &SledStore,
+    mut doc: LocalDoc,
+    new_edits: bool,
+) -> Result<Value, ApiError> {
+    let id = doc.id.clone();
+    if !new_edits {
+        doc.rev = store.get_local(&id).await?.and_then(|current| current.rev);
+    }
+    match store.put_local(doc).await {
+        Ok(rev) => Ok(json!({"ok": true, "id": id, "rev": rev})),
+        Err(Error::Internal(detail)) => Err(ApiError::Internal(detail)),
+        Err(e) => Ok(json!({"id": id, "error": e.error_name(), "reason": e.reason()})),
+    }
+}
+
+/// With `new_edits=false` the revision is the head of `_revisions` when there is one, as in
+/// CouchDB, whose `_revisions` overrides the `_rev` sent with it; a document with neither is
+/// a bad request (CouchDB's 400, for the whole request); the `Err` is its reason.
+pub fn replicated_rev(value: &mut Value) -> Result<(), String> {
+    let Value::Object(map) = value else {
+        return Ok(()); // Document::from_json names the problem
+    };
+    let head = map.get("_revisions").and_then(|r| {
+        let start = r.get("start")?.as_u64()?;
+        let first = r.get("ids")?.as_array()?.first()?.as_str()?;
+        Some(format!("{start}-{first}"))
+    });
+    match head {
+        Some(rev) => {
+            map.insert("_rev".into(), Value::String(rev));
+        }
+        None if matches!(map.get("_rev"), None | Some(Value::Null)) => {
+            return Err(
+                "When `new_edits: false`, the document needs `_rev` or `_revisions` specified"
+                    .into(),
+            )
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// A result as CouchDB writes it: an error entry of a `new_edits=true` batch (a conflict, a
+/// refusal) carries no `rev`, since no revision was made.
+fn result_json(result: DocResult, new_edits: bool) -> Result<Value, ApiError> {
+    let failed = !result.is_ok();
+    let mut value =
+        serde_json::to_value(result).map_err(|e| ApiError::Internal(format!("bulk_docs: {e}")))?;
+    if let (true, true, Value::Object(map)) = (new_edits, failed, &mut value) {
+        map.remove("rev");
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_longpoll_body_ends_cleanly_only_after_its_answer() {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(Piece::Heartbeat).await.unwrap();
+        tx.send(Piece::Answer(Bytes::from_static(b"{}")))
+            .await
+            .unwrap();
+        let pieces: Vec<_> = heartbeat_body(rx).collect().await;
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces[0].as_ref().unwrap().as_ref(), b"\n");
+        assert_eq!(pieces[1].as_ref().unwrap().as_ref(), b"{}");
+    }
+
+    #[tokio::test]
+    async fn a_longpoll_body_whose_feed_failed_or_vanished_ends_in_an_error() {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(Piece::Heartbeat).await.unwrap();
+        tx.send(Piece::Failed).await.unwrap();
+        let pieces: Vec<_> = heartbeat_body(rx).collect().await;
+        assert!(pieces[0].is_ok());
+        assert!(
+            pieces[1].is_err(),
+            "a failure after the 200 aborts the body"
+        );
+
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tx.send(Piece::Heartbeat).await.unwrap();
+        drop(tx); // the task ended without its answer
+        let pieces: Vec<_> = heartbeat_body(rx).collect().await;
+        assert_eq!(pieces.len(), 2);
+        assert!(pieces[1].is_err());
+    }
 }

@@ -3,6 +3,7 @@
 
 mod attachments;
 mod changes;
+mod compat;
 mod databases;
 mod documents;
 mod leaves;
