@@ -37,6 +37,7 @@ pub struct LoginRequest {
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(addr): ClientIp,
+    headers: HeaderMap,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(req) = body.map_err(|e| {
@@ -45,9 +46,10 @@ pub async fn login(
             e.body_text()
         ))
     })?;
+    let holds_token = auth::holds_token_for(&state, &headers, &req.name);
     let user = state
         .accounts
-        .login(&req.name, &req.password, addr)
+        .login_from(&req.name, &req.password, addr, holds_token)
         .await
         .map_err(|e| auth::login_error(e, false))?;
     let device = req.device.as_deref().unwrap_or("unnamed device");

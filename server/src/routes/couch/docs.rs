@@ -468,7 +468,8 @@ async fn write_attachment(
         .unwrap_or("application/octet-stream")
         .to_owned();
     let data = read_body(
-        request.into_body(),
+        request,
+        &state.limits,
         state.limits.max_attachment_bytes,
         "attachment",
     )

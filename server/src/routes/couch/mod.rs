@@ -53,6 +53,10 @@ pub struct Limits {
     pub max_changes_limit: usize,
     /// Longest `_changes?feed=longpoll` wait.
     pub max_longpoll: std::time::Duration,
+    /// The memory all request bodies in flight may take together.
+    pub body_budget: crate::budget::BodyBudget,
+    /// How long a request body may send nothing before it is cut (408).
+    pub body_timeout: std::time::Duration,
 }
 
 impl Limits {
@@ -65,6 +69,8 @@ impl Limits {
             max_docs_per_request: config.max_docs_per_request,
             max_changes_limit: config.max_changes_limit,
             max_longpoll: std::time::Duration::from_secs(config.max_longpoll_secs),
+            body_budget: crate::budget::BodyBudget::new(config.body_budget_bytes),
+            body_timeout: std::time::Duration::from_secs(config.body_timeout_secs.max(1)),
         }
     }
 }
