@@ -6,3 +6,4 @@ mod cors;
 mod couch;
 mod health;
 mod helpers;
+mod login_limits;
