@@ -210,22 +210,43 @@ async fn handle(
     response
 }
 
-/// Answers a connection over the cap with 503 and closes it.
+/// Answers a connection over the cap with 503 and closes it. The request's head is read
+/// first (for at most a second), since an HTTP client treats an answer that comes before its
+/// request as a broken connection rather than as a 503; a client that sends nothing in that
+/// second is closed without an answer.
 async fn refuse(mut stream: TcpStream) {
     const BODY: &str = "{\"error\":\"overloaded\",\"reason\":\"The server has too many open \
                         connections. Try again in a few seconds.\"}";
+    let mut head = Vec::new();
+    let mut buf = [0u8; 2048];
+    let got_head = tokio::time::timeout(Duration::from_secs(1), async {
+        while head.len() < 16 * 1024 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+            if head.windows(4).any(|w| w == b"\r\n\r\n") {
+                return true;
+            }
+        }
+        true
+    })
+    .await
+    .unwrap_or(false);
+    if !got_head {
+        return;
+    }
     let answer = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
          retry-after: 5\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
         BODY.len()
     );
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+    let _ = tokio::time::timeout(Duration::from_millis(500), async {
         stream.write_all(answer.as_bytes()).await?;
         stream.shutdown().await?;
-        // Read what the client already sent, so that closing does not reset the connection
+        // Read what else the client sent, so that closing does not reset the connection
         // before it has read the answer.
-        let mut sink = [0u8; 4096];
-        while stream.read(&mut sink).await? > 0 {}
+        while stream.read(&mut buf).await? > 0 {}
         Ok::<(), std::io::Error>(())
     })
     .await;

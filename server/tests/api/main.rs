@@ -2,6 +2,8 @@
 
 mod assets;
 mod auth;
+mod bodies;
+mod connections;
 mod cors;
 mod couch;
 mod health;
