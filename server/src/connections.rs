@@ -7,6 +7,8 @@
 //! - A connection cap below the process's descriptor limit: beyond it a new connection is
 //!   answered 503 with `Retry-After` and closed, so the server never runs out of descriptors
 //!   for its own files and for the clients it already serves.
+//! - A body-progress timeout on every request: a body that sends nothing for that long fails
+//!   with [`BodyStalled`] (408 on the CouchDB API), which frees the connection.
 //! - A declared `Content-Length` over the largest request is refused (413) before the body is
 //!   read.
 //! - Each request gets a [`BudgetSlot`] that holds its share of the body budget until its
@@ -17,18 +19,23 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::response::IntoResponse;
 use axum::Router;
+use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio::time::Sleep;
 use tower::ServiceExt;
 
 use crate::budget::BudgetSlot;
@@ -40,6 +47,8 @@ use crate::routes::couch::extract::declared_length;
 pub struct ConnectionLimits {
     /// Time to send a request's headers; also how long an idle connection stays open.
     pub header_timeout: Duration,
+    /// Longest silence within a request body.
+    pub body_timeout: Duration,
     /// Most connections served at once.
     pub max_connections: usize,
     /// Largest request body on any route (a larger declared length is refused at once).
@@ -167,9 +176,8 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
-        let max_request_bytes = limits.max_request_bytes;
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-            handle(router.clone(), request, remote, max_request_bytes)
+            handle(router.clone(), request, remote, limits)
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
@@ -188,10 +196,11 @@ pub async fn serve(
 /// budget slot, then the router.
 async fn handle(
     router: Router,
-    mut request: hyper::Request<Incoming>,
+    request: hyper::Request<Incoming>,
     remote: SocketAddr,
-    max_request_bytes: usize,
+    limits: ConnectionLimits,
 ) -> Result<axum::response::Response, Infallible> {
+    let max_request_bytes = limits.max_request_bytes;
     if declared_length(request.headers()).is_some_and(|n| n > max_request_bytes) {
         tracing::info!(%remote, path = %request.uri().path(), "refused a body over the limit");
         return Ok(ApiError::TooLarge(format!(
@@ -200,6 +209,7 @@ async fn handle(
         ))
         .into_response());
     }
+    let mut request = request.map(|body| Body::new(TimedBody::new(body, limits.body_timeout)));
     // Client addresses feed the per-address limit on failed logins.
     request.extensions_mut().insert(ConnectInfo(remote));
     let slot = BudgetSlot::default();
@@ -208,6 +218,81 @@ async fn handle(
     // The handler has answered: what its body reserved goes back to the budget.
     drop(slot);
     response
+}
+
+/// A request body that sent nothing for the body timeout.
+#[derive(Debug)]
+pub struct BodyStalled {
+    pub after: Duration,
+}
+
+impl std::fmt::Display for BodyStalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no part of the request body arrived for {} s",
+            self.after.as_secs()
+        )
+    }
+}
+
+impl std::error::Error for BodyStalled {}
+
+/// A request body that fails with [`BodyStalled`] when no frame arrives for `timeout` while
+/// it is being read. The clock starts when the handler waits for the body, not when the
+/// request arrives, so a handler that reads late (after a password check) is not cut.
+struct TimedBody {
+    inner: Incoming,
+    timeout: Duration,
+    silence: Option<Pin<Box<Sleep>>>,
+}
+
+impl TimedBody {
+    fn new(inner: Incoming, timeout: Duration) -> Self {
+        Self {
+            inner,
+            timeout,
+            silence: None,
+        }
+    }
+}
+
+impl http_body::Body for TimedBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.silence = None;
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let timeout = this.timeout;
+                let silence = this
+                    .silence
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                match silence.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        Poll::Ready(Some(Err(Box::new(BodyStalled { after: timeout }))))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Answers a connection over the cap with 503 and closes it. The request's head is read

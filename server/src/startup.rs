@@ -95,6 +95,7 @@ impl Application {
         let fd_limit = connections::raise_fd_limit();
         let connection_limits = ConnectionLimits {
             header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(config.body_timeout_secs.max(1)),
             max_connections: connections::connection_cap(config.max_connections, fd_limit),
             max_request_bytes: config.max_request_bytes,
         };

@@ -141,6 +141,11 @@ async fn a_body_that_stops_arriving_is_cut_with_408() {
     let (_stream, answer) = send_partial(&couch.app, &head, b"{\"docs\":[").await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
     assert!(answer.contains("request_timeout"), "{answer:?}");
+    // Outside the CouchDB API too (a login), a stalled body does not hold its connection.
+    let head = "POST /api/login HTTP/1.1\r\nhost: chaski\r\ncontent-type: application/json\r\n\
+                content-length: 100\r\n\r\n";
+    let (_stream, answer) = send_partial(&couch.app, head, b"{\"name\":").await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
 }
 
 #[tokio::test]

@@ -8,7 +8,10 @@
 //! - a declared `Content-Length` over the limit is refused at once;
 //! - the body, and then the memory its JSON will take once parsed (estimated in one pass, see
 //!   [`json_parse_cost`]), are reserved from the shared [`BodyBudget`] before they are taken;
-//! - a body that stops arriving for the configured time is cut with 408.
+//! - a body that stops arriving for the configured time is cut with 408 (the connection loop
+//!   times it, see [`BodyStalled`]).
+//!
+//! [`BodyStalled`]: crate::connections::BodyStalled
 //!
 //! [`BodyBudget`]: crate::budget::BodyBudget
 
@@ -27,6 +30,7 @@ use serde_json::Value;
 use super::Limits;
 use crate::auth::{Access, Principal};
 use crate::budget::{json_parse_cost, BudgetSlot, Reservation};
+use crate::connections::BodyStalled;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -63,7 +67,7 @@ fn hold(slot: Option<&BudgetSlot>, reservation: Reservation) -> Option<Reservati
 
 /// Reads a whole body, refusing more than `limit` bytes with a 413 that says what the limit is
 /// (at once when the declared length is over it), reserving it from the body budget as it
-/// arrives, and cutting it with 408 when it stalls.
+/// arrives; 408 when it stalls.
 pub async fn read_body(
     request: Request,
     limits: &Limits,
@@ -82,25 +86,8 @@ pub async fn read_body(
         .await?;
     let mut data: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0));
     let mut stream = body.into_data_stream();
-    loop {
-        let next = tokio::time::timeout(limits.body_timeout, stream.next())
-            .await
-            .map_err(|_| {
-                ApiError::RequestTimeout(format!(
-                    "No part of the {what} arrived for {} s, so the request was cut. Send it \
-                     again.",
-                    limits.body_timeout.as_secs()
-                ))
-            })?;
-        let chunk = match next {
-            None => break,
-            Some(Ok(chunk)) => chunk,
-            Some(Err(err)) => {
-                return Err(ApiError::BadRequest(format!(
-                    "The request body could not be read: {err}"
-                )))
-            }
-        };
+    while let Some(next) = stream.next().await {
+        let chunk = next.map_err(|err| body_error(&err))?;
         let len = data.len().saturating_add(chunk.len());
         if len > limit {
             return Err(too_large(what, limit));
@@ -113,6 +100,20 @@ pub async fn read_body(
     }
     drop(hold(slot, reservation));
     Ok(Bytes::from(data))
+}
+
+/// A body that could not be read: 408 when it stalled, 400 otherwise.
+fn body_error(err: &(dyn std::error::Error + 'static)) -> ApiError {
+    let mut source = Some(err);
+    while let Some(e) = source {
+        if let Some(stalled) = e.downcast_ref::<BodyStalled>() {
+            return ApiError::RequestTimeout(format!(
+                "The request was cut: {stalled}. Send it again."
+            ));
+        }
+        source = e.source();
+    }
+    ApiError::BadRequest(format!("The request body could not be read: {err}"))
 }
 
 /// Authorizes the request's database before its body is read, when the request names one and

@@ -55,8 +55,6 @@ pub struct Limits {
     pub max_longpoll: std::time::Duration,
     /// The memory all request bodies in flight may take together.
     pub body_budget: crate::budget::BodyBudget,
-    /// How long a request body may send nothing before it is cut (408).
-    pub body_timeout: std::time::Duration,
 }
 
 impl Limits {
@@ -70,7 +68,6 @@ impl Limits {
             max_changes_limit: config.max_changes_limit,
             max_longpoll: std::time::Duration::from_secs(config.max_longpoll_secs),
             body_budget: crate::budget::BodyBudget::new(config.body_budget_bytes),
-            body_timeout: std::time::Duration::from_secs(config.body_timeout_secs.max(1)),
         }
     }
 }
