@@ -37,8 +37,8 @@ fn admin(data_dir: &Path, args: &[&str], password: Option<&str>) {
     );
 }
 
-/// Starts the server; returns it and its `host:port`.
-fn start(data_dir: &Path, static_dir: &Path) -> (Child, String) {
+/// Starts the server; returns it, its `host:port` and the lines it logged until then.
+fn start(data_dir: &Path, static_dir: &Path) -> (Child, String, Vec<String>) {
     let mut child = chaski(data_dir)
         .args(["--bind", "127.0.0.1:0", "--static-dir"])
         .arg(static_dir)
@@ -54,6 +54,7 @@ fn start(data_dir: &Path, static_dir: &Path) -> (Child, String) {
             let _ = tx.send(line);
         }
     });
+    let mut lines = Vec::new();
     loop {
         let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
             let _ = child.kill();
@@ -61,8 +62,9 @@ fn start(data_dir: &Path, static_dir: &Path) -> (Child, String) {
             panic!("no 'listening on' line in 20 s");
         };
         if let Some(rest) = line.split("listening on http://").nth(1) {
-            return (child, rest.trim().to_owned());
+            return (child, rest.trim().to_owned(), lines);
         }
+        lines.push(line);
     }
 }
 
@@ -95,7 +97,18 @@ async fn hostile_json_bodies_sent_at_once_keep_the_servers_peak_memory_bounded()
         ],
         Some("selva verde 2026"),
     );
-    let (mut child, address) = start(&data, &temp.path().join("dist"));
+    let (mut child, address, lines) = start(&data, &temp.path().join("dist"));
+    // The descriptor limit is raised and logged at start, with the limits derived from it.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("open descriptor limit") && l.contains("hard=")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("max_connections=")),
+        "{lines:?}"
+    );
     let pid = child.id();
     let client = reqwest::Client::new();
     let login: serde_json::Value = client

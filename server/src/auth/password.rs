@@ -60,13 +60,17 @@ fn check_strength(password: &str, name: &str) -> Result<(), String> {
     if u8::from(estimate.score()) >= MIN_STRENGTH {
         return Ok(());
     }
+    let mut why = Vec::new();
+    if name.chars().count() >= 3 && sample.to_lowercase().contains(&name.to_lowercase()) {
+        why.push("it contains the user's name.".to_owned());
+    }
+    if let Some(warning) = estimate.feedback().and_then(|f| f.warning()) {
+        why.push(warning.to_string());
+    }
     let mut reason = String::from("The password is too easy to guess");
-    match estimate.feedback().and_then(|f| f.warning()) {
-        Some(warning) => reason.push_str(&format!(": {warning}")),
-        None if sample.to_lowercase().contains(&name.to_lowercase()) && !name.is_empty() => {
-            reason.push_str(": it contains the user's name")
-        }
-        None => {}
+    if !why.is_empty() {
+        reason.push_str(": ");
+        reason.push_str(&why.join(" "));
     }
     if !reason.ends_with('.') {
         reason.push('.');
