@@ -41,6 +41,13 @@ pub async fn login(
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(req) = body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge(
+                "A login is a name, a password and a device name; this \
+                                       request is far larger."
+                    .to_owned(),
+            );
+        }
         ApiError::BadRequest(format!(
             "Send a JSON object {{\"name\", \"password\", \"device\"}}: {}",
             e.body_text()

@@ -8,7 +8,7 @@ pub mod session;
 
 use std::time::Duration;
 
-use axum::extract::OriginalUri;
+use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method};
 use axum::routing::get;
@@ -20,6 +20,10 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::telemetry::log_request;
 
+/// Largest body of `/api` and `/db/_session` requests (a name, a password, a device): these
+/// bodies are not counted in the body budget, so they are kept small.
+const LOGIN_BODY_LIMIT: usize = 64 * 1024;
+
 /// The whole application. Everything under `/api` is JSON; every other path is the PWA
 /// (see [`assets`]). With `cors_origins`, pages from those origins may call `/db` and `/api`.
 pub fn router(state: AppState, cors_origins: &[String]) -> Router {
@@ -30,7 +34,8 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/health", get(health::health))
         .merge(account::router())
         .fallback(api_not_found)
-        .layer(compression);
+        .layer(compression)
+        .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT));
     let mut data = Router::new()
         .nest("/api", api)
         .merge(couch::router())
@@ -39,7 +44,8 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
             "/db/_session",
             get(session::get_session)
                 .post(session::post_session)
-                .delete(session::delete_session),
+                .delete(session::delete_session)
+                .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT)),
         );
     // Layered before the fallback, so the PWA's own files never carry CORS headers.
     if let Some(cors) = cors_layer(cors_origins) {

@@ -149,6 +149,22 @@ async fn a_body_that_stops_arriving_is_cut_with_408() {
 }
 
 #[tokio::test]
+async fn a_login_body_is_small_or_refused() {
+    let app = spawn_app_with(|_| {}).await;
+    let big = json!({"name": "ana", "password": "x".repeat(100 * 1024)});
+    for path in ["/api/login", "/db/_session"] {
+        let answer = app
+            .client
+            .post(app.url(path))
+            .json(&big)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 413, "{path}");
+    }
+}
+
+#[tokio::test]
 async fn bodies_in_flight_share_one_budget_503_when_full_and_413_when_never_fitting() {
     let couch = Couch::with(spawn_app_with(|c| c.body_budget_bytes = 1024 * 1024).await).await;
     let budget = couch.app.state.limits.body_budget.clone();
