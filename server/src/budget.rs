@@ -42,6 +42,19 @@ impl BodyBudget {
         self.total
     }
 
+    /// 413 if `bytes` could never be reserved, however empty the pool.
+    pub fn could_fit(&self, bytes: usize, what: &str) -> Result<(), ApiError> {
+        if bytes <= self.total {
+            return Ok(());
+        }
+        Err(ApiError::TooLarge(format!(
+            "The {what} would take {} MiB of memory, more than this server gives all requests \
+             together ({} MiB). Send fewer or smaller documents per request.",
+            bytes.div_ceil(1 << 20),
+            self.total >> 20
+        )))
+    }
+
     /// Bytes not reserved right now.
     pub fn available(&self) -> usize {
         self.pool.available_permits()
@@ -53,14 +66,7 @@ impl BodyBudget {
         if bytes == 0 {
             return Ok(Reservation::empty());
         }
-        if bytes > self.total {
-            return Err(ApiError::TooLarge(format!(
-                "The {what} would take {} MiB of memory, more than this server gives all \
-                 requests together ({} MiB). Send fewer or smaller documents per request.",
-                bytes.div_ceil(1 << 20),
-                self.total >> 20
-            )));
-        }
+        self.could_fit(bytes, what)?;
         // `bytes <= total <= u32::MAX`, checked above.
         let permits = u32::try_from(bytes).unwrap_or(u32::MAX);
         match tokio::time::timeout(WAIT_FOR_ROOM, self.pool.clone().acquire_many_owned(permits))
@@ -91,7 +97,8 @@ pub struct Reservation {
 }
 
 impl Reservation {
-    fn empty() -> Self {
+    /// Nothing reserved yet.
+    pub fn empty() -> Self {
         Self {
             pool: None,
             bytes: 0,

@@ -168,11 +168,13 @@ async fn a_login_body_is_small_or_refused() {
 async fn bodies_in_flight_share_one_budget_503_when_full_and_413_when_never_fitting() {
     let couch = Couch::with(spawn_app_with(|c| c.body_budget_bytes = 1024 * 1024).await).await;
     let budget = couch.app.state.limits.body_budget.clone();
-    // A slow client declares 900 KB and sends a little: the 900 KB are reserved.
+    // A slow client sends 850 KB of a 900 KB body, then nothing more: what it sent is held.
     let head = post_head(&format!("/db/{DB}/_bulk_docs"), &couch.token, 900 * 1024);
     let mut slow = connect(&couch.app).await;
     slow.write_all(head.as_bytes()).await.unwrap();
-    slow.write_all(b"{\"docs\":[").await.unwrap();
+    let mut start = b"{\"docs\":[{\"_id\":\"slow\",\"pad\":\"".to_vec();
+    start.resize(850 * 1024, b'x');
+    slow.write_all(&start).await.unwrap();
     for _ in 0..500 {
         if budget.available() < 200 * 1024 {
             break;

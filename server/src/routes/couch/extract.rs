@@ -68,6 +68,10 @@ fn hold(slot: Option<&BudgetSlot>, reservation: Reservation) -> Option<Reservati
 /// Reads a whole body, refusing more than `limit` bytes with a 413 that says what the limit is
 /// (at once when the declared length is over it), reserving it from the body budget as it
 /// arrives; 408 when it stalls.
+///
+/// Memory is reserved for what has arrived (with the buffer's spare room), not for what the
+/// client declares: a client that declares a large body and then trickles it holds only what
+/// it really sent.
 pub async fn read_body(
     request: Request,
     limits: &Limits,
@@ -79,12 +83,14 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(what, limit));
     }
+    let budget = &limits.body_budget;
+    // A body that can never fit is refused now rather than after it has been sent.
+    budget.could_fit(declared.unwrap_or(0), what)?;
     let slot = parts.extensions.get::<BudgetSlot>();
-    let mut reservation = limits
-        .body_budget
-        .reserve(declared.unwrap_or(0), "request body")
-        .await?;
-    let mut data: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0));
+    // The most this body can grow to: the buffer never needs more room than that.
+    let ceiling = declared.unwrap_or(limit);
+    let mut reservation = Reservation::empty();
+    let mut data: Vec<u8> = Vec::new();
     let mut stream = body.into_data_stream();
     while let Some(next) = stream.next().await {
         let chunk = next.map_err(|err| body_error(&err))?;
@@ -92,9 +98,16 @@ pub async fn read_body(
         if len > limit {
             return Err(too_large(what, limit));
         }
-        if len > reservation.bytes() {
-            let more = len - reservation.bytes();
-            reservation.absorb(limits.body_budget.reserve(more, "request body").await?);
+        if len > data.capacity() {
+            // Double the buffer (as Vec would), but never past the ceiling, and reserve the
+            // room before taking it.
+            let room = len
+                .max(data.capacity().saturating_mul(2))
+                .min(ceiling.max(len));
+            if room > reservation.bytes() {
+                reservation.absorb(budget.reserve(room - reservation.bytes(), what).await?);
+            }
+            data.reserve_exact(room - data.len());
         }
         data.extend_from_slice(&chunk);
     }
