@@ -12,7 +12,8 @@
 //!
 //! Every handler authenticates ([`Principal`]) and then authorizes the database: reads for
 //! `GET`, `_changes`, `_revs_diff`, `_bulk_get`, `_all_docs` and `_local` reads; writes for the
-//! rest; creating and deleting databases is for administrators.
+//! rest; creating and deleting databases is for administrators. The body extractors check
+//! the database before they read a byte of the body (see [`extract`]).
 
 pub mod all_docs;
 pub mod docs;
