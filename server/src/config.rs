@@ -48,6 +48,31 @@ pub struct Config {
     #[arg(long, env = "CHASKI_MAX_LONGPOLL_SECS", default_value_t = 60)]
     pub max_longpoll_secs: u64,
 
+    /// Most bytes of request bodies held at once across all requests, counting what parsing
+    /// their JSON costs. A request that would go past it waits briefly, then gets 503 with
+    /// `Retry-After`; one that could never fit gets 413.
+    #[arg(long, env = "CHASKI_BODY_BUDGET_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub body_budget_bytes: usize,
+
+    /// Seconds a client has to send a request's headers (and an idle kept-alive connection
+    /// stays open); the connection is closed after it.
+    #[arg(long, env = "CHASKI_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a request body may go without sending a byte before it is cut with 408.
+    #[arg(long, env = "CHASKI_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+
+    /// Most open client connections; beyond it a new connection gets 503 and is closed. 0
+    /// picks a cap below the process's descriptor limit (that limit less 128, at most 4096).
+    #[arg(long, env = "CHASKI_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+
+    /// Most password checks (argon2, about 19 MiB each) running at once; a login waits up to
+    /// 2 s for a free slot, then gets 503 with `Retry-After`.
+    #[arg(long, env = "CHASKI_MAX_PASSWORD_CHECKS", default_value_t = 4)]
+    pub max_password_checks: usize,
+
     /// A web origin (`https://app.example.org`) whose pages may call `/db` and `/api` from the
     /// browser, with credentials. Repeat the flag for several; none by default, since the PWA
     /// is served from the same origin and needs no CORS.
@@ -95,6 +120,11 @@ impl Config {
             max_docs_per_request: 10_000,
             max_changes_limit: 10_000,
             max_longpoll_secs: 60,
+            body_budget_bytes: 256 * 1024 * 1024,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_connections: 0,
+            max_password_checks: 4,
             cors_origins: Vec::new(),
             behind_https_proxy: false,
         }

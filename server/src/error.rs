@@ -46,6 +46,17 @@ pub enum ApiError {
         error: String,
         reason: String,
     },
+    /// The server is at a configured bound (password checks, in-flight request bodies,
+    /// connections): 503 with `Retry-After`, so that the client retries shortly instead of the
+    /// server taking on more than it can hold.
+    #[error("{reason}")]
+    Overloaded {
+        reason: String,
+        retry_after_secs: u64,
+    },
+    /// The client stopped sending its request body (408).
+    #[error("{0}")]
+    RequestTimeout(String),
     /// A request, document or attachment over a configured limit (413).
     #[error("{0}")]
     TooLarge(String),
@@ -59,6 +70,8 @@ impl ApiError {
         match self {
             ApiError::Couch { status, error, .. } => (*status, error.as_str()),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_content_type")
             }
@@ -134,6 +147,9 @@ impl IntoResponse for ApiError {
                 );
             }
             ApiError::TooManyRequests {
+                retry_after_secs, ..
+            }
+            | ApiError::Overloaded {
                 retry_after_secs, ..
             } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));

@@ -6,6 +6,8 @@
 //! - [`config`]: where the server listens, where its data and the built PWA live.
 //! - [`startup`]: [`startup::Application`] opens the store, binds the listener and runs the
 //!   router until a shutdown signal, then flushes the store. Tests start it on `127.0.0.1:0`.
+//! - [`connections`]: the connection loop (header timeout, connection cap, descriptor limit).
+//! - [`budget`]: the memory all request bodies in flight may take together.
 //! - [`telemetry`]: `tracing` set-up, one line per request.
 //! - [`error`]: [`error::ApiError`], the one error type handlers return, rendered CouchDB-style.
 //! - [`storage`]: the sled database that holds everything.
@@ -18,8 +20,10 @@
 
 pub mod admin;
 pub mod auth;
+pub mod budget;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod error;
 pub mod regions;

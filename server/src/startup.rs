@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::auth::Accounts;
 use crate::config::Config;
+use crate::connections::{self, ConnectionLimits};
 use crate::db::Databases;
 use crate::routes;
 use crate::storage::Storage;
@@ -48,6 +49,7 @@ pub struct Application {
     addr: SocketAddr,
     router: Router,
     state: AppState,
+    connection_limits: ConnectionLimits,
 }
 
 impl Application {
@@ -87,11 +89,26 @@ impl Application {
             source,
         })?;
         let token_ttl = Duration::from_secs(config.token_ttl_days.saturating_mul(24 * 3600));
-        let accounts =
-            Accounts::open(&storage, token_ttl).map_err(|source| StartupError::Store {
+        let accounts = Accounts::open_with_checks(&storage, token_ttl, config.max_password_checks)
+            .map_err(|source| StartupError::Store {
                 dir: config.data_dir.display().to_string(),
                 source,
             })?;
+        let fd_limit = connections::raise_fd_limit();
+        let connection_limits = ConnectionLimits {
+            header_timeout: Duration::from_secs(config.header_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(config.body_timeout_secs.max(1)),
+            max_connections: connections::connection_cap(config.max_connections, fd_limit),
+            max_request_bytes: config.max_request_bytes,
+        };
+        tracing::info!(
+            max_connections = connection_limits.max_connections,
+            header_timeout_secs = connection_limits.header_timeout.as_secs(),
+            body_timeout_secs = config.body_timeout_secs,
+            body_budget_bytes = config.body_budget_bytes,
+            max_password_checks = config.max_password_checks,
+            "limits"
+        );
         let state = AppState {
             databases,
             limits: routes::couch::Limits::from_config(&config),
@@ -106,6 +123,7 @@ impl Application {
             addr,
             router,
             state,
+            connection_limits,
         })
     }
 
@@ -126,14 +144,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!("listening on http://{}", self.addr);
-        let served = axum::serve(
-            self.listener,
-            // Client addresses feed the per-address limit on failed logins.
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served =
+            connections::serve(self.listener, self.router, self.connection_limits, shutdown).await;
         match self.state.storage.flush().await {
             Ok(_) => tracing::info!("stopped; data store flushed"),
             Err(err) => tracing::error!(%err, "stopped, but the final flush failed"),

@@ -268,3 +268,21 @@ fn help_describes_the_administration_commands() {
         assert!(help.contains(command), "{help}");
     }
 }
+
+#[test]
+fn a_guessable_password_is_refused_on_the_command_line_with_the_reason() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let args = ["user", "add", "ana", "--role", "inspector"];
+    for weak in ["1234567890", "qwertyuiop", "ana12345678"] {
+        let refused = run(&data, &args, Some(weak));
+        assert!(!refused.status.success(), "{weak} was accepted");
+        let reason = text(&refused.stderr);
+        assert!(reason.contains("too easy to guess"), "{weak}: {reason}");
+    }
+    let added = run(&data, &args, Some("una clave larga"));
+    assert!(added.status.success(), "{}", text(&added.stderr));
+    let weak = run(&data, &["user", "password", "ana"], Some("password12"));
+    assert!(!weak.status.success());
+    assert!(text(&weak.stderr).contains("too easy to guess"));
+}

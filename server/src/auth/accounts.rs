@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +15,7 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::limiter::{Limited, LoginLimiter};
+use super::limiter::{Attempt, Limited, LoginLimiter};
 use super::password;
 use super::Role;
 use crate::regions;
@@ -30,6 +31,13 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// A successful Basic-auth check is remembered this long, so that a replication making
 /// hundreds of requests does not pay for argon2 on each one.
 const VERIFIED_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// How many argon2 computations may run at once unless the configuration says otherwise:
+/// each holds about 19 MiB and a core for a fraction of a second.
+pub const DEFAULT_PASSWORD_CHECKS: usize = 4;
+
+/// How long a password check waits for a free slot before the request is answered 503.
+const PASSWORD_CHECK_QUEUE: Duration = Duration::from_secs(2);
 
 /// What can go wrong with accounts, each in words the caller can pass on.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +61,9 @@ pub enum AccountError {
     BadToken,
     #[error("{}", .0.reason)]
     Limited(Limited),
+    /// Too many password checks are running; the request may be retried shortly (503).
+    #[error("The server is checking too many passwords at once. Try again in a few seconds.")]
+    Busy,
     #[error("account store: {0}")]
     Store(#[from] sled::Error),
     #[error("account store: {0}")]
@@ -178,11 +189,25 @@ struct Inner {
     /// and an entry counts only while the stored hash is unchanged, so a new password or a
     /// disabled account takes effect at once.
     verified: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+    /// Bounds the argon2 computations running at once (memory and cores).
+    password_checks: Arc<tokio::sync::Semaphore>,
+    /// How many run now, and the most that ever ran at once (for tests and monitoring).
+    checks_running: Arc<AtomicUsize>,
+    checks_peak: Arc<AtomicUsize>,
 }
 
 impl Accounts {
     /// Opens the account trees of `storage`.
     pub fn open(storage: &Storage, token_ttl: Duration) -> Result<Self, sled::Error> {
+        Self::open_with_checks(storage, token_ttl, DEFAULT_PASSWORD_CHECKS)
+    }
+
+    /// Opens the account trees, with at most `max_password_checks` argon2 computations at once.
+    pub fn open_with_checks(
+        storage: &Storage,
+        token_ttl: Duration,
+        max_password_checks: usize,
+    ) -> Result<Self, sled::Error> {
         Ok(Self {
             inner: Arc::new(Inner {
                 users: storage.sled().open_tree(USERS_TREE)?,
@@ -191,6 +216,9 @@ impl Accounts {
                 token_ttl,
                 limiter: LoginLimiter::default(),
                 verified: Mutex::new(HashMap::new()),
+                password_checks: Arc::new(tokio::sync::Semaphore::new(max_password_checks.max(1))),
+                checks_running: Arc::new(AtomicUsize::new(0)),
+                checks_peak: Arc::new(AtomicUsize::new(0)),
             }),
         })
     }
@@ -228,7 +256,7 @@ impl Accounts {
         S: Into<String>,
     {
         validate_name(name).map_err(AccountError::Invalid)?;
-        password::validate_password(password).map_err(AccountError::Invalid)?;
+        password::validate_password(password, name).map_err(AccountError::Invalid)?;
         let regions = validate_regions(regions)?;
         let exists = {
             let name = name.to_owned();
@@ -238,7 +266,7 @@ impl Accounts {
         if exists {
             return Err(AccountError::UserExists(name.to_owned()));
         }
-        let password_hash = hash_blocking(password).await?;
+        let password_hash = self.hash_blocking(password).await?;
         let now = now_secs();
         let user = User {
             name: name.to_owned(),
@@ -321,8 +349,8 @@ impl Accounts {
 
     /// Sets a new password (checked against the rules first).
     pub async fn set_password(&self, name: &str, password: &str) -> Result<UserInfo, AccountError> {
-        password::validate_password(password).map_err(AccountError::Invalid)?;
-        let hash = hash_blocking(password).await?;
+        password::validate_password(password, name).map_err(AccountError::Invalid)?;
+        let hash = self.hash_blocking(password).await?;
         self.update_user(name, move |u| {
             u.password_hash = hash.clone();
             Ok(())
@@ -371,30 +399,126 @@ impl Accounts {
         password: &str,
         addr: Option<IpAddr>,
     ) -> Result<User, AccountError> {
-        let limiter = &self.inner.limiter;
-        limiter
-            .check(name, addr, Instant::now())
-            .map_err(AccountError::Limited)?;
-        match self.check_password(name, password).await {
+        self.login_from(name, password, addr, false).await
+    }
+
+    /// [`Accounts::login`] for a request that may also carry a valid token of the account
+    /// `name` (`holds_token`): such a request is the account's own device, so the limiter
+    /// neither stops it nor counts its failures, and a stranger's guesses cannot lock the
+    /// user out of it. A password verified moments ago skips the limiter too (it costs no
+    /// hashing and proves the password).
+    pub async fn login_from(
+        &self,
+        name: &str,
+        password: &str,
+        addr: Option<IpAddr>,
+        holds_token: bool,
+    ) -> Result<User, AccountError> {
+        let cached = self.recently_verified_user(name, password).await?;
+        let attempt = match (&cached, holds_token) {
+            (Some(_), _) | (None, true) => None,
+            (None, false) => Some(
+                self.inner
+                    .limiter
+                    .reserve(name, addr, Instant::now())
+                    .map_err(AccountError::Limited)?,
+            ),
+        };
+        let checked = match cached {
+            Some(user) => Ok(user),
+            None => self.check_password(name, password).await,
+        };
+        match checked {
             Ok(user) if !user.disabled => {
-                limiter.succeeded(name);
+                if let Some(attempt) = attempt {
+                    attempt.succeeded(Instant::now());
+                }
                 Ok(user)
             }
             // A disabled account answers a right password exactly as a wrong one (same error,
             // same count against the limit), so that nobody can test a password against it;
             // the administrator who disabled it tells its owner.
             Ok(_disabled) => {
-                limiter.failed(name, addr, Instant::now());
+                if let Some(attempt) = attempt {
+                    Attempt::failed(attempt, Instant::now());
+                }
                 tracing::warn!(user = %name, addr = ?addr, "login refused: account disabled");
                 Err(AccountError::BadCredentials)
             }
             Err(AccountError::BadCredentials) => {
-                limiter.failed(name, addr, Instant::now());
-                tracing::warn!(user = %name, addr = ?addr, "failed login");
+                if let Some(attempt) = attempt {
+                    Attempt::failed(attempt, Instant::now());
+                }
+                tracing::warn!(user = %name, addr = ?addr, holds_token, "failed login");
                 Err(AccountError::BadCredentials)
             }
             Err(other) => Err(other),
         }
+    }
+
+    /// The user, when this name and password were verified a moment ago and the stored hash
+    /// is unchanged.
+    async fn recently_verified_user(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<Option<User>, AccountError> {
+        if validate_name(name).is_err() {
+            return Ok(None);
+        }
+        let key = credential_key(name, password);
+        if !self.lock_verified().contains_key(&key) {
+            return Ok(None);
+        }
+        let user = {
+            let name = name.to_owned();
+            self.blocking(move |a| a.user(&name)).await?
+        };
+        // A disabled account never skips the full check: its answer and timing stay those of
+        // a wrong password.
+        Ok(user.filter(|user| !user.disabled && self.recently_verified(&key, &user.password_hash)))
+    }
+
+    /// Runs an argon2 computation on a blocking thread, once one of the bounded slots is
+    /// free; `Busy` (503) if none frees up soon. The slot is held until the computation ends,
+    /// even if the request that asked for it goes away meanwhile.
+    async fn with_password_slot<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AccountError> {
+        let permit = tokio::time::timeout(
+            PASSWORD_CHECK_QUEUE,
+            self.inner.password_checks.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| AccountError::Busy)?
+        .map_err(|_| AccountError::Busy)?;
+        let (running, peak) = (
+            self.inner.checks_running.clone(),
+            self.inner.checks_peak.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            let result = work();
+            running.fetch_sub(1, Ordering::SeqCst);
+            result
+        })
+        .await
+        .map_err(|e| AccountError::Internal(format!("password check panicked: {e}")))
+    }
+
+    /// The most argon2 computations that ever ran at once in this process.
+    pub fn password_checks_peak(&self) -> usize {
+        self.inner.checks_peak.load(Ordering::SeqCst)
+    }
+
+    async fn hash_blocking(&self, password: &str) -> Result<String, AccountError> {
+        let password = password.to_owned();
+        self.with_password_slot(move || password::hash_password(&password))
+            .await?
+            .map_err(AccountError::Internal)
     }
 
     async fn check_password(&self, name: &str, password: &str) -> Result<User, AccountError> {
@@ -406,10 +530,8 @@ impl Accounts {
         };
         let Some(user) = user else {
             let password = password.to_owned();
-            let _ = tokio::task::spawn_blocking(move || {
-                password::waste_time_like_a_verification(&password)
-            })
-            .await;
+            self.with_password_slot(move || password::waste_time_like_a_verification(&password))
+                .await?;
             return Err(AccountError::BadCredentials);
         };
         let key = credential_key(name, password);
@@ -419,9 +541,9 @@ impl Accounts {
             return Ok(user);
         }
         let (pw, phc) = (password.to_owned(), user.password_hash.clone());
-        let ok = tokio::task::spawn_blocking(move || password::verify_password(&pw, &phc))
-            .await
-            .map_err(|e| AccountError::Internal(format!("password check panicked: {e}")))?;
+        let ok = self
+            .with_password_slot(move || password::verify_password(&pw, &phc))
+            .await?;
         if !ok {
             return Err(AccountError::BadCredentials);
         }
@@ -656,14 +778,6 @@ fn validate_device(device: &str) -> Result<String, AccountError> {
         ));
     }
     Ok(device.to_owned())
-}
-
-async fn hash_blocking(password: &str) -> Result<String, AccountError> {
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || password::hash_password(&password))
-        .await
-        .map_err(|e| AccountError::Internal(format!("password hashing panicked: {e}")))?
-        .map_err(AccountError::Internal)
 }
 
 fn credential_key(name: &str, password: &str) -> [u8; 32] {

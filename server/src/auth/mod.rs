@@ -169,7 +169,12 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match authenticate(parts, state).await? {
-            Some(principal) => Ok(principal),
+            Some(principal) => {
+                // Kept for the body extractors, which authorize the database before reading
+                // a byte of the body (see `routes::couch::extract`).
+                parts.extensions.insert(principal.clone());
+                Ok(principal)
+            }
             None => Err(ApiError::Unauthorized(
                 "Authentication required: log in, or send a name and password (HTTP Basic) \
                  or a token."
@@ -284,6 +289,10 @@ impl From<AccountError> for ApiError {
                 reason: limited.reason,
                 retry_after_secs: limited.retry_after.as_secs().max(1),
             },
+            AccountError::Busy => ApiError::Overloaded {
+                reason: err.to_string(),
+                retry_after_secs: 2,
+            },
             AccountError::Store(e) => ApiError::Internal(format!("accounts: {e}")),
             AccountError::Internal(e) => ApiError::Internal(format!("accounts: {e}")),
         }
@@ -335,6 +344,23 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| rest.trim().to_owned())
+}
+
+/// Whether the request carries a valid token (bearer or session cookie) of the account
+/// `name`: then it comes from that user's own signed-in device, and a password it sends is not
+/// a stranger's guess (see the limiter).
+pub async fn holds_token_for(state: &AppState, headers: &HeaderMap, name: &str) -> bool {
+    let presented = bearer_token(headers)
+        .map(|t| (t, TokenKind::Bearer))
+        .or_else(|| session_cookie(headers).map(|t| (t, TokenKind::Session)));
+    let Some((token, kind)) = presented else {
+        return false;
+    };
+    state
+        .accounts
+        .blocking(move |a| a.resolve_token(&token))
+        .await
+        .is_ok_and(|(record, user)| record.kind == kind && user.name.eq_ignore_ascii_case(name))
 }
 
 /// The public id of a token (`<id>.<secret>`), which names it in lists and revocations.

@@ -37,17 +37,26 @@ pub struct LoginRequest {
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(addr): ClientIp,
+    headers: HeaderMap,
     body: Result<Json<LoginRequest>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Json(req) = body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge(
+                "A login is a name, a password and a device name; this \
+                                       request is far larger."
+                    .to_owned(),
+            );
+        }
         ApiError::BadRequest(format!(
             "Send a JSON object {{\"name\", \"password\", \"device\"}}: {}",
             e.body_text()
         ))
     })?;
+    let holds_token = auth::holds_token_for(&state, &headers, &req.name).await;
     let user = state
         .accounts
-        .login(&req.name, &req.password, addr)
+        .login_from(&req.name, &req.password, addr, holds_token)
         .await
         .map_err(|e| auth::login_error(e, false))?;
     let device = req.device.as_deref().unwrap_or("unnamed device");

@@ -8,7 +8,7 @@ pub mod session;
 
 use std::time::Duration;
 
-use axum::extract::OriginalUri;
+use axum::extract::{DefaultBodyLimit, OriginalUri};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +22,10 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 use crate::telemetry::log_request;
 
+/// Largest body of `/api` and `/db/_session` requests (a name, a password, a device): these
+/// bodies are not counted in the body budget, so they are kept small.
+const LOGIN_BODY_LIMIT: usize = 64 * 1024;
+
 /// The whole application. Everything under `/api` is JSON; every other path is the PWA
 /// (see [`assets`]). With `cors_origins`, pages from those origins may call `/db` and `/api`.
 pub fn router(state: AppState, cors_origins: &[String]) -> Router {
@@ -32,7 +36,8 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/health", get(health::health))
         .merge(account::router())
         .fallback(api_not_found)
-        .layer(compression);
+        .layer(compression)
+        .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT));
     let mut data = Router::new()
         .nest("/api", api)
         .merge(couch::router())
@@ -41,7 +46,8 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
             "/db/_session",
             get(session::get_session)
                 .post(session::post_session)
-                .delete(session::delete_session),
+                .delete(session::delete_session)
+                .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT)),
         )
         // After every route is added (it applies to the routes present), before CORS (so that
         // a 405 carries CORS headers too).

@@ -54,9 +54,10 @@ pub async fn post_session(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let form = parse_form(&headers, &body)?;
+    let holds_token = auth::holds_token_for(&state, &headers, &form.name).await;
     let user = state
         .accounts
-        .login(&form.name, &form.password, addr)
+        .login_from(&form.name, &form.password, addr, holds_token)
         .await
         .map_err(|e| auth::login_error(e, false))?;
     let issued = state

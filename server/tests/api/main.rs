@@ -2,9 +2,12 @@
 
 mod assets;
 mod auth;
+mod bodies;
 mod concurrency;
+mod connections;
 mod cors;
 mod couch;
 mod fuzz;
 mod health;
 mod helpers;
+mod login_limits;

@@ -564,7 +564,7 @@ async fn write_attachment(
         .map(|v| v.to_str().map(str::to_owned))
         .transpose()
         .map_err(|_| ApiError::BadRequest("Content-MD5 must be base64 text".into()))?;
-    let data = read_body(request.into_body(), limit, "attachment").await?;
+    let data = read_body(request, &state.limits, limit, "attachment").await?;
     let attachment = Attachment::inline(content_type, data.to_vec());
     // A client that sends Content-MD5 learns of bytes damaged on the way, as from CouchDB.
     if let Some(md5) = content_md5 {

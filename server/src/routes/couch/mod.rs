@@ -12,7 +12,8 @@
 //!
 //! Every handler authenticates ([`Principal`]) and then authorizes the database: reads for
 //! `GET`, `_changes`, `_revs_diff`, `_bulk_get`, `_all_docs` and `_local` reads; writes for the
-//! rest; creating and deleting databases is for administrators.
+//! rest; creating and deleting databases is for administrators. The body extractors check
+//! the database before they read a byte of the body (see [`extract`]).
 
 pub mod all_docs;
 pub mod docs;
@@ -53,6 +54,8 @@ pub struct Limits {
     pub max_changes_limit: usize,
     /// Longest `_changes?feed=longpoll` wait.
     pub max_longpoll: std::time::Duration,
+    /// The memory all request bodies in flight may take together.
+    pub body_budget: crate::budget::BodyBudget,
 }
 
 impl Limits {
@@ -65,6 +68,7 @@ impl Limits {
             max_docs_per_request: config.max_docs_per_request,
             max_changes_limit: config.max_changes_limit,
             max_longpoll: std::time::Duration::from_secs(config.max_longpoll_secs),
+            body_budget: crate::budget::BodyBudget::new(config.body_budget_bytes),
         }
     }
 }

@@ -360,6 +360,14 @@ pub async fn revs_diff(
     CouchJson(body): CouchJson,
 ) -> Result<Response, ApiError> {
     let store = open_db(&state, &principal, &db, Access::Read)?;
+    // Ids are counted as well as revisions: an id with no revision costs the server a lookup.
+    let ids = body.as_object().map_or(0, serde_json::Map::len);
+    if ids > state.limits.max_docs_per_request {
+        return Err(ApiError::TooLarge(format!(
+            "At most {} document ids per _revs_diff request; this one has {ids}",
+            state.limits.max_docs_per_request
+        )));
+    }
     let request: RevsDiffRequest =
         from_value(body, "_revs_diff expects {\"doc id\": [\"revision\", …]}")?;
     let revs: usize = request.values().map(Vec::len).sum();
