@@ -225,13 +225,18 @@ pub enum Msg {
     StorageAsk,
     StorageUsage,
     StorageUnknown,
+    ClientErrorsTitle,
+    ClientErrorsIntro,
+    ClientErrorsNone,
+    ClientErrorSent,
+    ClientErrorUnsent,
     Yes,
     No,
 }
 
 impl Msg {
     /// Every message; the tests use it to check that no translation is blank.
-    pub const ALL: [Msg; 173] = [
+    pub const ALL: [Msg; 178] = [
         Msg::SkipToContent,
         Msg::MainNavigation,
         Msg::NavHome,
@@ -403,6 +408,11 @@ impl Msg {
         Msg::StorageAsk,
         Msg::StorageUsage,
         Msg::StorageUnknown,
+        Msg::ClientErrorsTitle,
+        Msg::ClientErrorsIntro,
+        Msg::ClientErrorsNone,
+        Msg::ClientErrorSent,
+        Msg::ClientErrorUnsent,
         Msg::Yes,
         Msg::No,
     ];
@@ -588,6 +598,11 @@ impl Msg {
             Msg::StorageAsk => "Pedir almacenamiento permanente",
             Msg::StorageUsage => "En uso: {used} de {quota} disponibles",
             Msg::StorageUnknown => "El navegador no informa cuánto espacio se usa.",
+            Msg::ClientErrorsTitle => "Errores de la aplicación",
+            Msg::ClientErrorsIntro => "Fallos internos de la aplicación en este dispositivo (los últimos 20). Se envían a la oficina con la siguiente sincronización.",
+            Msg::ClientErrorsNone => "Ninguno.",
+            Msg::ClientErrorSent => "enviado",
+            Msg::ClientErrorUnsent => "por enviar",
             Msg::Yes => "Sí",
             Msg::No => "No",
         }
@@ -766,6 +781,11 @@ impl Msg {
             Msg::StorageAsk => "Ask for permanent storage",
             Msg::StorageUsage => "In use: {used} of {quota} available",
             Msg::StorageUnknown => "The browser does not report how much space is used.",
+            Msg::ClientErrorsTitle => "App errors",
+            Msg::ClientErrorsIntro => "Internal failures of the app on this device (the last 20). They are sent to the office with the next sync.",
+            Msg::ClientErrorsNone => "None.",
+            Msg::ClientErrorSent => "sent",
+            Msg::ClientErrorUnsent => "not sent yet",
             Msg::Yes => "Yes",
             Msg::No => "No",
         }

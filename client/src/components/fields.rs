@@ -82,21 +82,24 @@ impl FormCtx {
     }
 
     /// Sets the value at `path` (`Null` removes it) and schedules the autosave.
+    ///
+    /// Callbacks that arrive after the form was left (a GPS fix, a photo) find it gone and do
+    /// nothing, rather than read its disposed values (a panic).
     pub fn set(self, path: &str, value: Value) {
-        if self.readonly.get_untracked() {
-            return;
-        }
-        self.body.update(|b| set_path(b, path, value));
-        (self.on_change.get_value())();
+        self.update(|b| set_path(b, path, value));
     }
 
     /// Applies `f` to the whole body and schedules the autosave.
     pub fn update(self, f: impl FnOnce(&mut Map<String, Value>)) {
-        if self.readonly.get_untracked() {
+        if self.readonly.try_get_untracked().unwrap_or(true) {
             return;
         }
-        self.body.update(f);
-        (self.on_change.get_value())();
+        let Some(on_change) = self.on_change.try_get_value() else {
+            return;
+        };
+        if self.body.try_update(f).is_some() {
+            on_change();
+        }
     }
 
     /// Length of the array at `path` (tracked).

@@ -5,6 +5,7 @@
 //! typed. A submitted inspection is evidence: it opens read-only, and changing it takes an
 //! explicit, confirmed "edit" that turns it back into a draft to be submitted again.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -49,93 +50,138 @@ enum Load {
     Ready,
 }
 
-/// The open inspection and its autosave machinery. `Copy`: every field is an arena handle.
+/// The open inspection's UI state. `Copy`: every field is an arena handle, valid while the form
+/// is mounted. The autosave itself lives in [`Saver`], outside the arena.
 #[derive(Clone, Copy)]
 struct Editor {
-    records: Records,
-    id: StoredValue<Option<DocId>>,
     body: RwSignal<Map<String, Value>>,
-    rev: StoredValue<Option<RevId>>,
-    /// Photos by attachment name: inline until first saved, then stubs.
-    attachments: StoredValue<BTreeMap<String, Attachment>>,
     thumbs: RwSignal<Vec<(String, String)>>,
     conflicts: RwSignal<usize>,
     state: RwSignal<SaveState>,
-    generation: StoredValue<u64>,
-    in_flight: StoredValue<bool>,
-    dirty: StoredValue<bool>,
-    is_new: StoredValue<bool>,
+    saver: StoredValue<Rc<Saver>, LocalStorage>,
 }
 
 impl Editor {
+    /// The autosave, while the form is mounted (`None` once the page has been left).
+    fn saver(self) -> Option<Rc<Saver>> {
+        self.saver.try_get_value()
+    }
+
     /// Called after every change: saves once the inspector pauses.
     fn schedule(self) {
-        self.dirty.set_value(true);
-        self.state.set(SaveState::Pending);
-        let generation = self.generation.get_value() + 1;
-        self.generation.set_value(generation);
+        let (Some(saver), Some(body)) = (self.saver(), self.body.try_get_untracked()) else {
+            return;
+        };
+        saver.schedule(body);
+    }
+
+    /// Writes what is pending now (background, leaving the page).
+    fn save_now(self) {
+        if let Some(saver) = self.saver() {
+            saver.save_now();
+        }
+    }
+
+    /// The record's id, for links.
+    fn id(self) -> Option<DocId> {
+        self.saver().and_then(|s| s.id.borrow().clone())
+    }
+}
+
+/// The autosave of one open inspection. It is held by `Rc` (not in the reactive arena) because
+/// it outlives the form: a save still running, or a change typed less than
+/// [`AUTOSAVE_MS`] ago, when the inspector leaves the page must still reach the store, and its
+/// continuation must not touch the form's signals once they are gone (reading a disposed arena
+/// value is a panic, which in the release build aborts the whole wasm module).
+struct Saver {
+    records: Records,
+    id: RefCell<Option<DocId>>,
+    /// The latest body, copied at every change: what the next save writes.
+    body: RefCell<Map<String, Value>>,
+    rev: RefCell<Option<RevId>>,
+    /// Photos by attachment name: inline until first saved, then stubs.
+    attachments: RefCell<BTreeMap<String, Attachment>>,
+    generation: Cell<u64>,
+    in_flight: Cell<bool>,
+    dirty: Cell<bool>,
+    is_new: Cell<bool>,
+    /// The form is still mounted: its address may still be rewritten and its status shown.
+    mounted: Cell<bool>,
+    /// The form's status line (written with `try_set`: it may be gone).
+    state: RwSignal<SaveState>,
+}
+
+impl Saver {
+    fn show(&self, state: SaveState) {
+        if self.mounted.get() {
+            self.state.try_set(state);
+        }
+    }
+
+    /// Takes `body` as the latest version and saves it once the inspector pauses.
+    fn schedule(self: Rc<Self>, body: Map<String, Value>) {
+        *self.body.borrow_mut() = body;
+        self.dirty.set(true);
+        self.show(SaveState::Pending);
+        let generation = self.generation.get() + 1;
+        self.generation.set(generation);
+        let saver = self.clone();
         let cb = Closure::once_into_js(move || {
-            if self.generation.get_value() == generation {
-                self.save_now();
+            if saver.generation.get() == generation {
+                saver.save_now();
             }
         });
         let _ = window()
             .set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), AUTOSAVE_MS);
     }
 
-    /// Writes the current body now, unless a write is already running (it then writes again
+    /// Writes the latest body now, unless a write is already running (it then writes again
     /// when it finishes, so saves never race each other for the same revision).
-    fn save_now(self) {
-        if self.in_flight.get_value() || !self.dirty.get_value() {
+    fn save_now(self: Rc<Self>) {
+        if self.in_flight.get() || !self.dirty.get() {
             return;
         }
-        let Some(id) = self.id.get_value() else {
+        let Some(id) = self.id.borrow().clone() else {
             return;
         };
-        self.in_flight.set_value(true);
-        self.dirty.set_value(false);
-        self.state.set(SaveState::Saving);
-        let mut body = self.body.get_untracked();
+        self.in_flight.set(true);
+        self.dirty.set(false);
+        self.show(SaveState::Saving);
+        let mut body = self.body.borrow().clone();
         body.insert(
             "updated_at".into(),
             Value::String(local_now().as_str().to_string()),
         );
-        let mut doc = Document::new(id, body);
-        doc.rev = self.rev.get_value();
-        doc.attachments = self.attachments.get_value();
+        let mut doc = Document::new(id.clone(), body);
+        doc.rev = self.rev.borrow().clone();
+        doc.attachments = self.attachments.borrow().clone();
         spawn_local(async move {
             let result = self.records.save(doc).await;
-            self.in_flight.set_value(false);
+            self.in_flight.set(false);
             match result {
                 Ok(rev) => {
-                    self.rev.set_value(Some(rev));
+                    *self.rev.borrow_mut() = Some(rev);
                     // The store has the bytes now: later saves send stubs, not megabytes.
-                    self.attachments.update_value(|atts| {
-                        for att in atts.values_mut() {
-                            att.data = None;
-                        }
-                    });
-                    if self.is_new.get_value() {
-                        self.is_new.set_value(false);
-                        if let Some(id) = self.id.get_value() {
-                            // The address becomes the record's own, without remounting the form
-                            // under the inspector's fingers.
-                            let url = format!("/inspections/{}", id.as_str());
-                            if let Ok(history) = window().history() {
-                                let _ =
-                                    history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
-                            }
+                    for att in self.attachments.borrow_mut().values_mut() {
+                        att.data = None;
+                    }
+                    if self.is_new.replace(false) && self.mounted.get() {
+                        // The address becomes the record's own, without remounting the form
+                        // under the inspector's fingers (and only while it is still the page).
+                        let url = format!("/inspections/{}", id.as_str());
+                        if let Ok(history) = window().history() {
+                            let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
                         }
                     }
-                    if self.dirty.get_value() {
+                    if self.dirty.get() {
                         self.save_now();
                     } else {
-                        self.state.set(SaveState::Saved);
+                        self.show(SaveState::Saved);
                     }
                 }
                 Err(e) => {
-                    self.dirty.set_value(true);
-                    self.state.set(SaveState::Failed(e.to_string()));
+                    self.dirty.set(true);
+                    self.show(SaveState::Failed(e.to_string()));
                 }
             }
         });
@@ -222,19 +268,26 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
     let session = use_session();
     let i18n = use_i18n();
     let load = RwSignal::new(Load::Loading);
-    let editor = Editor {
+    let state = RwSignal::new(SaveState::Idle);
+    let saver = Rc::new(Saver {
         records,
-        id: StoredValue::new(None),
+        id: RefCell::new(None),
+        body: RefCell::new(Map::new()),
+        rev: RefCell::new(None),
+        attachments: RefCell::new(BTreeMap::new()),
+        generation: Cell::new(0),
+        in_flight: Cell::new(false),
+        dirty: Cell::new(false),
+        is_new: Cell::new(false),
+        mounted: Cell::new(true),
+        state,
+    });
+    let editor = Editor {
         body: RwSignal::new(Map::new()),
-        rev: StoredValue::new(None),
-        attachments: StoredValue::new(BTreeMap::new()),
         thumbs: RwSignal::new(Vec::new()),
         conflicts: RwSignal::new(0),
-        state: RwSignal::new(SaveState::Idle),
-        generation: StoredValue::new(0),
-        in_flight: StoredValue::new(false),
-        dirty: StoredValue::new(false),
-        is_new: StoredValue::new(false),
+        state,
+        saver: StoredValue::new_local(saver.clone()),
     };
     let editing = RwSignal::new(false);
     let confirm_edit = RwSignal::new(false);
@@ -265,8 +318,11 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                 if let Some(region) = session.region() {
                     body.insert("region".into(), json!(region));
                 }
-                editor.id.set_value(Some(new_id()));
-                editor.is_new.set_value(true);
+                if let Some(saver) = editor.saver() {
+                    *saver.id.borrow_mut() = Some(new_id());
+                    saver.is_new.set(true);
+                    *saver.body.borrow_mut() = body.clone();
+                }
                 editor.body.set(body);
                 load.set(Load::Ready);
             }
@@ -280,16 +336,18 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                                     thumbs.push((name.clone(), photos::data_url(bytes)));
                                 }
                             }
-                            editor.attachments.set_value(
-                                doc.attachments
-                                    .iter()
-                                    .map(|(k, a)| (k.clone(), a.to_stub()))
-                                    .collect(),
-                            );
+                            // The page may have been left while the record was read.
+                            let Some(saver) = editor.saver() else { return };
+                            *saver.attachments.borrow_mut() = doc
+                                .attachments
+                                .iter()
+                                .map(|(k, a)| (k.clone(), a.to_stub()))
+                                .collect();
+                            *saver.rev.borrow_mut() = doc.rev.clone();
+                            *saver.id.borrow_mut() = Some(doc.id.clone());
+                            *saver.body.borrow_mut() = doc.body.clone();
                             editor.thumbs.set(thumbs);
                             editor.conflicts.set(doc.conflicts.len());
-                            editor.rev.set_value(doc.rev.clone());
-                            editor.id.set_value(Some(doc.id.clone()));
                             editor.body.set(doc.body);
                             load.set(Load::Ready);
                         }
@@ -307,9 +365,15 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
             editor.save_now();
         }
     });
+    // Leaving the page writes a change still waiting for its pause; a save already running
+    // writes it when it finishes. Either way it goes on without the form.
+    // (Cleanups run before the arena drops the form's values, so the saver is still there.)
     on_cleanup(move || {
         hidden.remove();
-        editor.save_now();
+        if let Some(saver) = editor.saver() {
+            saver.mounted.set(false);
+            saver.save_now();
+        }
     });
 
     let submitted = Memo::new(move |_| {
@@ -385,7 +449,7 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                 </p>
                 <Show when=move || { editor.conflicts.get() > 0 }>
                     <A href=move || format!("/inspections/{}/conflicts",
-                            editor.id.get_value().map(|i| i.as_str().to_string()).unwrap_or_default())
+                            editor.id().map(|i| i.as_str().to_string()).unwrap_or_default())
                         attr:id="open-conflict" attr:class="button warn">
                         {tr(Msg::ConflictOpen)}
                     </A>
@@ -1007,6 +1071,14 @@ fn PersonCard(i: usize) -> impl IntoView {
     }
 }
 
+/// Adds a photo's entry to the body's list of photos.
+fn push_photo(body: &mut Map<String, Value>, entry: Value) {
+    let list = body.entry("photos").or_insert_with(|| json!([]));
+    if let Some(a) = list.as_array_mut() {
+        a.push(entry);
+    }
+}
+
 #[component]
 fn PhotosSection(editor: Editor) -> impl IntoView {
     let form = crate::components::fields::use_form();
@@ -1020,8 +1092,10 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
         // Cleared so that choosing the same file again still fires `change`.
         input.set_value("");
         failed.set(false);
+        let Some(saver) = editor.saver() else { return };
         for file in files {
             busy.update(|n| *n += 1);
+            let saver = saver.clone();
             spawn_local(async move {
                 match photos::shrink(&file).await {
                     Ok(bytes) => {
@@ -1031,23 +1105,31 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
                                 .as_str()
                                 .trim_start_matches("inspection:")
                         );
-                        let url = photos::data_url(&bytes);
-                        editor.attachments.update_value(|atts| {
-                            atts.insert(name.clone(), Attachment::inline("image/jpeg", bytes));
-                        });
-                        editor.thumbs.update(|t| t.push((name.clone(), url)));
-                        form.update(|b| {
-                            let list = b.entry("photos").or_insert_with(|| json!([]));
-                            if let Some(a) = list.as_array_mut() {
-                                a.push(
-                                    json!({"attachment": name, "taken_at": local_now().as_str()}),
-                                );
+                        let entry = json!({"attachment": name, "taken_at": local_now().as_str()});
+                        let url = saver.mounted.get().then(|| photos::data_url(&bytes));
+                        saver
+                            .attachments
+                            .borrow_mut()
+                            .insert(name.clone(), Attachment::inline("image/jpeg", bytes));
+                        match url {
+                            Some(url) => {
+                                editor.thumbs.try_update(|t| t.push((name, url)));
+                                form.update(|b| push_photo(b, entry));
                             }
-                        });
+                            // The inspector left the form while the photo was shrinking: it
+                            // still joins the record.
+                            None => {
+                                let mut body = saver.body.borrow().clone();
+                                push_photo(&mut body, entry);
+                                saver.schedule(body);
+                            }
+                        }
                     }
-                    Err(_) => failed.set(true),
+                    Err(_) => {
+                        failed.try_set(true);
+                    }
                 }
-                busy.update(|n| *n -= 1);
+                busy.try_update(|n| *n -= 1);
             });
         }
     };
@@ -1057,9 +1139,9 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
                 a.retain(|p| p.get("attachment").and_then(Value::as_str) != Some(&name));
             }
         });
-        editor.attachments.update_value(|atts| {
-            atts.remove(&name);
-        });
+        if let Some(saver) = editor.saver() {
+            saver.attachments.borrow_mut().remove(&name);
+        }
         editor.thumbs.update(|t| t.retain(|(n, _)| *n != name));
     };
     view! {

@@ -20,7 +20,7 @@ use wasm_bindgen::JsCast;
 
 use super::{
     database_url, next_backoff, Rejection, SyncPhase, SyncProgress, SyncSession, SyncStatus,
-    POLL_MS, REJECTIONS_DOC,
+    POLL_MS, REJECTIONS_DOC, SAVE_SYNC_MS,
 };
 use crate::store::{open_local_store, LocalStore};
 
@@ -190,6 +190,9 @@ async fn run_loop(
             match sync.run().await {
                 Ok(()) => {
                     backoff = None;
+                    // The app's own failures go to the server with each successful sync.
+                    let server = session.origin.as_deref().unwrap_or(&origin);
+                    crate::client_errors::send_unsent(server, &session.token).await;
                     POLL_MS
                 }
                 Err(error) => {
@@ -212,7 +215,15 @@ async fn run_loop(
         loop {
             match select(&mut sleep, wake.next()).await {
                 Either::Left(_) | Either::Right((Some(Wake::Now), _)) => break,
-                Either::Right((Some(Wake::LocalChange), _)) => sync.refresh_pending().await,
+                Either::Right((Some(Wake::LocalChange), _)) => {
+                    sync.refresh_pending().await;
+                    // A save while online and healthy is sent a few seconds after the last
+                    // one (a burst of autosaves makes one run), not at the next poll. After a
+                    // failure the backoff stands.
+                    if backoff.is_none() && is_online() {
+                        sleep = Sleep::new(SAVE_SYNC_MS);
+                    }
+                }
                 // The session ended (sign-out or a new session).
                 Either::Right((None, _)) => return,
             }

@@ -2,6 +2,7 @@
 
 mod assets;
 mod auth;
+mod client_errors;
 mod cors;
 mod couch;
 mod health;
