@@ -488,7 +488,7 @@ impl Msg {
             Msg::SyncConflict => "Conflicto: elija una versión",
             Msg::SyncRejected => "Rechazada por el servidor",
             Msg::StatusDraft => "Borrador",
-            Msg::StatusSubmitted => "Enviada",
+            Msg::StatusSubmitted => "Terminada",
             Msg::NewTitle => "Nueva inspección",
             Msg::EditTitle => "Inspección",
             Msg::NotFoundRecord => "Esta inspección no está en este dispositivo.",
@@ -564,15 +564,15 @@ impl Msg {
             Msg::Saved => "Guardado en este dispositivo",
             Msg::Saving => "Guardando…",
             Msg::SaveFailed => "¡No se pudo guardar! No cierre la aplicación:",
-            Msg::Review => "Revisar y enviar",
-            Msg::SummaryTitle => "Resumen antes de enviar",
-            Msg::SummaryProblems => "Corrija esto antes de enviar:",
-            Msg::SummaryReady => "Todo está completo. Al enviar, la inspección queda protegida contra cambios.",
-            Msg::Submit => "Enviar inspección",
+            Msg::Review => "Revisar y terminar",
+            Msg::SummaryTitle => "Resumen antes de terminar",
+            Msg::SummaryProblems => "Corrija esto antes de terminar:",
+            Msg::SummaryReady => "Todo está completo. Al terminarla, la inspección queda protegida contra cambios y lista para enviarse a la oficina con la próxima sincronización.",
+            Msg::Submit => "Terminar inspección",
             Msg::BackToForm => "Volver al formulario",
-            Msg::ReadOnly => "Inspección enviada: solo lectura.",
+            Msg::ReadOnly => "Inspección terminada: solo lectura.",
             Msg::EditSubmitted => "Editar",
-            Msg::EditConfirm => "Esta inspección ya fue enviada. ¿Seguro que quiere modificarla? El cambio quedará registrado.",
+            Msg::EditConfirm => "Esta inspección ya está terminada. Si la modifica, volverá a borrador y tendrá que terminarla de nuevo para enviarla. El cambio quedará registrado. ¿Seguro que quiere modificarla?",
             Msg::EditYes => "Sí, modificar",
             Msg::SummaryCounts => "{workers} trabajadores · {indicators} indicadores observados · {people} personas · {photos} fotos",
             Msg::SyncStripLabel => "Estado de sincronización",
@@ -671,7 +671,7 @@ impl Msg {
             Msg::SyncConflict => "Conflict: choose a version",
             Msg::SyncRejected => "Rejected by the server",
             Msg::StatusDraft => "Draft",
-            Msg::StatusSubmitted => "Submitted",
+            Msg::StatusSubmitted => "Finished",
             Msg::NewTitle => "New inspection",
             Msg::EditTitle => "Inspection",
             Msg::NotFoundRecord => "This inspection is not on this device.",
@@ -747,15 +747,15 @@ impl Msg {
             Msg::Saved => "Saved on this device",
             Msg::Saving => "Saving…",
             Msg::SaveFailed => "Could not save! Do not close the app:",
-            Msg::Review => "Review and submit",
-            Msg::SummaryTitle => "Summary before submitting",
-            Msg::SummaryProblems => "Fix this before submitting:",
-            Msg::SummaryReady => "Everything is complete. Once submitted, the inspection is protected against changes.",
-            Msg::Submit => "Submit inspection",
+            Msg::Review => "Review and finish",
+            Msg::SummaryTitle => "Summary before finishing",
+            Msg::SummaryProblems => "Fix this before finishing:",
+            Msg::SummaryReady => "Everything is complete. Once finished, the inspection is protected against changes and ready to go to the office with the next sync.",
+            Msg::Submit => "Finish inspection",
             Msg::BackToForm => "Back to the form",
-            Msg::ReadOnly => "Submitted inspection: read only.",
+            Msg::ReadOnly => "Finished inspection: read only.",
             Msg::EditSubmitted => "Edit",
-            Msg::EditConfirm => "This inspection was already submitted. Do you really want to change it? The change will be recorded.",
+            Msg::EditConfirm => "This inspection is already finished. If you change it, it goes back to draft and must be finished again to be sent. The change will be recorded. Do you really want to change it?",
             Msg::EditYes => "Yes, change it",
             Msg::SummaryCounts => "{workers} workers · {indicators} indicators seen · {people} people · {photos} photos",
             Msg::SyncStripLabel => "Sync status",
@@ -790,6 +790,51 @@ impl Msg {
             Msg::No => "No",
         }
     }
+}
+
+/// Things the app counts, each with its singular and plural in every language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Noun {
+    Worker,
+    IndicatorSeen,
+    Person,
+    Photo,
+    /// Records in conflict, waiting for a person to choose.
+    Conflict,
+    /// Records the server refused.
+    Rejected,
+    /// Records not yet on the server.
+    ToSync,
+}
+
+impl Noun {
+    /// `(singular, plural)` in `lang`.
+    fn forms(self, lang: Lang) -> (&'static str, &'static str) {
+        match (self, lang) {
+            (Noun::Worker, Lang::Es) => ("trabajador", "trabajadores"),
+            (Noun::Worker, Lang::En) => ("worker", "workers"),
+            (Noun::IndicatorSeen, Lang::Es) => ("indicador observado", "indicadores observados"),
+            (Noun::IndicatorSeen, Lang::En) => ("indicator seen", "indicators seen"),
+            (Noun::Person, Lang::Es) => ("persona", "personas"),
+            (Noun::Person, Lang::En) => ("person", "people"),
+            (Noun::Photo, Lang::Es) => ("foto", "fotos"),
+            (Noun::Photo, Lang::En) => ("photo", "photos"),
+            (Noun::Conflict, Lang::Es) => ("conflicto por resolver", "conflictos por resolver"),
+            (Noun::Conflict, Lang::En) => ("conflict to resolve", "conflicts to resolve"),
+            (Noun::Rejected, Lang::Es) => {
+                ("rechazada por el servidor", "rechazadas por el servidor")
+            }
+            (Noun::Rejected, Lang::En) => ("rejected by the server", "rejected by the server"),
+            (Noun::ToSync, Lang::Es) => ("por sincronizar", "por sincronizar"),
+            (Noun::ToSync, Lang::En) => ("to sync", "to sync"),
+        }
+    }
+}
+
+/// `n` and the noun, singular for exactly one (both languages put zero in the plural).
+pub fn counted(n: u64, noun: Noun, lang: Lang) -> String {
+    let (one, many) = noun.forms(lang);
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Fills `{name}` placeholders of a translated message.
@@ -841,7 +886,7 @@ impl Label for Status {
     fn pair(self) -> (&'static str, &'static str) {
         match self {
             Status::Draft => ("Borrador", "Draft"),
-            Status::Submitted => ("Enviada", "Submitted"),
+            Status::Submitted => ("Terminada", "Finished"),
         }
     }
 }
@@ -1233,6 +1278,18 @@ mod tests {
         assert_ne!(
             Msg::NetOffline.text(Lang::Es),
             Msg::NetOffline.text(Lang::En)
+        );
+    }
+
+    #[test]
+    fn counts_use_the_singular_for_one_only() {
+        assert_eq!(counted(1, Noun::Person, Lang::Es), "1 persona");
+        assert_eq!(counted(1, Noun::Photo, Lang::En), "1 photo");
+        assert_eq!(counted(0, Noun::Photo, Lang::Es), "0 fotos");
+        assert_eq!(counted(3, Noun::Person, Lang::En), "3 people");
+        assert_eq!(
+            counted(1, Noun::Conflict, Lang::Es),
+            "1 conflicto por resolver"
         );
     }
 }

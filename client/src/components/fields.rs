@@ -230,6 +230,10 @@ pub fn TextField(
     #[prop(into)] path: String,
     label: Msg,
     #[prop(optional)] multiline: bool,
+    /// What the field belongs to, named in its label (the indicator of an evidence box): the
+    /// same label repeated eleven times tells a screen reader user nothing.
+    #[prop(optional, into)]
+    about: Option<Signal<String>>,
 ) -> impl IntoView {
     let form = use_form();
     let id = form.labelled(&path, label);
@@ -253,9 +257,10 @@ pub fn TextField(
     } else {
         view! { <input id=id.clone() type="text" prop:value=value on:input=on_input /> }.into_any()
     };
+    let about = about.map(|about| view! { " — " {about} });
     view! {
         <div class="field">
-            <label for=id>{tr(label)}</label>
+            <label for=id>{tr(label)} {about}</label>
             {input}
             <Errors path=path />
         </div>

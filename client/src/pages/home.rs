@@ -9,6 +9,7 @@ use chaski_shared::domain::{Choice, Region, Sector};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use crate::components::storage::StorageWarning;
 use crate::components::sync_strip::use_sync_view;
@@ -67,7 +68,14 @@ pub fn Home() -> impl IntoView {
     let session = use_session();
     let i18n = use_i18n();
     let sync = use_sync_view();
-    let filter = RwSignal::new(Filter::default());
+    // `?status=conflict` (the sync strip's link to several conflicts) opens the list filtered.
+    let initial_status = use_query_map()
+        .with_untracked(|q| q.get("status"))
+        .and_then(|code| StatusFilter::from_code(&code));
+    let filter = RwSignal::new(Filter {
+        status: initial_status,
+        ..Filter::default()
+    });
     let shown = RwSignal::new(PAGE);
 
     // Recomputed when the index or the filter changes: ids of the matching records.
@@ -164,7 +172,9 @@ pub fn Home() -> impl IntoView {
                                 StatusFilter::NotSynced => Msg::FilterNotSynced,
                                 StatusFilter::Conflict => Msg::FilterConflict,
                             };
-                            view! { <option value=s.code()>{tr(msg)}</option> }
+                            view! {
+                                <option value=s.code() selected=initial_status == Some(*s)>{tr(msg)}</option>
+                            }
                         }).collect_view()}
                     </select>
                 </div>

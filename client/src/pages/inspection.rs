@@ -27,7 +27,7 @@ use crate::components::fields::{
     TextField,
 };
 use crate::components::photos;
-use crate::i18n::{tr, use_i18n, Msg};
+use crate::i18n::{counted, tr, use_i18n, Label, Msg, Noun};
 use crate::records::{new_id, use_records, Records};
 use crate::session::use_session;
 
@@ -565,16 +565,15 @@ fn Summary(errors: Memo<Vec<FieldError>>) -> impl IntoView {
                         .filter(|o| o.get("seen").and_then(Value::as_bool) == Some(true))
                         .count()
                 });
-            let len = |k: &str| b.get(k).and_then(Value::as_array).map_or(0, Vec::len);
-            i18n.f(
-                Msg::SummaryCounts,
-                &[
-                    ("workers", &workers.to_string()),
-                    ("indicators", &indicators.to_string()),
-                    ("people", &len("people").to_string()),
-                    ("photos", &len("photos").to_string()),
-                ],
-            )
+            let len = |k: &str| b.get(k).and_then(Value::as_array).map_or(0, Vec::len) as u64;
+            let lang = i18n.lang();
+            [
+                counted(workers, Noun::Worker, lang),
+                counted(indicators as u64, Noun::IndicatorSeen, lang),
+                counted(len("people"), Noun::Person, lang),
+                counted(len("photos"), Noun::Photo, lang),
+            ]
+            .join(" · ")
         })
     };
     view! {
@@ -592,7 +591,11 @@ fn Summary(errors: Memo<Vec<FieldError>>) -> impl IntoView {
                         {errs.into_iter().map(|e| {
                             let href = format!("#{}", field_id(&e.field));
                             let text = crate::i18n::error_text(&e.code, lang);
-                            let name = form.field_name(&e.field, lang);
+                            let mut name = form.field_name(&e.field, lang);
+                            // "Cuándo" alone does not say which of the eleven indicators.
+                            if let Some(indicator) = indicator_of(&e.field) {
+                                name = format!("{} — {name}", indicator.label(lang));
+                            }
                             view! { <li><a href=href>{name}</a> ": " {text}</li> }
                         }).collect_view()}
                     </ul>
@@ -600,6 +603,12 @@ fn Summary(errors: Memo<Vec<FieldError>>) -> impl IntoView {
             }
         }}
     }
+}
+
+/// The indicator a path belongs to (`indicators.debt_bondage.stages`), if any.
+fn indicator_of(path: &str) -> Option<Indicator> {
+    let name = path.strip_prefix("indicators.")?.split('.').next()?;
+    Indicator::ALL.iter().copied().find(|i| i.name() == name)
 }
 
 #[component]
@@ -962,7 +971,8 @@ fn IndicatorRow(indicator: Indicator) -> impl IntoView {
             <Show when=open.clone()>
                 <div class="indicator-detail">
                     <MultiField path=format!("{base}.stages") label=Msg::FStages options=opts(Stage::ALL) />
-                    <TextField path=format!("{base}.evidence") label=Msg::FEvidence multiline=true />
+                    <TextField path=format!("{base}.evidence") label=Msg::FEvidence multiline=true
+                        about=Signal::derive(move || i18n.l(indicator).to_string()) />
                 </div>
             </Show>
         </div>
@@ -1180,6 +1190,15 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_under_an_indicator_names_it() {
+        assert_eq!(
+            indicator_of("indicators.debt_bondage.stages"),
+            Some(Indicator::DebtBondage)
+        );
+        assert_eq!(indicator_of("notes"), None);
+    }
 
     #[test]
     fn a_new_id_names_an_inspection() {

@@ -103,7 +103,7 @@ async fn report(
         tracing::warn!(
             user = %principal.name,
             device = principal.device.as_deref().unwrap_or("-"),
-            message = %error.message,
+            panic = %error.message,
             location = error.location.as_deref().unwrap_or("-"),
             "client error reported"
         );
