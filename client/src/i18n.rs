@@ -230,13 +230,18 @@ pub enum Msg {
     ClientErrorsNone,
     ClientErrorSent,
     ClientErrorUnsent,
+    ConflictKeepBoth,
+    ConflictMine,
+    ConflictNoneMine,
+    ConflictThisDevice,
+    ConflictChooseAll,
     Yes,
     No,
 }
 
 impl Msg {
     /// Every message; the tests use it to check that no translation is blank.
-    pub const ALL: [Msg; 178] = [
+    pub const ALL: [Msg; 183] = [
         Msg::SkipToContent,
         Msg::MainNavigation,
         Msg::NavHome,
@@ -413,6 +418,11 @@ impl Msg {
         Msg::ClientErrorsNone,
         Msg::ClientErrorSent,
         Msg::ClientErrorUnsent,
+        Msg::ConflictKeepBoth,
+        Msg::ConflictMine,
+        Msg::ConflictNoneMine,
+        Msg::ConflictThisDevice,
+        Msg::ConflictChooseAll,
         Msg::Yes,
         Msg::No,
     ];
@@ -603,6 +613,11 @@ impl Msg {
             Msg::ClientErrorsNone => "Ninguno.",
             Msg::ClientErrorSent => "enviado",
             Msg::ClientErrorUnsent => "por enviar",
+            Msg::ConflictKeepBoth => "Conservar ambas",
+            Msg::ConflictMine => "Marcada de antemano: la versión de este dispositivo ({device}). Cambie lo que haga falta.",
+            Msg::ConflictNoneMine => "Ninguna versión se hizo en este dispositivo: elija un valor en cada fila.",
+            Msg::ConflictThisDevice => "este dispositivo",
+            Msg::ConflictChooseAll => "Elija un valor en cada fila antes de guardar.",
             Msg::Yes => "Sí",
             Msg::No => "No",
         }
@@ -786,6 +801,11 @@ impl Msg {
             Msg::ClientErrorsNone => "None.",
             Msg::ClientErrorSent => "sent",
             Msg::ClientErrorUnsent => "not sent yet",
+            Msg::ConflictKeepBoth => "Keep both",
+            Msg::ConflictMine => "Marked in advance: this device's version ({device}). Change what needs changing.",
+            Msg::ConflictNoneMine => "No version was made on this device: choose a value in every row.",
+            Msg::ConflictThisDevice => "this device",
+            Msg::ConflictChooseAll => "Choose a value in every row before saving.",
             Msg::Yes => "Yes",
             Msg::No => "No",
         }

@@ -250,6 +250,8 @@ describe('an inspection recorded offline', () => {
         await browser.context.setOffline(true);
         await page.locator('.inspection-row', { hasText: SITE2 }).locator('a').first().click();
         await page.locator('#f-district').fill(district);
+        // Each adds a different fact to the notes, the common case.
+        await page.locator('#f-notes').fill(`Nota desde ${district}`);
         await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 10_000 });
         await page.locator('#nav-home').click();
       }
@@ -270,7 +272,21 @@ describe('an inspection recorded offline', () => {
       // A resolves it: the district from B.
       await strip.click();
       await a.locator('#conflict-view').waitFor();
-      await a.locator('.conflict-row[data-path="district"] label', { hasText: 'Laberinto' }).locator('input').check();
+      // Fields by the form's labels, versions by device and time of the edit, this device's
+      // version marked in advance and said so.
+      const rowNames = await a.locator('.conflict-row th').allInnerTexts();
+      assert.ok(rowNames.includes('Distrito') && rowNames.some((n) => n.startsWith('Notas')), rowNames.join(' | '));
+      assert.ok(!rowNames.some((n) => /district|notes/.test(n)), rowNames.join(' | '));
+      const heads = await a.locator('.conflict-version').allInnerTexts();
+      assert.ok(heads.some((h) => /^tableta-a · \d\d\/\d\d \d\d:\d\d \(este dispositivo\)$/.test(h)), heads.join(' | '));
+      assert.ok(heads.some((h) => /^tableta-b · \d\d\/\d\d \d\d:\d\d$/.test(h)), heads.join(' | '));
+      assert.match(await a.locator('#conflict-preselected').innerText(), /tableta-a/);
+      const district = (text) => a.locator('.conflict-row[data-path="district"] label', { hasText: text }).locator('input');
+      assert.equal(await district('Inambari').isChecked(), true);
+      // A short field offers one side or the other; free text also offers both.
+      assert.equal(await a.locator('.conflict-row[data-path="district"] .keep-both').count(), 0);
+      await district('Laberinto').check();
+      await a.locator('.conflict-row[data-path="notes"] .keep-both input').check();
       await a.locator('#resolve-conflict').click();
       await a.locator('#inspection-form').waitFor();
       assert.equal(await a.locator('#f-district').inputValue(), 'Laberinto');
@@ -285,6 +301,7 @@ describe('an inspection recorded offline', () => {
         return found && !found._conflicts && found.district === 'Laberinto' ? found : null;
       }, 60_000, 'the resolution on the server');
       assert.equal(doc.district, 'Laberinto');
+      assert.match(doc.notes, /\[tableta-a · [^\]]+\] Nota desde Inambari\n\n\[tableta-b · [^\]]+\] Nota desde Laberinto|\[tableta-b · [^\]]+\] Nota desde Laberinto\n\n\[tableta-a · [^\]]+\] Nota desde Inambari/, doc.notes);
 
       // And device B gets the resolution.
       await b.locator('#sync-now').click();

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use chaski_shared::domain::{Choice, FieldError};
+use chaski_shared::domain::{Choice, FieldError, Indicator};
 use leptos::prelude::*;
 use serde_json::{Map, Value};
 
@@ -71,7 +71,9 @@ impl FormCtx {
         match (label, row) {
             (Some(label), Some(i)) => format!("{} ({})", label.text(lang), i + 1),
             (Some(label), None) => label.text(lang).to_string(),
-            (None, _) => path.to_string(),
+            (None, _) => {
+                static_label(path).map_or_else(|| path.to_string(), |m| m.text(lang).into())
+            }
         }
     }
 
@@ -186,6 +188,71 @@ pub fn set_path(body: &mut Map<String, Value>, path: &str, value: Value) {
                 map = item.as_object_mut().expect("just made an object");
             }
         }
+    }
+}
+
+/// The label of the form's widget at `path`, for pages that show a record's fields without the
+/// form (the conflict page): the same words the form and the review use. Indicator paths give
+/// the detail's label; [`path_label`] adds the indicator's name.
+pub fn static_label(path: &str) -> Option<Msg> {
+    if let Some(rest) = path.strip_prefix("indicators.") {
+        return match rest.rsplit('.').next() {
+            Some("seen") => Some(Msg::FSeen),
+            Some("stages") => Some(Msg::FStages),
+            Some("evidence") => Some(Msg::FEvidence),
+            _ => Some(Msg::SecIndicators),
+        };
+    }
+    Some(match path {
+        "site_name" => Msg::FSiteName,
+        "sector" => Msg::FSector,
+        "sector_other" => Msg::FSectorOther,
+        "region" => Msg::FRegion,
+        "district" => Msg::FDistrict,
+        "locality" => Msg::FLocality,
+        "gps" | "gps.accuracy_m" | "location_source" => Msg::FGps,
+        "gps.lat" => Msg::FLat,
+        "gps.lon" => Msg::FLon,
+        "access.modes" => Msg::FAccess,
+        "access.notes" => Msg::FAccessNotes,
+        "visit_start" => Msg::FVisitStart,
+        "visit_end" => Msg::FVisitEnd,
+        "team" => Msg::FTeam,
+        "accompanied_by" => Msg::FAccompanied,
+        "accompanied_notes" => Msg::FAccompaniedNotes,
+        "workers.total" => Msg::FTotal,
+        "workers.women" => Msg::FWomen,
+        "workers.men" => Msg::FMen,
+        "workers.other_or_unknown" => Msg::FOtherSex,
+        "workers.minors_under_18" => Msg::FUnder18,
+        "workers.minors_under_14" => Msg::FUnder14,
+        "workers.indigenous" => Msg::FIndigenous,
+        "workers.foreign" => Msg::FForeign,
+        "workers.nationalities" => Msg::FNationalities,
+        "findings" => Msg::FFindings,
+        "people" => Msg::SecPeople,
+        "photos" => Msg::SecPhotos,
+        "notes" => Msg::FNotes,
+        _ => return None,
+    })
+}
+
+/// The indicator a path belongs to (`indicators.debt_bondage.stages`), if any.
+pub fn indicator_of(path: &str) -> Option<Indicator> {
+    let name = path.strip_prefix("indicators.")?.split('.').next()?;
+    Indicator::ALL.iter().copied().find(|i| i.name() == name)
+}
+
+/// A field's name for a person in `lang`: its label, after its indicator's name when it has one
+/// ("Servidumbre por deudas — Cuándo"), or the path itself when nothing on the form shows it.
+pub fn path_label(path: &str, lang: Lang) -> String {
+    let label = static_label(path).map_or_else(|| path.to_string(), |m| m.text(lang).to_string());
+    match indicator_of(path) {
+        Some(indicator) if !path.ends_with(indicator.name()) => {
+            format!("{} — {label}", indicator.label(lang))
+        }
+        Some(indicator) => indicator.label(lang).to_string(),
+        None => label,
     }
 }
 

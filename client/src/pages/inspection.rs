@@ -23,8 +23,8 @@ use serde_json::{json, Map, Value};
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
 use crate::components::fields::{
-    field_id, get_path, opts, CheckField, CountField, Errors, FormCtx, MultiField, SelectField,
-    TextField,
+    field_id, get_path, indicator_of, opts, CheckField, CountField, Errors, FormCtx, MultiField,
+    SelectField, TextField,
 };
 use crate::components::photos;
 use crate::i18n::{counted, tr, use_i18n, Label, Msg, Noun};
@@ -109,6 +109,9 @@ struct Saver {
     mounted: Cell<bool>,
     /// The form's status line (written with `try_set`: it may be gone).
     state: RwSignal<SaveState>,
+    /// Who edits, and on which device: written with each save, so that the two sides of a
+    /// conflict can be named by device and time.
+    editor: Option<(String, String)>,
 }
 
 impl Saver {
@@ -152,6 +155,10 @@ impl Saver {
             "updated_at".into(),
             Value::String(local_now().as_str().to_string()),
         );
+        if let Some((user, device)) = &self.editor {
+            body.insert("updated_by".into(), json!(user));
+            body.insert("updated_device".into(), json!(device));
+        }
         let mut doc = Document::new(id.clone(), body);
         doc.rev = self.rev.borrow().clone();
         doc.attachments = self.attachments.borrow().clone();
@@ -281,6 +288,9 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
         is_new: Cell::new(false),
         mounted: Cell::new(true),
         state,
+        editor: session
+            .get_untracked()
+            .map(|s| (s.user.name.clone(), s.device.clone())),
     });
     let editor = Editor {
         body: RwSignal::new(Map::new()),
@@ -603,12 +613,6 @@ fn Summary(errors: Memo<Vec<FieldError>>) -> impl IntoView {
             }
         }}
     }
-}
-
-/// The indicator a path belongs to (`indicators.debt_bondage.stages`), if any.
-fn indicator_of(path: &str) -> Option<Indicator> {
-    let name = path.strip_prefix("indicators.")?.split('.').next()?;
-    Indicator::ALL.iter().copied().find(|i| i.name() == name)
 }
 
 #[component]
