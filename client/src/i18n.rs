@@ -235,13 +235,15 @@ pub enum Msg {
     ConflictNoneMine,
     ConflictThisDevice,
     ConflictChooseAll,
+    RowEdited,
+    RowVisit,
     Yes,
     No,
 }
 
 impl Msg {
     /// Every message; the tests use it to check that no translation is blank.
-    pub const ALL: [Msg; 183] = [
+    pub const ALL: [Msg; 185] = [
         Msg::SkipToContent,
         Msg::MainNavigation,
         Msg::NavHome,
@@ -423,6 +425,8 @@ impl Msg {
         Msg::ConflictNoneMine,
         Msg::ConflictThisDevice,
         Msg::ConflictChooseAll,
+        Msg::RowEdited,
+        Msg::RowVisit,
         Msg::Yes,
         Msg::No,
     ];
@@ -618,6 +622,8 @@ impl Msg {
             Msg::ConflictNoneMine => "Ninguna versión se hizo en este dispositivo: elija un valor en cada fila.",
             Msg::ConflictThisDevice => "este dispositivo",
             Msg::ConflictChooseAll => "Elija un valor en cada fila antes de guardar.",
+            Msg::RowEdited => "editada {t}",
+            Msg::RowVisit => "Visita: {t}",
             Msg::Yes => "Sí",
             Msg::No => "No",
         }
@@ -806,6 +812,8 @@ impl Msg {
             Msg::ConflictNoneMine => "No version was made on this device: choose a value in every row.",
             Msg::ConflictThisDevice => "this device",
             Msg::ConflictChooseAll => "Choose a value in every row before saving.",
+            Msg::RowEdited => "edited {t}",
+            Msg::RowVisit => "Visit: {t}",
             Msg::Yes => "Yes",
             Msg::No => "No",
         }

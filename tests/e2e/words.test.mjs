@@ -70,4 +70,32 @@ describe('the words of the inspector app', () => {
       await page.locator('#client-errors .client-error[data-sent="true"]').waitFor();
     });
   });
+
+  test('a field shows its message once it is left, a field not reached yet stays quiet, and the list shows the visit date', async () => {
+    await withPage(async (page) => {
+      await page.goto(server().url);
+      await signIn(page, INSPECTOR);
+      await page.locator('#new-inspection').click();
+      await page.locator('#inspection-form').waitFor();
+      await page.locator('#f-site-name').fill('Chacra Mazuko');
+      await page.locator('#f-workers-total').fill('-2');
+      assert.equal(await page.locator('#f-workers-total-error').count(), 0, 'quiet while typing');
+      await page.locator('#f-workers-women').focus();
+      await page.locator('#f-workers-total-error').waitFor();
+
+      // Latitude typed and left: longitude, required with it, says nothing until it is left.
+      await page.locator('#f-gps-lat').fill('-12.5');
+      await page.locator('#f-district').focus();
+      assert.equal(await page.locator('#f-gps-lon-error').count(), 0);
+      await page.locator('#f-gps-lon').focus();
+      await page.locator('#f-district').focus();
+      await page.locator('#f-gps-lon-error').waitFor();
+      await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 10_000 });
+
+      await page.locator('#nav-home').click();
+      const row = page.locator('.inspection-row', { hasText: 'Chacra Mazuko' });
+      assert.match(await row.locator('.row-visit').innerText(), /^Visita: \d{4}-\d\d-\d\d \d\d:\d\d$/);
+      assert.match(await row.locator('.row-edited').innerText(), /^editada \d{4}-\d\d-\d\d \d\d:\d\d$/);
+    });
+  });
 });

@@ -5,12 +5,13 @@
 //! is allowed to be incomplete or wrong while it is being typed: the shared parser turns the same
 //! body into per-path errors, and the widgets show the ones for their path.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use chaski_shared::domain::{Choice, FieldError, Indicator};
 use leptos::prelude::*;
 use serde_json::{Map, Value};
+use wasm_bindgen::JsCast;
 
 use crate::i18n::{error_text, tr, use_i18n, Label, Lang, Msg};
 
@@ -24,6 +25,13 @@ pub struct FormCtx {
     on_change: StoredValue<Rc<dyn Fn()>, LocalStorage>,
     /// Each widget's label by path, so the review can name a field as the inspector sees it.
     labels: StoredValue<HashMap<String, Msg>>,
+    /// Each widget's path by element id, to know which field focus has just left.
+    paths: StoredValue<HashMap<String, String>>,
+    /// The fields the inspector has left: their messages show. A field not reached yet stays
+    /// quiet, even when a neighbour's value makes it required.
+    touched: RwSignal<HashSet<String>>,
+    /// Show every message at once (the review, a submitted record).
+    reveal: Signal<bool>,
 }
 
 impl FormCtx {
@@ -31,6 +39,7 @@ impl FormCtx {
         body: RwSignal<Map<String, Value>>,
         errors: Memo<Vec<FieldError>>,
         readonly: Signal<bool>,
+        reveal: Signal<bool>,
         on_change: Rc<dyn Fn()>,
     ) -> FormCtx {
         FormCtx {
@@ -39,6 +48,9 @@ impl FormCtx {
             readonly,
             on_change: StoredValue::new_local(on_change),
             labels: StoredValue::new(HashMap::new()),
+            paths: StoredValue::new(HashMap::new()),
+            touched: RwSignal::new(HashSet::new()),
+            reveal,
         }
     }
 
@@ -47,7 +59,47 @@ impl FormCtx {
         self.labels.update_value(|l| {
             l.insert(path.to_owned(), label);
         });
-        field_id(path)
+        let id = field_id(path);
+        self.paths.update_value(|p| {
+            p.insert(id.clone(), path.to_owned());
+        });
+        id
+    }
+
+    /// Focus left `target`: the field it belongs to (the nearest enclosing widget) now shows
+    /// its messages.
+    pub fn left(self, target: Option<web_sys::EventTarget>) {
+        let Some(mut el) = target.and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else {
+            return;
+        };
+        loop {
+            let Some(found) = el.closest("[id^='f-']").ok().flatten() else {
+                return;
+            };
+            if let Some(path) = self.paths.with_value(|p| p.get(&found.id()).cloned()) {
+                self.touched.update(|t| {
+                    t.insert(path);
+                });
+                return;
+            }
+            match found.parent_element() {
+                Some(parent) => el = parent,
+                None => return,
+            }
+        }
+    }
+
+    /// Whether the messages for `path` show: everything in the review, else once the field (or
+    /// one inside it, for a group's own messages) has been left.
+    pub fn shows(self, path: &str) -> bool {
+        self.reveal.get()
+            || self.touched.with(|t| {
+                t.iter().any(|p| {
+                    p == path
+                        || p.strip_prefix(path)
+                            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+                })
+            })
     }
 
     /// What to call the field at an error's `path` in `lang`: the label of its widget, or of the
@@ -276,6 +328,9 @@ pub fn Errors(#[prop(into)] path: String) -> impl IntoView {
     let id = format!("{}-error", field_id(&path));
     let messages = Memo::new(move |_| {
         let lang = i18n.lang();
+        if !form.shows(&path) {
+            return Vec::new();
+        }
         form.errors.with(|errors| {
             errors
                 .iter()

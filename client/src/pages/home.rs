@@ -225,11 +225,11 @@ fn Row(summary: Summary) -> impl IntoView {
     };
     let sector = summary.sector;
     let status = summary.status;
-    let when = summary
-        .updated_at
-        .get(..16)
-        .unwrap_or_default()
-        .replace('T', " ");
+    // As written, in the zone of the device that wrote it: the visit's date is the one the
+    // inspector wrote down on site.
+    let short = |stamp: &str| stamp.get(..16).unwrap_or_default().replace('T', " ");
+    let visit = short(&summary.visit_start);
+    let edited = short(&summary.updated_at);
     view! {
         <li class="inspection-row" data-id=summary.id.clone()
             data-sync-state=move || state.get().code()
@@ -252,7 +252,12 @@ fn Row(summary: Summary) -> impl IntoView {
                             SyncState::Rejected(_) => Msg::SyncRejected,
                         })}
                     </span>
-                    <time class="row-time">{when}</time>
+                    <time class="row-visit" datetime=summary.visit_start.clone()>
+                        {move || (!visit.is_empty()).then(|| i18n.f(Msg::RowVisit, &[("t", &visit)]))}
+                    </time>
+                    <time class="row-time row-edited" datetime=summary.updated_at.clone()>
+                        {move || (!edited.is_empty()).then(|| i18n.f(Msg::RowEdited, &[("t", &edited)]))}
+                    </time>
                 </span>
             </A>
             {move || match state.get() {

@@ -407,6 +407,7 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
         editor.body,
         errors,
         readonly,
+        Signal::derive(move || show_all_errors.get() || submitted.get()),
         Rc::new(move || editor.schedule()),
     );
     provide_context(form);
@@ -499,7 +500,8 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                 <a href="#sec-photos">{tr(Msg::SecPhotos)}</a>
                 <a href="#sec-notes">{tr(Msg::SecNotes)}</a>
             </nav>
-            <form id="inspection-form" class="inspection-form" on:submit=|ev| ev.prevent_default()>
+            <form id="inspection-form" class="inspection-form" on:submit=|ev| ev.prevent_default()
+                on:focusout=move |ev| form.left(ev.target())>
                 <fieldset class="plain" disabled=move || readonly.get()>
                     <SiteSection />
                     <VisitSection />
