@@ -237,13 +237,16 @@ pub enum Msg {
     ConflictChooseAll,
     RowEdited,
     RowVisit,
+    StorageWarnShort,
+    StorageWarnDismiss,
+    PhotoBusyMany,
     Yes,
     No,
 }
 
 impl Msg {
     /// Every message; the tests use it to check that no translation is blank.
-    pub const ALL: [Msg; 185] = [
+    pub const ALL: [Msg; 188] = [
         Msg::SkipToContent,
         Msg::MainNavigation,
         Msg::NavHome,
@@ -427,6 +430,9 @@ impl Msg {
         Msg::ConflictChooseAll,
         Msg::RowEdited,
         Msg::RowVisit,
+        Msg::StorageWarnShort,
+        Msg::StorageWarnDismiss,
+        Msg::PhotoBusyMany,
         Msg::Yes,
         Msg::No,
     ];
@@ -624,6 +630,9 @@ impl Msg {
             Msg::ConflictChooseAll => "Elija un valor en cada fila antes de guardar.",
             Msg::RowEdited => "editada {t}",
             Msg::RowVisit => "Visita: {t}",
+            Msg::StorageWarnShort => "Este navegador podría borrar los datos si le falta espacio. Instale Chaski en la pantalla de inicio y vuelva a pedir almacenamiento permanente en Ajustes.",
+            Msg::StorageWarnDismiss => "Ocultar por hoy",
+            Msg::PhotoBusyMany => "Reduciendo fotos: {done} de {total} listas…",
             Msg::Yes => "Sí",
             Msg::No => "No",
         }
@@ -814,6 +823,9 @@ impl Msg {
             Msg::ConflictChooseAll => "Choose a value in every row before saving.",
             Msg::RowEdited => "edited {t}",
             Msg::RowVisit => "Visit: {t}",
+            Msg::StorageWarnShort => "This browser could delete the data when space runs low. Install Chaski on the home screen, then ask again for permanent storage in Settings.",
+            Msg::StorageWarnDismiss => "Hide for today",
+            Msg::PhotoBusyMany => "Shrinking photos: {done} of {total} done…",
             Msg::Yes => "Yes",
             Msg::No => "No",
         }

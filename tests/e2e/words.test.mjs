@@ -98,4 +98,22 @@ describe('the words of the inspector app', () => {
       assert.match(await row.locator('.row-edited').innerText(), /^editada \d{4}-\d\d-\d\d \d\d:\d\d$/);
     });
   });
+
+  test('a record saved while online reaches the server a few seconds later, without waiting for the periodic sync', async () => {
+    await withPage(async (page) => {
+      await page.goto(server().url);
+      await signIn(page, INSPECTOR);
+      // The sync at sign-in is over: the next periodic one is 20 s away.
+      await page.locator('#sync-last', { hasText: 'Última sincronización' }).waitFor({ timeout: 60_000 });
+      await page.locator('#new-inspection').click();
+      await page.locator('#inspection-form').waitFor();
+      await page.locator('#f-site-name').fill('Castañal Alerta');
+      await page.locator('#save-status[data-state="saved"]').waitFor({ timeout: 10_000 });
+      const saved = Date.now();
+      await page.locator('#nav-home').click();
+      await page.locator('.inspection-row[data-sync-state="synced"]', { hasText: 'Castañal Alerta' }).waitFor({ timeout: 30_000 });
+      // 3 s of quiet, then one run; generous for a loaded machine, yet well short of the poll.
+      assert.ok(Date.now() - saved < 14_000, `synced ${Date.now() - saved} ms after the save`);
+    });
+  });
 });

@@ -88,15 +88,40 @@ pub fn use_storage_safety() -> StorageSafety {
     expect_context::<StorageSafety>()
 }
 
-/// A one-line warning for the list when the browser refused to keep the data.
+/// `localStorage` key: until when (milliseconds since 1970) the list's warning stays hidden.
+const WARNING_HIDDEN_UNTIL: &str = "chaski.storage-warning-hidden-until";
+/// How long "hide for today" hides it.
+const HIDE_MS: f64 = 24.0 * 60.0 * 60.0 * 1000.0;
+
+fn warning_hidden_until() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(WARNING_HIDDEN_UNTIL).ok().flatten())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A small notice on the list when the browser refused to keep the data: what to do about it
+/// (install, then ask again in the settings), hidden for a day on request. The settings keep
+/// saying it in full.
 #[component]
 pub fn StorageWarning() -> impl IntoView {
     let safety = use_storage_safety();
+    let hidden = RwSignal::new(warning_hidden_until() > js_sys::Date::now());
+    let hide = move |_| {
+        if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+            let until = js_sys::Date::now() + HIDE_MS;
+            let _ = storage.set_item(WARNING_HIDDEN_UNTIL, &until.to_string());
+        }
+        hidden.set(true);
+    };
     view! {
-        <Show when=move || safety.persistent.get() == Some(false)>
-            <p id="storage-warning" class="alert" role="alert">
-                {tr(Msg::StorageNotPersistent)} " "
+        <Show when=move || safety.persistent.get() == Some(false) && !hidden.get()>
+            <p id="storage-warning" class="notice" role="status">
+                {tr(Msg::StorageWarnShort)} " "
                 <a href="/settings">{tr(Msg::NavSettings)}</a>
+                <button id="storage-warning-hide" type="button" class="button secondary small"
+                    on:click=hide>{tr(Msg::StorageWarnDismiss)}</button>
             </p>
         </Show>
     }

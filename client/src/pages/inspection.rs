@@ -1100,6 +1100,8 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
     let form = crate::components::fields::use_form();
     let i18n = use_i18n();
     let busy = RwSignal::new(0usize);
+    // Photos of the current batch: how many were chosen, for "2 of 3 done".
+    let batch = RwSignal::new(0usize);
     let failed = RwSignal::new(false);
     let on_files = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
@@ -1109,6 +1111,10 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
         input.set_value("");
         failed.set(false);
         let Some(saver) = editor.saver() else { return };
+        if busy.get_untracked() == 0 {
+            batch.set(0);
+        }
+        batch.update(|n| *n += files.len());
         for file in files {
             busy.update(|n| *n += 1);
             let saver = saver.clone();
@@ -1167,7 +1173,28 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
             <input id="photo-input" class="visually-hidden" type="file" accept="image/*"
                 capture="environment" multiple on:change=on_files />
             <Show when=move || { busy.get() > 0 }>
-                <p id="photo-busy" role="status">{tr(Msg::PhotoBusy)}</p>
+                <p id="photo-busy" role="status">
+                    {move || {
+                        let (left, total) = (busy.get(), batch.get());
+                        let done = total.saturating_sub(left);
+                        (total > 1).then(|| view! {
+                            <progress max=total.to_string() value=done.to_string()></progress> " "
+                        })
+                    }}
+                    {move || {
+                        let (left, total) = (busy.get(), batch.get());
+                        if total > 1 {
+                            i18n.f(Msg::PhotoBusyMany, &[
+                                ("done", &total.saturating_sub(left).to_string()),
+                                ("total", &total.to_string()),
+                            ])
+                        } else {
+                            i18n.t(Msg::PhotoBusy).to_string()
+                        }
+                    }}
+                    // A single photo: a bar that says work is going on.
+                    {move || (batch.get() <= 1).then(|| view! { " " <progress></progress> })}
+                </p>
             </Show>
             <Show when=move || failed.get()>
                 <p class="alert" role="alert">{tr(Msg::PhotoFailed)}</p>
