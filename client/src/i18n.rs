@@ -201,9 +201,7 @@ pub enum Msg {
     EditSubmitted,
     EditConfirm,
     EditYes,
-    SummaryCounts,
     SyncStripLabel,
-    SyncPending,
     SyncNothingPending,
     SyncLast,
     SyncNever,
@@ -240,13 +238,14 @@ pub enum Msg {
     StorageWarnShort,
     StorageWarnDismiss,
     PhotoBusyMany,
+    SyncNothingToSend,
     Yes,
     No,
 }
 
 impl Msg {
     /// Every message; the tests use it to check that no translation is blank.
-    pub const ALL: [Msg; 188] = [
+    pub const ALL: [Msg; 187] = [
         Msg::SkipToContent,
         Msg::MainNavigation,
         Msg::NavHome,
@@ -394,9 +393,7 @@ impl Msg {
         Msg::EditSubmitted,
         Msg::EditConfirm,
         Msg::EditYes,
-        Msg::SummaryCounts,
         Msg::SyncStripLabel,
-        Msg::SyncPending,
         Msg::SyncNothingPending,
         Msg::SyncLast,
         Msg::SyncNever,
@@ -433,6 +430,7 @@ impl Msg {
         Msg::StorageWarnShort,
         Msg::StorageWarnDismiss,
         Msg::PhotoBusyMany,
+        Msg::SyncNothingToSend,
         Msg::Yes,
         Msg::No,
     ];
@@ -594,9 +592,7 @@ impl Msg {
             Msg::EditSubmitted => "Editar",
             Msg::EditConfirm => "Esta inspección ya está terminada. Si la modifica, volverá a borrador y tendrá que terminarla de nuevo para enviarla. El cambio quedará registrado. ¿Seguro que quiere modificarla?",
             Msg::EditYes => "Sí, modificar",
-            Msg::SummaryCounts => "{workers} trabajadores · {indicators} indicadores observados · {people} personas · {photos} fotos",
             Msg::SyncStripLabel => "Estado de sincronización",
-            Msg::SyncPending => "{n} por sincronizar",
             Msg::SyncNothingPending => "Todo sincronizado",
             Msg::SyncLast => "Última sincronización: {t}",
             Msg::SyncNever => "Nunca sincronizado",
@@ -633,6 +629,7 @@ impl Msg {
             Msg::StorageWarnShort => "Este navegador podría borrar los datos si le falta espacio. Instale Chaski en la pantalla de inicio y vuelva a pedir almacenamiento permanente en Ajustes.",
             Msg::StorageWarnDismiss => "Ocultar por hoy",
             Msg::PhotoBusyMany => "Reduciendo fotos: {done} de {total} listas…",
+            Msg::SyncNothingToSend => "Nada por enviar",
             Msg::Yes => "Sí",
             Msg::No => "No",
         }
@@ -787,9 +784,7 @@ impl Msg {
             Msg::EditSubmitted => "Edit",
             Msg::EditConfirm => "This inspection is already finished. If you change it, it goes back to draft and must be finished again to be sent. The change will be recorded. Do you really want to change it?",
             Msg::EditYes => "Yes, change it",
-            Msg::SummaryCounts => "{workers} workers · {indicators} indicators seen · {people} people · {photos} photos",
             Msg::SyncStripLabel => "Sync status",
-            Msg::SyncPending => "{n} to sync",
             Msg::SyncNothingPending => "Everything synced",
             Msg::SyncLast => "Last sync: {t}",
             Msg::SyncNever => "Never synced",
@@ -826,6 +821,7 @@ impl Msg {
             Msg::StorageWarnShort => "This browser could delete the data when space runs low. Install Chaski on the home screen, then ask again for permanent storage in Settings.",
             Msg::StorageWarnDismiss => "Hide for today",
             Msg::PhotoBusyMany => "Shrinking photos: {done} of {total} done…",
+            Msg::SyncNothingToSend => "Nothing to send",
             Msg::Yes => "Yes",
             Msg::No => "No",
         }

@@ -586,6 +586,17 @@ mod tests {
     }
 
     #[test]
+    fn a_path_reads_as_the_forms_label_with_its_indicator() {
+        assert_eq!(path_label("district", Lang::Es), "Distrito");
+        assert_eq!(
+            path_label("indicators.debt_bondage.evidence", Lang::En),
+            "Debt bondage — Evidence (what was seen or heard)"
+        );
+        assert_eq!(path_label("indicators.deception", Lang::Es), "Engaño");
+        assert_eq!(path_label("created_by", Lang::Es), "created_by");
+    }
+
+    #[test]
     fn field_ids_are_stable_and_readable() {
         assert_eq!(field_id("site_name"), "f-site-name");
         assert_eq!(field_id("people[0].age_band"), "f-people-0-age-band");

@@ -126,6 +126,7 @@ pub fn SyncStrip() -> impl IntoView {
                     0 if conflicts.with(Vec::is_empty) && rejected.get() == 0 => {
                         i18n.t(Msg::SyncNothingPending).to_string()
                     }
+                    0 => i18n.t(Msg::SyncNothingToSend).to_string(),
                     n => counted(n as u64, Noun::ToSync, i18n.lang()),
                 }}
             </span>
