@@ -239,13 +239,14 @@ pub enum Msg {
     StorageWarnDismiss,
     PhotoBusyMany,
     SyncNothingToSend,
+    StorageInstall,
     Yes,
     No,
 }
 
 impl Msg {
     /// Every message; the tests use it to check that no translation is blank.
-    pub const ALL: [Msg; 187] = [
+    pub const ALL: [Msg; 188] = [
         Msg::SkipToContent,
         Msg::MainNavigation,
         Msg::NavHome,
@@ -431,6 +432,7 @@ impl Msg {
         Msg::StorageWarnDismiss,
         Msg::PhotoBusyMany,
         Msg::SyncNothingToSend,
+        Msg::StorageInstall,
         Msg::Yes,
         Msg::No,
     ];
@@ -630,6 +632,7 @@ impl Msg {
             Msg::StorageWarnDismiss => "Ocultar por hoy",
             Msg::PhotoBusyMany => "Reduciendo fotos: {done} de {total} listas…",
             Msg::SyncNothingToSend => "Nada por enviar",
+            Msg::StorageInstall => "Instalar Chaski",
             Msg::Yes => "Sí",
             Msg::No => "No",
         }
@@ -822,6 +825,7 @@ impl Msg {
             Msg::StorageWarnDismiss => "Hide for today",
             Msg::PhotoBusyMany => "Shrinking photos: {done} of {total} done…",
             Msg::SyncNothingToSend => "Nothing to send",
+            Msg::StorageInstall => "Install Chaski",
             Msg::Yes => "Yes",
             Msg::No => "No",
         }

@@ -204,6 +204,17 @@ describe('storage safety', () => {
         await page.locator('#storage-warning').waitFor({ timeout: 10_000 });
         // A notice, not an alarm, and it can be put away for a day.
         assert.equal(await page.locator('#storage-warning').getAttribute('role'), 'status');
+        // The one action that helps: install the app (then it asks again). The browser's offer
+        // is kept for the notice's button; here a stand-in for it.
+        await page.evaluate(() => {
+          const offer = new Event('beforeinstallprompt', { cancelable: true });
+          offer.prompt = () => { window.installPrompted = true; return Promise.resolve(); };
+          offer.userChoice = Promise.resolve({ outcome: 'accepted' });
+          window.dispatchEvent(offer);
+        });
+        await page.locator('#storage-install').click();
+        assert.equal(await page.evaluate(() => window.installPrompted), true);
+        assert.equal(await page.locator('#storage-install').count(), 0);
         await page.locator('#storage-warning-hide').click();
         assert.equal(await page.locator('#storage-warning').count(), 0);
         await page.reload();
