@@ -954,7 +954,7 @@ fn IndicatorRow(indicator: Indicator) -> impl IntoView {
     let i18n = use_i18n();
     let base = format!("indicators.{}", indicator.name());
     let seen_path = format!("{base}.seen");
-    let id = field_id(&seen_path);
+    let id = form.labelled(&seen_path, Msg::FSeen);
     let b2 = base.clone();
     let open = move || {
         let v = form.get(&b2);
