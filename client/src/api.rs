@@ -1,4 +1,5 @@
-//! The one module that talks to the server for accounts: sign in, who am I, sign out.
+//! The one module that talks to the server outside sync: sign in, who am I, sign out, and the
+//! app's own error reports.
 //!
 //! Records never go through here: the sync loop moves them with the CouchDB protocol. This uses
 //! the browser's `fetch` directly (no HTTP crate) because three JSON calls do not justify the
@@ -71,6 +72,11 @@ pub async fn logout(token: &str) -> Result<(), ApiError> {
     call("POST", "/api/logout", Some(token), Some("{}"))
         .await
         .map(|_| ())
+}
+
+/// `POST` of a JSON body with a token, to any URL (the client-error reports).
+pub async fn post_json(url: &str, token: &str, body: &str) -> Result<String, ApiError> {
+    call("POST", url, Some(token), Some(body)).await
 }
 
 async fn call(

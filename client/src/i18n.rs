@@ -201,9 +201,7 @@ pub enum Msg {
     EditSubmitted,
     EditConfirm,
     EditYes,
-    SummaryCounts,
     SyncStripLabel,
-    SyncPending,
     SyncNothingPending,
     SyncLast,
     SyncNever,
@@ -225,13 +223,30 @@ pub enum Msg {
     StorageAsk,
     StorageUsage,
     StorageUnknown,
+    ClientErrorsTitle,
+    ClientErrorsIntro,
+    ClientErrorsNone,
+    ClientErrorSent,
+    ClientErrorUnsent,
+    ConflictKeepBoth,
+    ConflictMine,
+    ConflictNoneMine,
+    ConflictThisDevice,
+    ConflictChooseAll,
+    RowEdited,
+    RowVisit,
+    StorageWarnShort,
+    StorageWarnDismiss,
+    PhotoBusyMany,
+    SyncNothingToSend,
+    StorageInstall,
     Yes,
     No,
 }
 
 impl Msg {
     /// Every message; the tests use it to check that no translation is blank.
-    pub const ALL: [Msg; 173] = [
+    pub const ALL: [Msg; 188] = [
         Msg::SkipToContent,
         Msg::MainNavigation,
         Msg::NavHome,
@@ -379,9 +394,7 @@ impl Msg {
         Msg::EditSubmitted,
         Msg::EditConfirm,
         Msg::EditYes,
-        Msg::SummaryCounts,
         Msg::SyncStripLabel,
-        Msg::SyncPending,
         Msg::SyncNothingPending,
         Msg::SyncLast,
         Msg::SyncNever,
@@ -403,6 +416,23 @@ impl Msg {
         Msg::StorageAsk,
         Msg::StorageUsage,
         Msg::StorageUnknown,
+        Msg::ClientErrorsTitle,
+        Msg::ClientErrorsIntro,
+        Msg::ClientErrorsNone,
+        Msg::ClientErrorSent,
+        Msg::ClientErrorUnsent,
+        Msg::ConflictKeepBoth,
+        Msg::ConflictMine,
+        Msg::ConflictNoneMine,
+        Msg::ConflictThisDevice,
+        Msg::ConflictChooseAll,
+        Msg::RowEdited,
+        Msg::RowVisit,
+        Msg::StorageWarnShort,
+        Msg::StorageWarnDismiss,
+        Msg::PhotoBusyMany,
+        Msg::SyncNothingToSend,
+        Msg::StorageInstall,
         Msg::Yes,
         Msg::No,
     ];
@@ -478,7 +508,7 @@ impl Msg {
             Msg::SyncConflict => "Conflicto: elija una versión",
             Msg::SyncRejected => "Rechazada por el servidor",
             Msg::StatusDraft => "Borrador",
-            Msg::StatusSubmitted => "Enviada",
+            Msg::StatusSubmitted => "Terminada",
             Msg::NewTitle => "Nueva inspección",
             Msg::EditTitle => "Inspección",
             Msg::NotFoundRecord => "Esta inspección no está en este dispositivo.",
@@ -554,19 +584,17 @@ impl Msg {
             Msg::Saved => "Guardado en este dispositivo",
             Msg::Saving => "Guardando…",
             Msg::SaveFailed => "¡No se pudo guardar! No cierre la aplicación:",
-            Msg::Review => "Revisar y enviar",
-            Msg::SummaryTitle => "Resumen antes de enviar",
-            Msg::SummaryProblems => "Corrija esto antes de enviar:",
-            Msg::SummaryReady => "Todo está completo. Al enviar, la inspección queda protegida contra cambios.",
-            Msg::Submit => "Enviar inspección",
+            Msg::Review => "Revisar y terminar",
+            Msg::SummaryTitle => "Resumen antes de terminar",
+            Msg::SummaryProblems => "Corrija esto antes de terminar:",
+            Msg::SummaryReady => "Todo está completo. Al terminarla, la inspección queda protegida contra cambios y lista para enviarse a la oficina con la próxima sincronización.",
+            Msg::Submit => "Terminar inspección",
             Msg::BackToForm => "Volver al formulario",
-            Msg::ReadOnly => "Inspección enviada: solo lectura.",
+            Msg::ReadOnly => "Inspección terminada: solo lectura.",
             Msg::EditSubmitted => "Editar",
-            Msg::EditConfirm => "Esta inspección ya fue enviada. ¿Seguro que quiere modificarla? El cambio quedará registrado.",
+            Msg::EditConfirm => "Esta inspección ya está terminada. Si la modifica, volverá a borrador y tendrá que terminarla de nuevo para enviarla. El cambio quedará registrado. ¿Seguro que quiere modificarla?",
             Msg::EditYes => "Sí, modificar",
-            Msg::SummaryCounts => "{workers} trabajadores · {indicators} indicadores observados · {people} personas · {photos} fotos",
             Msg::SyncStripLabel => "Estado de sincronización",
-            Msg::SyncPending => "{n} por sincronizar",
             Msg::SyncNothingPending => "Todo sincronizado",
             Msg::SyncLast => "Última sincronización: {t}",
             Msg::SyncNever => "Nunca sincronizado",
@@ -588,6 +616,23 @@ impl Msg {
             Msg::StorageAsk => "Pedir almacenamiento permanente",
             Msg::StorageUsage => "En uso: {used} de {quota} disponibles",
             Msg::StorageUnknown => "El navegador no informa cuánto espacio se usa.",
+            Msg::ClientErrorsTitle => "Errores de la aplicación",
+            Msg::ClientErrorsIntro => "Fallos internos de la aplicación en este dispositivo (los últimos 20). Se envían a la oficina con la siguiente sincronización.",
+            Msg::ClientErrorsNone => "Ninguno.",
+            Msg::ClientErrorSent => "enviado",
+            Msg::ClientErrorUnsent => "por enviar",
+            Msg::ConflictKeepBoth => "Conservar ambas",
+            Msg::ConflictMine => "Marcada de antemano: la versión de este dispositivo ({device}). Cambie lo que haga falta.",
+            Msg::ConflictNoneMine => "Ninguna versión se hizo en este dispositivo: elija un valor en cada fila.",
+            Msg::ConflictThisDevice => "este dispositivo",
+            Msg::ConflictChooseAll => "Elija un valor en cada fila antes de guardar.",
+            Msg::RowEdited => "editada {t}",
+            Msg::RowVisit => "Visita: {t}",
+            Msg::StorageWarnShort => "Este navegador podría borrar los datos si le falta espacio. Instale Chaski en la pantalla de inicio y vuelva a pedir almacenamiento permanente en Ajustes.",
+            Msg::StorageWarnDismiss => "Ocultar por hoy",
+            Msg::PhotoBusyMany => "Reduciendo fotos: {done} de {total} listas…",
+            Msg::SyncNothingToSend => "Nada por enviar",
+            Msg::StorageInstall => "Instalar Chaski",
             Msg::Yes => "Sí",
             Msg::No => "No",
         }
@@ -656,7 +701,7 @@ impl Msg {
             Msg::SyncConflict => "Conflict: choose a version",
             Msg::SyncRejected => "Rejected by the server",
             Msg::StatusDraft => "Draft",
-            Msg::StatusSubmitted => "Submitted",
+            Msg::StatusSubmitted => "Finished",
             Msg::NewTitle => "New inspection",
             Msg::EditTitle => "Inspection",
             Msg::NotFoundRecord => "This inspection is not on this device.",
@@ -732,19 +777,17 @@ impl Msg {
             Msg::Saved => "Saved on this device",
             Msg::Saving => "Saving…",
             Msg::SaveFailed => "Could not save! Do not close the app:",
-            Msg::Review => "Review and submit",
-            Msg::SummaryTitle => "Summary before submitting",
-            Msg::SummaryProblems => "Fix this before submitting:",
-            Msg::SummaryReady => "Everything is complete. Once submitted, the inspection is protected against changes.",
-            Msg::Submit => "Submit inspection",
+            Msg::Review => "Review and finish",
+            Msg::SummaryTitle => "Summary before finishing",
+            Msg::SummaryProblems => "Fix this before finishing:",
+            Msg::SummaryReady => "Everything is complete. Once finished, the inspection is protected against changes and ready to go to the office with the next sync.",
+            Msg::Submit => "Finish inspection",
             Msg::BackToForm => "Back to the form",
-            Msg::ReadOnly => "Submitted inspection: read only.",
+            Msg::ReadOnly => "Finished inspection: read only.",
             Msg::EditSubmitted => "Edit",
-            Msg::EditConfirm => "This inspection was already submitted. Do you really want to change it? The change will be recorded.",
+            Msg::EditConfirm => "This inspection is already finished. If you change it, it goes back to draft and must be finished again to be sent. The change will be recorded. Do you really want to change it?",
             Msg::EditYes => "Yes, change it",
-            Msg::SummaryCounts => "{workers} workers · {indicators} indicators seen · {people} people · {photos} photos",
             Msg::SyncStripLabel => "Sync status",
-            Msg::SyncPending => "{n} to sync",
             Msg::SyncNothingPending => "Everything synced",
             Msg::SyncLast => "Last sync: {t}",
             Msg::SyncNever => "Never synced",
@@ -766,10 +809,72 @@ impl Msg {
             Msg::StorageAsk => "Ask for permanent storage",
             Msg::StorageUsage => "In use: {used} of {quota} available",
             Msg::StorageUnknown => "The browser does not report how much space is used.",
+            Msg::ClientErrorsTitle => "App errors",
+            Msg::ClientErrorsIntro => "Internal failures of the app on this device (the last 20). They are sent to the office with the next sync.",
+            Msg::ClientErrorsNone => "None.",
+            Msg::ClientErrorSent => "sent",
+            Msg::ClientErrorUnsent => "not sent yet",
+            Msg::ConflictKeepBoth => "Keep both",
+            Msg::ConflictMine => "Marked in advance: this device's version ({device}). Change what needs changing.",
+            Msg::ConflictNoneMine => "No version was made on this device: choose a value in every row.",
+            Msg::ConflictThisDevice => "this device",
+            Msg::ConflictChooseAll => "Choose a value in every row before saving.",
+            Msg::RowEdited => "edited {t}",
+            Msg::RowVisit => "Visit: {t}",
+            Msg::StorageWarnShort => "This browser could delete the data when space runs low. Install Chaski on the home screen, then ask again for permanent storage in Settings.",
+            Msg::StorageWarnDismiss => "Hide for today",
+            Msg::PhotoBusyMany => "Shrinking photos: {done} of {total} done…",
+            Msg::SyncNothingToSend => "Nothing to send",
+            Msg::StorageInstall => "Install Chaski",
             Msg::Yes => "Yes",
             Msg::No => "No",
         }
     }
+}
+
+/// Things the app counts, each with its singular and plural in every language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Noun {
+    Worker,
+    IndicatorSeen,
+    Person,
+    Photo,
+    /// Records in conflict, waiting for a person to choose.
+    Conflict,
+    /// Records the server refused.
+    Rejected,
+    /// Records not yet on the server.
+    ToSync,
+}
+
+impl Noun {
+    /// `(singular, plural)` in `lang`.
+    fn forms(self, lang: Lang) -> (&'static str, &'static str) {
+        match (self, lang) {
+            (Noun::Worker, Lang::Es) => ("trabajador", "trabajadores"),
+            (Noun::Worker, Lang::En) => ("worker", "workers"),
+            (Noun::IndicatorSeen, Lang::Es) => ("indicador observado", "indicadores observados"),
+            (Noun::IndicatorSeen, Lang::En) => ("indicator seen", "indicators seen"),
+            (Noun::Person, Lang::Es) => ("persona", "personas"),
+            (Noun::Person, Lang::En) => ("person", "people"),
+            (Noun::Photo, Lang::Es) => ("foto", "fotos"),
+            (Noun::Photo, Lang::En) => ("photo", "photos"),
+            (Noun::Conflict, Lang::Es) => ("conflicto por resolver", "conflictos por resolver"),
+            (Noun::Conflict, Lang::En) => ("conflict to resolve", "conflicts to resolve"),
+            (Noun::Rejected, Lang::Es) => {
+                ("rechazada por el servidor", "rechazadas por el servidor")
+            }
+            (Noun::Rejected, Lang::En) => ("rejected by the server", "rejected by the server"),
+            (Noun::ToSync, Lang::Es) => ("por sincronizar", "por sincronizar"),
+            (Noun::ToSync, Lang::En) => ("to sync", "to sync"),
+        }
+    }
+}
+
+/// `n` and the noun, singular for exactly one (both languages put zero in the plural).
+pub fn counted(n: u64, noun: Noun, lang: Lang) -> String {
+    let (one, many) = noun.forms(lang);
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Fills `{name}` placeholders of a translated message.
@@ -821,7 +926,7 @@ impl Label for Status {
     fn pair(self) -> (&'static str, &'static str) {
         match self {
             Status::Draft => ("Borrador", "Draft"),
-            Status::Submitted => ("Enviada", "Submitted"),
+            Status::Submitted => ("Terminada", "Finished"),
         }
     }
 }
@@ -1213,6 +1318,18 @@ mod tests {
         assert_ne!(
             Msg::NetOffline.text(Lang::Es),
             Msg::NetOffline.text(Lang::En)
+        );
+    }
+
+    #[test]
+    fn counts_use_the_singular_for_one_only() {
+        assert_eq!(counted(1, Noun::Person, Lang::Es), "1 persona");
+        assert_eq!(counted(1, Noun::Photo, Lang::En), "1 photo");
+        assert_eq!(counted(0, Noun::Photo, Lang::Es), "0 fotos");
+        assert_eq!(counted(3, Noun::Person, Lang::En), "3 people");
+        assert_eq!(
+            counted(1, Noun::Conflict, Lang::Es),
+            "1 conflicto por resolver"
         );
     }
 }

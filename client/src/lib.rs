@@ -9,7 +9,9 @@
 //!   footer with the build's version).
 //! - [`pages`]: one module per route (sign-in, the list, the inspection form, conflicts,
 //!   settings, not found).
-//! - [`api`]: the one module that calls the server for accounts (sign in, me, sign out).
+//! - [`api`]: the one module that calls the server outside sync (sign in, me, sign out, error
+//!   reports).
+//! - [`client_errors`]: the panic hook and the device's small log of the app's own failures.
 //! - [`session`]: who is signed in, remembered on the device so the app opens offline.
 //! - [`records`]: the inspections as pages see them: a compact index for the list, and load,
 //!   save and conflict resolution on the local store.
@@ -18,6 +20,7 @@
 //! the build and `client/build/sw-manifest.sh` writes the build's precache list into the worker.
 
 pub mod api;
+pub mod client_errors;
 pub mod components;
 pub mod i18n;
 pub mod network;

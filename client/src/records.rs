@@ -55,7 +55,9 @@ pub struct Summary {
     pub region: Option<Region>,
     pub sector: Option<Sector>,
     pub status: Status,
-    /// When it was last edited (RFC 3339 as written), for display.
+    /// When the visit began (RFC 3339 as written): what the inspector knows a record by.
+    pub visit_start: String,
+    /// When it was last edited (RFC 3339 as written), shown second.
     pub updated_at: String,
     pub has_conflicts: bool,
     /// Lowercased site, district and locality: what the search box matches.
@@ -86,6 +88,7 @@ impl Summary {
             status: choice("status")
                 .and_then(Status::from_name)
                 .unwrap_or(Status::Draft),
+            visit_start: text("visit_start"),
             updated_at: text("updated_at"),
             has_conflicts: !doc.conflicts.is_empty(),
             haystack,

@@ -165,6 +165,15 @@ fn type_into(id: &str, text: &str) {
         .unwrap();
 }
 
+/// Focus leaves the field (a bubbling `focusout`, as when the inspector moves on).
+fn leave(id: &str) {
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    by_id(id)
+        .dispatch_event(&web_sys::Event::new_with_event_init_dict("focusout", &init).unwrap())
+        .unwrap();
+}
+
 fn click(selector: &str) {
     let el: HtmlElement = document()
         .query_selector(selector)
@@ -224,8 +233,14 @@ async fn a_typed_draft_is_saved_listed_and_guards_sign_out() {
     let path = web_sys::window().unwrap().location().pathname().unwrap();
     assert!(path.starts_with("/inspections/inspection:"), "{path}");
 
-    // A count that is not a number is shown as an error next to its field, in Spanish.
+    // A count that is not a number is shown as an error next to its field, in Spanish, once
+    // the field is left (not while it is being typed).
     type_into("f-workers-total", "-3");
+    settle().await;
+    assert!(document()
+        .get_element_by_id("f-workers-total-error")
+        .is_none());
+    leave("f-workers-total");
     settle().await;
     assert!(text("f-workers-total-error").contains("número"));
 

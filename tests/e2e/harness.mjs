@@ -125,7 +125,33 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-/** A fresh browser profile (its own IndexedDB, caches and service workers). */
+/** A console message that is a Rust panic (the app's hook prints it) or the abort after one. */
+export const PANIC = /panicked at|RuntimeError: unreachable/;
+
+/**
+ * Collects every uncaught error of every page of `context` (and console errors that are wasm
+ * panics): the app's release build aborts on a panic, silently for the inspector, so a test must
+ * see it.
+ */
+function guardPages(context) {
+  const errors = [];
+  const watch = (page) => {
+    page.on('pageerror', (error) => errors.push(`pageerror on ${page.url()}: ${error.stack ?? error}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && PANIC.test(message.text())) {
+        errors.push(`console error on ${page.url()}: ${message.text()}`);
+      }
+    });
+  };
+  context.pages().forEach(watch);
+  context.on('page', watch);
+  return errors;
+}
+
+/**
+ * A fresh browser profile (its own IndexedDB, caches and service workers). `close()` throws if
+ * any of its pages had an uncaught error; `pageErrors` lists them so far.
+ */
 export async function newBrowser() {
   const profile = scratchDir('profile');
   const context = await chromium.launchPersistentContext(profile, {
@@ -134,26 +160,36 @@ export async function newBrowser() {
     args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 800 },
   });
+  const pageErrors = guardPages(context);
   return {
     context,
+    pageErrors,
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
+      if (pageErrors.length) throw new Error(`uncaught errors in the page:\n${pageErrors.join('\n')}`);
     },
   };
 }
 
 /**
  * Runs `fn(page, browser)` in a fresh browser profile and closes it afterwards, whatever
- * happens.
+ * happens. Fails if a page had an uncaught error, even when `fn` passed.
  */
 export async function withPage(fn) {
   const browser = await newBrowser();
+  let result;
   try {
-    return await fn(await browser.context.newPage(), browser);
-  } finally {
-    await browser.close();
+    result = await fn(await browser.context.newPage(), browser);
+  } catch (error) {
+    // The test's own failure comes first; the page's errors often explain it.
+    await browser.close().catch((closing) => {
+      error.message += `\n${closing.message}`;
+    });
+    throw error;
   }
+  await browser.close();
+  return result;
 }
 
 /**

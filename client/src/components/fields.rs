@@ -5,12 +5,13 @@
 //! is allowed to be incomplete or wrong while it is being typed: the shared parser turns the same
 //! body into per-path errors, and the widgets show the ones for their path.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use chaski_shared::domain::{Choice, FieldError};
+use chaski_shared::domain::{Choice, FieldError, Indicator};
 use leptos::prelude::*;
 use serde_json::{Map, Value};
+use wasm_bindgen::JsCast;
 
 use crate::i18n::{error_text, tr, use_i18n, Label, Lang, Msg};
 
@@ -24,6 +25,13 @@ pub struct FormCtx {
     on_change: StoredValue<Rc<dyn Fn()>, LocalStorage>,
     /// Each widget's label by path, so the review can name a field as the inspector sees it.
     labels: StoredValue<HashMap<String, Msg>>,
+    /// Each widget's path by element id, to know which field focus has just left.
+    paths: StoredValue<HashMap<String, String>>,
+    /// The fields the inspector has left: their messages show. A field not reached yet stays
+    /// quiet, even when a neighbour's value makes it required.
+    touched: RwSignal<HashSet<String>>,
+    /// Show every message at once (the review, a submitted record).
+    reveal: Signal<bool>,
 }
 
 impl FormCtx {
@@ -31,6 +39,7 @@ impl FormCtx {
         body: RwSignal<Map<String, Value>>,
         errors: Memo<Vec<FieldError>>,
         readonly: Signal<bool>,
+        reveal: Signal<bool>,
         on_change: Rc<dyn Fn()>,
     ) -> FormCtx {
         FormCtx {
@@ -39,6 +48,9 @@ impl FormCtx {
             readonly,
             on_change: StoredValue::new_local(on_change),
             labels: StoredValue::new(HashMap::new()),
+            paths: StoredValue::new(HashMap::new()),
+            touched: RwSignal::new(HashSet::new()),
+            reveal,
         }
     }
 
@@ -47,7 +59,47 @@ impl FormCtx {
         self.labels.update_value(|l| {
             l.insert(path.to_owned(), label);
         });
-        field_id(path)
+        let id = field_id(path);
+        self.paths.update_value(|p| {
+            p.insert(id.clone(), path.to_owned());
+        });
+        id
+    }
+
+    /// Focus left `target`: the field it belongs to (the nearest enclosing widget) now shows
+    /// its messages.
+    pub fn left(self, target: Option<web_sys::EventTarget>) {
+        let Some(mut el) = target.and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else {
+            return;
+        };
+        loop {
+            let Some(found) = el.closest("[id^='f-']").ok().flatten() else {
+                return;
+            };
+            if let Some(path) = self.paths.with_value(|p| p.get(&found.id()).cloned()) {
+                self.touched.update(|t| {
+                    t.insert(path);
+                });
+                return;
+            }
+            match found.parent_element() {
+                Some(parent) => el = parent,
+                None => return,
+            }
+        }
+    }
+
+    /// Whether the messages for `path` show: everything in the review, else once the field (or
+    /// one inside it, for a group's own messages) has been left.
+    pub fn shows(self, path: &str) -> bool {
+        self.reveal.get()
+            || self.touched.with(|t| {
+                t.iter().any(|p| {
+                    p == path
+                        || p.strip_prefix(path)
+                            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+                })
+            })
     }
 
     /// What to call the field at an error's `path` in `lang`: the label of its widget, or of the
@@ -71,7 +123,9 @@ impl FormCtx {
         match (label, row) {
             (Some(label), Some(i)) => format!("{} ({})", label.text(lang), i + 1),
             (Some(label), None) => label.text(lang).to_string(),
-            (None, _) => path.to_string(),
+            (None, _) => {
+                static_label(path).map_or_else(|| path.to_string(), |m| m.text(lang).into())
+            }
         }
     }
 
@@ -82,21 +136,24 @@ impl FormCtx {
     }
 
     /// Sets the value at `path` (`Null` removes it) and schedules the autosave.
+    ///
+    /// Callbacks that arrive after the form was left (a GPS fix, a photo) find it gone and do
+    /// nothing, rather than read its disposed values (a panic).
     pub fn set(self, path: &str, value: Value) {
-        if self.readonly.get_untracked() {
-            return;
-        }
-        self.body.update(|b| set_path(b, path, value));
-        (self.on_change.get_value())();
+        self.update(|b| set_path(b, path, value));
     }
 
     /// Applies `f` to the whole body and schedules the autosave.
     pub fn update(self, f: impl FnOnce(&mut Map<String, Value>)) {
-        if self.readonly.get_untracked() {
+        if self.readonly.try_get_untracked().unwrap_or(true) {
             return;
         }
-        self.body.update(f);
-        (self.on_change.get_value())();
+        let Some(on_change) = self.on_change.try_get_value() else {
+            return;
+        };
+        if self.body.try_update(f).is_some() {
+            on_change();
+        }
     }
 
     /// Length of the array at `path` (tracked).
@@ -186,6 +243,71 @@ pub fn set_path(body: &mut Map<String, Value>, path: &str, value: Value) {
     }
 }
 
+/// The label of the form's widget at `path`, for pages that show a record's fields without the
+/// form (the conflict page): the same words the form and the review use. Indicator paths give
+/// the detail's label; [`path_label`] adds the indicator's name.
+pub fn static_label(path: &str) -> Option<Msg> {
+    if let Some(rest) = path.strip_prefix("indicators.") {
+        return match rest.rsplit('.').next() {
+            Some("seen") => Some(Msg::FSeen),
+            Some("stages") => Some(Msg::FStages),
+            Some("evidence") => Some(Msg::FEvidence),
+            _ => Some(Msg::SecIndicators),
+        };
+    }
+    Some(match path {
+        "site_name" => Msg::FSiteName,
+        "sector" => Msg::FSector,
+        "sector_other" => Msg::FSectorOther,
+        "region" => Msg::FRegion,
+        "district" => Msg::FDistrict,
+        "locality" => Msg::FLocality,
+        "gps" | "gps.accuracy_m" | "location_source" => Msg::FGps,
+        "gps.lat" => Msg::FLat,
+        "gps.lon" => Msg::FLon,
+        "access.modes" => Msg::FAccess,
+        "access.notes" => Msg::FAccessNotes,
+        "visit_start" => Msg::FVisitStart,
+        "visit_end" => Msg::FVisitEnd,
+        "team" => Msg::FTeam,
+        "accompanied_by" => Msg::FAccompanied,
+        "accompanied_notes" => Msg::FAccompaniedNotes,
+        "workers.total" => Msg::FTotal,
+        "workers.women" => Msg::FWomen,
+        "workers.men" => Msg::FMen,
+        "workers.other_or_unknown" => Msg::FOtherSex,
+        "workers.minors_under_18" => Msg::FUnder18,
+        "workers.minors_under_14" => Msg::FUnder14,
+        "workers.indigenous" => Msg::FIndigenous,
+        "workers.foreign" => Msg::FForeign,
+        "workers.nationalities" => Msg::FNationalities,
+        "findings" => Msg::FFindings,
+        "people" => Msg::SecPeople,
+        "photos" => Msg::SecPhotos,
+        "notes" => Msg::FNotes,
+        _ => return None,
+    })
+}
+
+/// The indicator a path belongs to (`indicators.debt_bondage.stages`), if any.
+pub fn indicator_of(path: &str) -> Option<Indicator> {
+    let name = path.strip_prefix("indicators.")?.split('.').next()?;
+    Indicator::ALL.iter().copied().find(|i| i.name() == name)
+}
+
+/// A field's name for a person in `lang`: its label, after its indicator's name when it has one
+/// ("Servidumbre por deudas — Cuándo"), or the path itself when nothing on the form shows it.
+pub fn path_label(path: &str, lang: Lang) -> String {
+    let label = static_label(path).map_or_else(|| path.to_string(), |m| m.text(lang).to_string());
+    match indicator_of(path) {
+        Some(indicator) if !path.ends_with(indicator.name()) => {
+            format!("{} — {label}", indicator.label(lang))
+        }
+        Some(indicator) => indicator.label(lang).to_string(),
+        None => label,
+    }
+}
+
 /// A stable DOM id for a path: `site_name` → `f-site-name`, `people[0].sex` → `f-people-0-sex`.
 pub fn field_id(path: &str) -> String {
     let mut id = String::from("f");
@@ -206,6 +328,9 @@ pub fn Errors(#[prop(into)] path: String) -> impl IntoView {
     let id = format!("{}-error", field_id(&path));
     let messages = Memo::new(move |_| {
         let lang = i18n.lang();
+        if !form.shows(&path) {
+            return Vec::new();
+        }
         form.errors.with(|errors| {
             errors
                 .iter()
@@ -227,6 +352,10 @@ pub fn TextField(
     #[prop(into)] path: String,
     label: Msg,
     #[prop(optional)] multiline: bool,
+    /// What the field belongs to, named in its label (the indicator of an evidence box): the
+    /// same label repeated eleven times tells a screen reader user nothing.
+    #[prop(optional, into)]
+    about: Option<Signal<String>>,
 ) -> impl IntoView {
     let form = use_form();
     let id = form.labelled(&path, label);
@@ -250,9 +379,10 @@ pub fn TextField(
     } else {
         view! { <input id=id.clone() type="text" prop:value=value on:input=on_input /> }.into_any()
     };
+    let about = about.map(|about| view! { " — " {about} });
     view! {
         <div class="field">
-            <label for=id>{tr(label)}</label>
+            <label for=id>{tr(label)} {about}</label>
             {input}
             <Errors path=path />
         </div>
@@ -453,6 +583,17 @@ mod tests {
         // An index past the end is ignored rather than growing the list.
         set_path(&mut b, "people[3].sex", json!("male"));
         assert_eq!(b["people"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_path_reads_as_the_forms_label_with_its_indicator() {
+        assert_eq!(path_label("district", Lang::Es), "Distrito");
+        assert_eq!(
+            path_label("indicators.debt_bondage.evidence", Lang::En),
+            "Debt bondage — Evidence (what was seen or heard)"
+        );
+        assert_eq!(path_label("indicators.deception", Lang::Es), "Engaño");
+        assert_eq!(path_label("created_by", Lang::Es), "created_by");
     }
 
     #[test]

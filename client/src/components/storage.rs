@@ -6,6 +6,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use crate::i18n::{tr, use_i18n, Msg};
@@ -52,6 +53,10 @@ pub struct StorageSafety {
     pub persistent: RwSignal<Option<bool>>,
     /// Bytes used and the quota.
     pub usage: RwSignal<Option<(f64, f64)>>,
+    /// The browser offered to install the app (its `beforeinstallprompt`, kept to show later):
+    /// an installed app is far more likely to be granted persistent storage.
+    install_prompt: StoredValue<Option<JsValue>, LocalStorage>,
+    installable: RwSignal<bool>,
 }
 
 impl StorageSafety {
@@ -61,8 +66,17 @@ impl StorageSafety {
         let safety = StorageSafety {
             persistent: RwSignal::new(None),
             usage: RwSignal::new(None),
+            install_prompt: StoredValue::new_local(None),
+            installable: RwSignal::new(false),
         };
         provide_context(safety);
+        // Kept for the notice's "install" button; the browser's own mini-bar is not shown.
+        let _ = window_event_listener_untyped("beforeinstallprompt", move |ev| {
+            ev.prevent_default();
+            let ev: JsValue = ev.into();
+            safety.install_prompt.set_value(Some(ev));
+            safety.installable.set(true);
+        });
         Effect::new(move |asked: Option<bool>| {
             let asked = asked.unwrap_or(false);
             if session.signed_in() && !asked {
@@ -72,6 +86,38 @@ impl StorageSafety {
             asked
         });
         safety
+    }
+
+    /// Shows the browser's install dialog; once installed, asks again for persistent storage.
+    pub fn install(self) {
+        let Some(prompt) = self.install_prompt.try_get_value().flatten() else {
+            return;
+        };
+        self.install_prompt.set_value(None);
+        self.installable.set(false);
+        let ev = prompt;
+        let call = |name: &str| -> Option<js_sys::Promise> {
+            let f: js_sys::Function = js_sys::Reflect::get(&ev, &name.into())
+                .ok()?
+                .dyn_into()
+                .ok()?;
+            f.call0(&ev).ok()?.dyn_into().ok()
+        };
+        let Some(shown) = call("prompt") else { return };
+        let choice = js_sys::Reflect::get(&ev, &"userChoice".into())
+            .ok()
+            .and_then(|c| c.dyn_into::<js_sys::Promise>().ok());
+        spawn_local(async move {
+            let _ = JsFuture::from(shown).await;
+            let Some(choice) = choice else { return };
+            let Ok(answer) = JsFuture::from(choice).await else {
+                return;
+            };
+            let outcome = js_sys::Reflect::get(&answer, &"outcome".into()).ok();
+            if outcome.and_then(|o| o.as_string()).as_deref() == Some("accepted") {
+                self.refresh(true);
+            }
+        });
     }
 
     /// Reads the state again, asking for persistence first when `ask`.
@@ -88,15 +134,44 @@ pub fn use_storage_safety() -> StorageSafety {
     expect_context::<StorageSafety>()
 }
 
-/// A one-line warning for the list when the browser refused to keep the data.
+/// `localStorage` key: until when (milliseconds since 1970) the list's warning stays hidden.
+const WARNING_HIDDEN_UNTIL: &str = "chaski.storage-warning-hidden-until";
+/// How long "hide for today" hides it.
+const HIDE_MS: f64 = 24.0 * 60.0 * 60.0 * 1000.0;
+
+fn warning_hidden_until() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(WARNING_HIDDEN_UNTIL).ok().flatten())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A small notice on the list when the browser refused to keep the data: what to do about it
+/// (install, then ask again in the settings), hidden for a day on request. The settings keep
+/// saying it in full.
 #[component]
 pub fn StorageWarning() -> impl IntoView {
     let safety = use_storage_safety();
+    let hidden = RwSignal::new(warning_hidden_until() > js_sys::Date::now());
+    let hide = move |_| {
+        if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+            let until = js_sys::Date::now() + HIDE_MS;
+            let _ = storage.set_item(WARNING_HIDDEN_UNTIL, &until.to_string());
+        }
+        hidden.set(true);
+    };
     view! {
-        <Show when=move || safety.persistent.get() == Some(false)>
-            <p id="storage-warning" class="alert" role="alert">
-                {tr(Msg::StorageNotPersistent)} " "
+        <Show when=move || safety.persistent.get() == Some(false) && !hidden.get()>
+            <p id="storage-warning" class="notice" role="status">
+                {tr(Msg::StorageWarnShort)} " "
                 <a href="/settings">{tr(Msg::NavSettings)}</a>
+                <Show when=move || safety.installable.get()>
+                    <button id="storage-install" type="button" class="button small"
+                        on:click=move |_| safety.install()>{tr(Msg::StorageInstall)}</button>
+                </Show>
+                <button id="storage-warning-hide" type="button" class="button secondary small"
+                    on:click=hide>{tr(Msg::StorageWarnDismiss)}</button>
             </p>
         </Show>
     }

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use crate::i18n::{tr, use_i18n, Msg};
+use leptos_router::components::A;
+
+use crate::i18n::{counted, tr, use_i18n, Msg, Noun};
 use crate::records::{Records, Summary, SyncState};
 use crate::sync::{sync_status, SyncPhase, SyncStatus};
 
@@ -101,6 +103,19 @@ pub fn SyncStrip() -> impl IntoView {
     let pending = Memo::new(move |_| sync.pending());
     let status = sync.status;
     let running = Memo::new(move |_| status.with(|s| s.in_progress.is_some()));
+    // What needs a person: records in conflict, and records the server refused. "Todo
+    // sincronizado" while one of them waits would be false comfort.
+    let records = sync.records;
+    let conflicts = Memo::new(move |_| {
+        records.index().with(|index| {
+            index
+                .iter()
+                .filter(|s| s.has_conflicts)
+                .map(|s| s.id.clone())
+                .collect::<Vec<_>>()
+        })
+    });
+    let rejected = Memo::new(move |_| status.with(|s| s.rejections.len()));
     view! {
         <div id="sync-status" class="sync-strip" role="status"
             aria-label=move || i18n.t(Msg::SyncStripLabel)
@@ -108,10 +123,39 @@ pub fn SyncStrip() -> impl IntoView {
             data-running=move || running.get().to_string()>
             <span id="sync-pending" class="sync-pending" data-count=move || pending.get().to_string()>
                 {move || match pending.get() {
-                    0 => i18n.t(Msg::SyncNothingPending).to_string(),
-                    n => i18n.f(Msg::SyncPending, &[("n", &n.to_string())]),
+                    0 if conflicts.with(Vec::is_empty) && rejected.get() == 0 => {
+                        i18n.t(Msg::SyncNothingPending).to_string()
+                    }
+                    0 => i18n.t(Msg::SyncNothingToSend).to_string(),
+                    n => counted(n as u64, Noun::ToSync, i18n.lang()),
                 }}
             </span>
+            {move || {
+                let ids = conflicts.get();
+                (!ids.is_empty()).then(|| {
+                    // One conflict opens it; several open the list filtered to them.
+                    let href = match ids.as_slice() {
+                        [one] => format!("/inspections/{one}/conflicts"),
+                        _ => "/?status=conflict".to_string(),
+                    };
+                    let n = ids.len();
+                    view! {
+                        <A href=href attr:id="sync-conflicts" attr:class="sync-error"
+                            attr:data-count=n.to_string()>
+                            {move || counted(n as u64, Noun::Conflict, i18n.lang())}
+                        </A>
+                    }
+                })
+            }}
+            {move || match rejected.get() {
+                0 => None,
+                n => Some(view! {
+                    <A href="/" attr:id="sync-rejected" attr:class="sync-error"
+                        attr:data-count=n.to_string()>
+                        {move || counted(n as u64, Noun::Rejected, i18n.lang())}
+                    </A>
+                }),
+            }}
             <span id="sync-last" class="sync-last">
                 {move || match status.with(|s| s.last_success_ms) {
                     Some(ms) => i18n.f(Msg::SyncLast, &[("t", &local_time(ms))]),

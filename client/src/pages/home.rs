@@ -9,6 +9,7 @@ use chaski_shared::domain::{Choice, Region, Sector};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use crate::components::storage::StorageWarning;
 use crate::components::sync_strip::use_sync_view;
@@ -67,7 +68,14 @@ pub fn Home() -> impl IntoView {
     let session = use_session();
     let i18n = use_i18n();
     let sync = use_sync_view();
-    let filter = RwSignal::new(Filter::default());
+    // `?status=conflict` (the sync strip's link to several conflicts) opens the list filtered.
+    let initial_status = use_query_map()
+        .with_untracked(|q| q.get("status"))
+        .and_then(|code| StatusFilter::from_code(&code));
+    let filter = RwSignal::new(Filter {
+        status: initial_status,
+        ..Filter::default()
+    });
     let shown = RwSignal::new(PAGE);
 
     // Recomputed when the index or the filter changes: ids of the matching records.
@@ -164,7 +172,9 @@ pub fn Home() -> impl IntoView {
                                 StatusFilter::NotSynced => Msg::FilterNotSynced,
                                 StatusFilter::Conflict => Msg::FilterConflict,
                             };
-                            view! { <option value=s.code()>{tr(msg)}</option> }
+                            view! {
+                                <option value=s.code() selected=initial_status == Some(*s)>{tr(msg)}</option>
+                            }
                         }).collect_view()}
                     </select>
                 </div>
@@ -215,11 +225,11 @@ fn Row(summary: Summary) -> impl IntoView {
     };
     let sector = summary.sector;
     let status = summary.status;
-    let when = summary
-        .updated_at
-        .get(..16)
-        .unwrap_or_default()
-        .replace('T', " ");
+    // As written, in the zone of the device that wrote it: the visit's date is the one the
+    // inspector wrote down on site.
+    let short = |stamp: &str| stamp.get(..16).unwrap_or_default().replace('T', " ");
+    let visit = short(&summary.visit_start);
+    let edited = short(&summary.updated_at);
     view! {
         <li class="inspection-row" data-id=summary.id.clone()
             data-sync-state=move || state.get().code()
@@ -242,7 +252,12 @@ fn Row(summary: Summary) -> impl IntoView {
                             SyncState::Rejected(_) => Msg::SyncRejected,
                         })}
                     </span>
-                    <time class="row-time">{when}</time>
+                    <time class="row-visit" datetime=summary.visit_start.clone()>
+                        {move || (!visit.is_empty()).then(|| i18n.f(Msg::RowVisit, &[("t", &visit)]))}
+                    </time>
+                    <time class="row-time row-edited" datetime=summary.updated_at.clone()>
+                        {move || (!edited.is_empty()).then(|| i18n.f(Msg::RowEdited, &[("t", &edited)]))}
+                    </time>
                 </span>
             </A>
             {move || match state.get() {

@@ -5,6 +5,7 @@
 //! typed. A submitted inspection is evidence: it opens read-only, and changing it takes an
 //! explicit, confirmed "edit" that turns it back into a draft to be submitted again.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -22,11 +23,11 @@ use serde_json::{json, Map, Value};
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 
 use crate::components::fields::{
-    field_id, get_path, opts, CheckField, CountField, Errors, FormCtx, MultiField, SelectField,
-    TextField,
+    field_id, get_path, indicator_of, opts, CheckField, CountField, Errors, FormCtx, MultiField,
+    SelectField, TextField,
 };
 use crate::components::photos;
-use crate::i18n::{tr, use_i18n, Msg};
+use crate::i18n::{counted, tr, use_i18n, Label, Msg, Noun};
 use crate::records::{new_id, use_records, Records};
 use crate::session::use_session;
 
@@ -49,93 +50,145 @@ enum Load {
     Ready,
 }
 
-/// The open inspection and its autosave machinery. `Copy`: every field is an arena handle.
+/// The open inspection's UI state. `Copy`: every field is an arena handle, valid while the form
+/// is mounted. The autosave itself lives in [`Saver`], outside the arena.
 #[derive(Clone, Copy)]
 struct Editor {
-    records: Records,
-    id: StoredValue<Option<DocId>>,
     body: RwSignal<Map<String, Value>>,
-    rev: StoredValue<Option<RevId>>,
-    /// Photos by attachment name: inline until first saved, then stubs.
-    attachments: StoredValue<BTreeMap<String, Attachment>>,
     thumbs: RwSignal<Vec<(String, String)>>,
     conflicts: RwSignal<usize>,
     state: RwSignal<SaveState>,
-    generation: StoredValue<u64>,
-    in_flight: StoredValue<bool>,
-    dirty: StoredValue<bool>,
-    is_new: StoredValue<bool>,
+    saver: StoredValue<Rc<Saver>, LocalStorage>,
 }
 
 impl Editor {
+    /// The autosave, while the form is mounted (`None` once the page has been left).
+    fn saver(self) -> Option<Rc<Saver>> {
+        self.saver.try_get_value()
+    }
+
     /// Called after every change: saves once the inspector pauses.
     fn schedule(self) {
-        self.dirty.set_value(true);
-        self.state.set(SaveState::Pending);
-        let generation = self.generation.get_value() + 1;
-        self.generation.set_value(generation);
+        let (Some(saver), Some(body)) = (self.saver(), self.body.try_get_untracked()) else {
+            return;
+        };
+        saver.schedule(body);
+    }
+
+    /// Writes what is pending now (background, leaving the page).
+    fn save_now(self) {
+        if let Some(saver) = self.saver() {
+            saver.save_now();
+        }
+    }
+
+    /// The record's id, for links.
+    fn id(self) -> Option<DocId> {
+        self.saver().and_then(|s| s.id.borrow().clone())
+    }
+}
+
+/// The autosave of one open inspection. It is held by `Rc` (not in the reactive arena) because
+/// it outlives the form: a save still running, or a change typed less than
+/// [`AUTOSAVE_MS`] ago, when the inspector leaves the page must still reach the store, and its
+/// continuation must not touch the form's signals once they are gone (reading a disposed arena
+/// value is a panic, which in the release build aborts the whole wasm module).
+struct Saver {
+    records: Records,
+    id: RefCell<Option<DocId>>,
+    /// The latest body, copied at every change: what the next save writes.
+    body: RefCell<Map<String, Value>>,
+    rev: RefCell<Option<RevId>>,
+    /// Photos by attachment name: inline until first saved, then stubs.
+    attachments: RefCell<BTreeMap<String, Attachment>>,
+    generation: Cell<u64>,
+    in_flight: Cell<bool>,
+    dirty: Cell<bool>,
+    is_new: Cell<bool>,
+    /// The form is still mounted: its address may still be rewritten and its status shown.
+    mounted: Cell<bool>,
+    /// The form's status line (written with `try_set`: it may be gone).
+    state: RwSignal<SaveState>,
+    /// Who edits, and on which device: written with each save, so that the two sides of a
+    /// conflict can be named by device and time.
+    editor: Option<(String, String)>,
+}
+
+impl Saver {
+    fn show(&self, state: SaveState) {
+        if self.mounted.get() {
+            self.state.try_set(state);
+        }
+    }
+
+    /// Takes `body` as the latest version and saves it once the inspector pauses.
+    fn schedule(self: Rc<Self>, body: Map<String, Value>) {
+        *self.body.borrow_mut() = body;
+        self.dirty.set(true);
+        self.show(SaveState::Pending);
+        let generation = self.generation.get() + 1;
+        self.generation.set(generation);
+        let saver = self.clone();
         let cb = Closure::once_into_js(move || {
-            if self.generation.get_value() == generation {
-                self.save_now();
+            if saver.generation.get() == generation {
+                saver.save_now();
             }
         });
         let _ = window()
             .set_timeout_with_callback_and_timeout_and_arguments_0(cb.unchecked_ref(), AUTOSAVE_MS);
     }
 
-    /// Writes the current body now, unless a write is already running (it then writes again
+    /// Writes the latest body now, unless a write is already running (it then writes again
     /// when it finishes, so saves never race each other for the same revision).
-    fn save_now(self) {
-        if self.in_flight.get_value() || !self.dirty.get_value() {
+    fn save_now(self: Rc<Self>) {
+        if self.in_flight.get() || !self.dirty.get() {
             return;
         }
-        let Some(id) = self.id.get_value() else {
+        let Some(id) = self.id.borrow().clone() else {
             return;
         };
-        self.in_flight.set_value(true);
-        self.dirty.set_value(false);
-        self.state.set(SaveState::Saving);
-        let mut body = self.body.get_untracked();
+        self.in_flight.set(true);
+        self.dirty.set(false);
+        self.show(SaveState::Saving);
+        let mut body = self.body.borrow().clone();
         body.insert(
             "updated_at".into(),
             Value::String(local_now().as_str().to_string()),
         );
-        let mut doc = Document::new(id, body);
-        doc.rev = self.rev.get_value();
-        doc.attachments = self.attachments.get_value();
+        if let Some((user, device)) = &self.editor {
+            body.insert("updated_by".into(), json!(user));
+            body.insert("updated_device".into(), json!(device));
+        }
+        let mut doc = Document::new(id.clone(), body);
+        doc.rev = self.rev.borrow().clone();
+        doc.attachments = self.attachments.borrow().clone();
         spawn_local(async move {
             let result = self.records.save(doc).await;
-            self.in_flight.set_value(false);
+            self.in_flight.set(false);
             match result {
                 Ok(rev) => {
-                    self.rev.set_value(Some(rev));
+                    *self.rev.borrow_mut() = Some(rev);
                     // The store has the bytes now: later saves send stubs, not megabytes.
-                    self.attachments.update_value(|atts| {
-                        for att in atts.values_mut() {
-                            att.data = None;
-                        }
-                    });
-                    if self.is_new.get_value() {
-                        self.is_new.set_value(false);
-                        if let Some(id) = self.id.get_value() {
-                            // The address becomes the record's own, without remounting the form
-                            // under the inspector's fingers.
-                            let url = format!("/inspections/{}", id.as_str());
-                            if let Ok(history) = window().history() {
-                                let _ =
-                                    history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
-                            }
+                    for att in self.attachments.borrow_mut().values_mut() {
+                        att.data = None;
+                    }
+                    if self.is_new.replace(false) && self.mounted.get() {
+                        // The address becomes the record's own, without remounting the form
+                        // under the inspector's fingers (and only while it is still the page).
+                        let url = format!("/inspections/{}", id.as_str());
+                        if let Ok(history) = window().history() {
+                            let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&url));
                         }
                     }
-                    if self.dirty.get_value() {
+                    if self.dirty.get() {
                         self.save_now();
                     } else {
-                        self.state.set(SaveState::Saved);
+                        self.show(SaveState::Saved);
                     }
                 }
                 Err(e) => {
-                    self.dirty.set_value(true);
-                    self.state.set(SaveState::Failed(e.to_string()));
+                    self.dirty.set(true);
+                    self.show(SaveState::Failed(e.to_string()));
                 }
             }
         });
@@ -222,19 +275,29 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
     let session = use_session();
     let i18n = use_i18n();
     let load = RwSignal::new(Load::Loading);
-    let editor = Editor {
+    let state = RwSignal::new(SaveState::Idle);
+    let saver = Rc::new(Saver {
         records,
-        id: StoredValue::new(None),
+        id: RefCell::new(None),
+        body: RefCell::new(Map::new()),
+        rev: RefCell::new(None),
+        attachments: RefCell::new(BTreeMap::new()),
+        generation: Cell::new(0),
+        in_flight: Cell::new(false),
+        dirty: Cell::new(false),
+        is_new: Cell::new(false),
+        mounted: Cell::new(true),
+        state,
+        editor: session
+            .get_untracked()
+            .map(|s| (s.user.name.clone(), s.device.clone())),
+    });
+    let editor = Editor {
         body: RwSignal::new(Map::new()),
-        rev: StoredValue::new(None),
-        attachments: StoredValue::new(BTreeMap::new()),
         thumbs: RwSignal::new(Vec::new()),
         conflicts: RwSignal::new(0),
-        state: RwSignal::new(SaveState::Idle),
-        generation: StoredValue::new(0),
-        in_flight: StoredValue::new(false),
-        dirty: StoredValue::new(false),
-        is_new: StoredValue::new(false),
+        state,
+        saver: StoredValue::new_local(saver.clone()),
     };
     let editing = RwSignal::new(false);
     let confirm_edit = RwSignal::new(false);
@@ -265,8 +328,11 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                 if let Some(region) = session.region() {
                     body.insert("region".into(), json!(region));
                 }
-                editor.id.set_value(Some(new_id()));
-                editor.is_new.set_value(true);
+                if let Some(saver) = editor.saver() {
+                    *saver.id.borrow_mut() = Some(new_id());
+                    saver.is_new.set(true);
+                    *saver.body.borrow_mut() = body.clone();
+                }
                 editor.body.set(body);
                 load.set(Load::Ready);
             }
@@ -280,16 +346,18 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                                     thumbs.push((name.clone(), photos::data_url(bytes)));
                                 }
                             }
-                            editor.attachments.set_value(
-                                doc.attachments
-                                    .iter()
-                                    .map(|(k, a)| (k.clone(), a.to_stub()))
-                                    .collect(),
-                            );
+                            // The page may have been left while the record was read.
+                            let Some(saver) = editor.saver() else { return };
+                            *saver.attachments.borrow_mut() = doc
+                                .attachments
+                                .iter()
+                                .map(|(k, a)| (k.clone(), a.to_stub()))
+                                .collect();
+                            *saver.rev.borrow_mut() = doc.rev.clone();
+                            *saver.id.borrow_mut() = Some(doc.id.clone());
+                            *saver.body.borrow_mut() = doc.body.clone();
                             editor.thumbs.set(thumbs);
                             editor.conflicts.set(doc.conflicts.len());
-                            editor.rev.set_value(doc.rev.clone());
-                            editor.id.set_value(Some(doc.id.clone()));
                             editor.body.set(doc.body);
                             load.set(Load::Ready);
                         }
@@ -307,9 +375,15 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
             editor.save_now();
         }
     });
+    // Leaving the page writes a change still waiting for its pause; a save already running
+    // writes it when it finishes. Either way it goes on without the form.
+    // (Cleanups run before the arena drops the form's values, so the saver is still there.)
     on_cleanup(move || {
         hidden.remove();
-        editor.save_now();
+        if let Some(saver) = editor.saver() {
+            saver.mounted.set(false);
+            saver.save_now();
+        }
     });
 
     let submitted = Memo::new(move |_| {
@@ -333,6 +407,7 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
         editor.body,
         errors,
         readonly,
+        Signal::derive(move || show_all_errors.get() || submitted.get()),
         Rc::new(move || editor.schedule()),
     );
     provide_context(form);
@@ -385,7 +460,7 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                 </p>
                 <Show when=move || { editor.conflicts.get() > 0 }>
                     <A href=move || format!("/inspections/{}/conflicts",
-                            editor.id.get_value().map(|i| i.as_str().to_string()).unwrap_or_default())
+                            editor.id().map(|i| i.as_str().to_string()).unwrap_or_default())
                         attr:id="open-conflict" attr:class="button warn">
                         {tr(Msg::ConflictOpen)}
                     </A>
@@ -425,7 +500,8 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                 <a href="#sec-photos">{tr(Msg::SecPhotos)}</a>
                 <a href="#sec-notes">{tr(Msg::SecNotes)}</a>
             </nav>
-            <form id="inspection-form" class="inspection-form" on:submit=|ev| ev.prevent_default()>
+            <form id="inspection-form" class="inspection-form" on:submit=|ev| ev.prevent_default()
+                on:focusout=move |ev| form.left(ev.target())>
                 <fieldset class="plain" disabled=move || readonly.get()>
                     <SiteSection />
                     <VisitSection />
@@ -501,16 +577,15 @@ fn Summary(errors: Memo<Vec<FieldError>>) -> impl IntoView {
                         .filter(|o| o.get("seen").and_then(Value::as_bool) == Some(true))
                         .count()
                 });
-            let len = |k: &str| b.get(k).and_then(Value::as_array).map_or(0, Vec::len);
-            i18n.f(
-                Msg::SummaryCounts,
-                &[
-                    ("workers", &workers.to_string()),
-                    ("indicators", &indicators.to_string()),
-                    ("people", &len("people").to_string()),
-                    ("photos", &len("photos").to_string()),
-                ],
-            )
+            let len = |k: &str| b.get(k).and_then(Value::as_array).map_or(0, Vec::len) as u64;
+            let lang = i18n.lang();
+            [
+                counted(workers, Noun::Worker, lang),
+                counted(indicators as u64, Noun::IndicatorSeen, lang),
+                counted(len("people"), Noun::Person, lang),
+                counted(len("photos"), Noun::Photo, lang),
+            ]
+            .join(" · ")
         })
     };
     view! {
@@ -528,7 +603,11 @@ fn Summary(errors: Memo<Vec<FieldError>>) -> impl IntoView {
                         {errs.into_iter().map(|e| {
                             let href = format!("#{}", field_id(&e.field));
                             let text = crate::i18n::error_text(&e.code, lang);
-                            let name = form.field_name(&e.field, lang);
+                            let mut name = form.field_name(&e.field, lang);
+                            // "Cuándo" alone does not say which of the eleven indicators.
+                            if let Some(indicator) = indicator_of(&e.field) {
+                                name = format!("{} — {name}", indicator.label(lang));
+                            }
                             view! { <li><a href=href>{name}</a> ": " {text}</li> }
                         }).collect_view()}
                     </ul>
@@ -875,7 +954,7 @@ fn IndicatorRow(indicator: Indicator) -> impl IntoView {
     let i18n = use_i18n();
     let base = format!("indicators.{}", indicator.name());
     let seen_path = format!("{base}.seen");
-    let id = field_id(&seen_path);
+    let id = form.labelled(&seen_path, Msg::FSeen);
     let b2 = base.clone();
     let open = move || {
         let v = form.get(&b2);
@@ -898,7 +977,8 @@ fn IndicatorRow(indicator: Indicator) -> impl IntoView {
             <Show when=open.clone()>
                 <div class="indicator-detail">
                     <MultiField path=format!("{base}.stages") label=Msg::FStages options=opts(Stage::ALL) />
-                    <TextField path=format!("{base}.evidence") label=Msg::FEvidence multiline=true />
+                    <TextField path=format!("{base}.evidence") label=Msg::FEvidence multiline=true
+                        about=Signal::derive(move || i18n.l(indicator).to_string()) />
                 </div>
             </Show>
         </div>
@@ -1007,11 +1087,21 @@ fn PersonCard(i: usize) -> impl IntoView {
     }
 }
 
+/// Adds a photo's entry to the body's list of photos.
+fn push_photo(body: &mut Map<String, Value>, entry: Value) {
+    let list = body.entry("photos").or_insert_with(|| json!([]));
+    if let Some(a) = list.as_array_mut() {
+        a.push(entry);
+    }
+}
+
 #[component]
 fn PhotosSection(editor: Editor) -> impl IntoView {
     let form = crate::components::fields::use_form();
     let i18n = use_i18n();
     let busy = RwSignal::new(0usize);
+    // Photos of the current batch: how many were chosen, for "2 of 3 done".
+    let batch = RwSignal::new(0usize);
     let failed = RwSignal::new(false);
     let on_files = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
@@ -1020,8 +1110,14 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
         // Cleared so that choosing the same file again still fires `change`.
         input.set_value("");
         failed.set(false);
+        let Some(saver) = editor.saver() else { return };
+        if busy.get_untracked() == 0 {
+            batch.set(0);
+        }
+        batch.update(|n| *n += files.len());
         for file in files {
             busy.update(|n| *n += 1);
+            let saver = saver.clone();
             spawn_local(async move {
                 match photos::shrink(&file).await {
                     Ok(bytes) => {
@@ -1031,23 +1127,31 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
                                 .as_str()
                                 .trim_start_matches("inspection:")
                         );
-                        let url = photos::data_url(&bytes);
-                        editor.attachments.update_value(|atts| {
-                            atts.insert(name.clone(), Attachment::inline("image/jpeg", bytes));
-                        });
-                        editor.thumbs.update(|t| t.push((name.clone(), url)));
-                        form.update(|b| {
-                            let list = b.entry("photos").or_insert_with(|| json!([]));
-                            if let Some(a) = list.as_array_mut() {
-                                a.push(
-                                    json!({"attachment": name, "taken_at": local_now().as_str()}),
-                                );
+                        let entry = json!({"attachment": name, "taken_at": local_now().as_str()});
+                        let url = saver.mounted.get().then(|| photos::data_url(&bytes));
+                        saver
+                            .attachments
+                            .borrow_mut()
+                            .insert(name.clone(), Attachment::inline("image/jpeg", bytes));
+                        match url {
+                            Some(url) => {
+                                editor.thumbs.try_update(|t| t.push((name, url)));
+                                form.update(|b| push_photo(b, entry));
                             }
-                        });
+                            // The inspector left the form while the photo was shrinking: it
+                            // still joins the record.
+                            None => {
+                                let mut body = saver.body.borrow().clone();
+                                push_photo(&mut body, entry);
+                                saver.schedule(body);
+                            }
+                        }
                     }
-                    Err(_) => failed.set(true),
+                    Err(_) => {
+                        failed.try_set(true);
+                    }
                 }
-                busy.update(|n| *n -= 1);
+                busy.try_update(|n| *n -= 1);
             });
         }
     };
@@ -1057,9 +1161,9 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
                 a.retain(|p| p.get("attachment").and_then(Value::as_str) != Some(&name));
             }
         });
-        editor.attachments.update_value(|atts| {
-            atts.remove(&name);
-        });
+        if let Some(saver) = editor.saver() {
+            saver.attachments.borrow_mut().remove(&name);
+        }
         editor.thumbs.update(|t| t.retain(|(n, _)| *n != name));
     };
     view! {
@@ -1069,7 +1173,28 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
             <input id="photo-input" class="visually-hidden" type="file" accept="image/*"
                 capture="environment" multiple on:change=on_files />
             <Show when=move || { busy.get() > 0 }>
-                <p id="photo-busy" role="status">{tr(Msg::PhotoBusy)}</p>
+                <p id="photo-busy" role="status">
+                    {move || {
+                        let (left, total) = (busy.get(), batch.get());
+                        let done = total.saturating_sub(left);
+                        (total > 1).then(|| view! {
+                            <progress max=total.to_string() value=done.to_string()></progress> " "
+                        })
+                    }}
+                    {move || {
+                        let (left, total) = (busy.get(), batch.get());
+                        if total > 1 {
+                            i18n.f(Msg::PhotoBusyMany, &[
+                                ("done", &total.saturating_sub(left).to_string()),
+                                ("total", &total.to_string()),
+                            ])
+                        } else {
+                            i18n.t(Msg::PhotoBusy).to_string()
+                        }
+                    }}
+                    // A single photo: a bar that says work is going on.
+                    {move || (batch.get() <= 1).then(|| view! { " " <progress></progress> })}
+                </p>
             </Show>
             <Show when=move || failed.get()>
                 <p class="alert" role="alert">{tr(Msg::PhotoFailed)}</p>
@@ -1098,6 +1223,15 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_under_an_indicator_names_it() {
+        assert_eq!(
+            indicator_of("indicators.debt_bondage.stages"),
+            Some(Indicator::DebtBondage)
+        );
+        assert_eq!(indicator_of("notes"), None);
+    }
 
     #[test]
     fn a_new_id_names_an_inspection() {

@@ -1,7 +1,9 @@
-//! `/settings`: preferences kept on this device (the language) and the safety of its storage.
+//! `/settings`: preferences kept on this device (the language), the safety of its storage, and
+//! the app's own recent failures.
 
 use leptos::prelude::*;
 
+use crate::client_errors;
 use crate::components::storage::StoragePanel;
 use crate::i18n::{tr, use_i18n, Lang, Msg};
 use crate::session::use_session;
@@ -43,5 +45,43 @@ pub fn Settings() -> impl IntoView {
         <Show when=move || session.signed_in()>
             <StoragePanel />
         </Show>
+        <ClientErrors />
+    }
+}
+
+/// The device's log of the app's own failures (see [`crate::client_errors`]), newest first.
+#[component]
+fn ClientErrors() -> impl IntoView {
+    let mut log = client_errors::load();
+    log.reverse();
+    let list = if log.is_empty() {
+        view! { <p id="client-errors-none">{tr(Msg::ClientErrorsNone)}</p> }.into_any()
+    } else {
+        view! {
+            <ul id="client-errors-list">
+                {log.into_iter().map(|e| {
+                    let when = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(e.at_ms))
+                        .to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED)
+                        .as_string()
+                        .unwrap_or_default();
+                    let state = if e.sent { Msg::ClientErrorSent } else { Msg::ClientErrorUnsent };
+                    view! {
+                        <li class="client-error" data-sent=e.sent.to_string()>
+                            <code>{e.message}</code>
+                            " · " {e.location.unwrap_or_default()}
+                            " · " {when} " · " {tr(state)}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
+    view! {
+        <section id="client-errors" class="card">
+            <h2>{tr(Msg::ClientErrorsTitle)}</h2>
+            <p class="hint">{tr(Msg::ClientErrorsIntro)}</p>
+            {list}
+        </section>
     }
 }

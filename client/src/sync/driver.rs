@@ -20,7 +20,7 @@ use wasm_bindgen::JsCast;
 
 use super::{
     database_url, next_backoff, Rejection, SyncPhase, SyncProgress, SyncSession, SyncStatus,
-    POLL_MS, REJECTIONS_DOC,
+    POLL_MS, REJECTIONS_DOC, SAVE_SYNC_MS,
 };
 use crate::store::{open_local_store, LocalStore};
 
@@ -79,9 +79,13 @@ pub(super) fn start(store: Rc<LocalStore>, session: SyncSession, status: ArcRwSi
             stopped: stopped.clone(),
         })
     });
+    // The last success survives a restart: an inspector reopening the app offline must not read
+    // "never synced" after syncing at sign-in.
+    let last_success_ms = load_last_sync(&session.user);
     status.update(|s| {
         *s = SyncStatus {
             active: true,
+            last_success_ms,
             ..SyncStatus::default()
         }
     });
@@ -99,6 +103,29 @@ pub(super) fn wake(what: Wake) {
             let _ = running.wake.unbounded_send(what);
         }
     });
+}
+
+/// `localStorage` key of a user's last successful sync (milliseconds since 1970).
+fn last_sync_key(user: &str) -> String {
+    format!("chaski.last-sync.{user}")
+}
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok().flatten()
+}
+
+fn load_last_sync(user: &str) -> Option<f64> {
+    local_storage()?
+        .get_item(&last_sync_key(user))
+        .ok()??
+        .parse()
+        .ok()
+}
+
+fn save_last_sync(user: &str, ms: f64) {
+    if let Some(storage) = local_storage() {
+        let _ = storage.set_item(&last_sync_key(user), &ms.to_string());
+    }
 }
 
 fn now_ms() -> f64 {
@@ -190,6 +217,12 @@ async fn run_loop(
             match sync.run().await {
                 Ok(()) => {
                     backoff = None;
+                    if let Some(ms) = sync.status.with_untracked(|s| s.last_success_ms) {
+                        save_last_sync(&session.user, ms);
+                    }
+                    // The app's own failures go to the server with each successful sync.
+                    let server = session.origin.as_deref().unwrap_or(&origin);
+                    crate::client_errors::send_unsent(server, &session.token).await;
                     POLL_MS
                 }
                 Err(error) => {
@@ -212,7 +245,15 @@ async fn run_loop(
         loop {
             match select(&mut sleep, wake.next()).await {
                 Either::Left(_) | Either::Right((Some(Wake::Now), _)) => break,
-                Either::Right((Some(Wake::LocalChange), _)) => sync.refresh_pending().await,
+                Either::Right((Some(Wake::LocalChange), _)) => {
+                    sync.refresh_pending().await;
+                    // A save while online and healthy is sent a few seconds after the last
+                    // one (a burst of autosaves makes one run), not at the next poll. After a
+                    // failure the backoff stands.
+                    if backoff.is_none() && is_online() {
+                        sleep = Sleep::new(SAVE_SYNC_MS);
+                    }
+                }
                 // The session ended (sign-out or a new session).
                 Either::Right((None, _)) => return,
             }

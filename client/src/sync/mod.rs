@@ -3,7 +3,8 @@
 //! One loop per signed-in session runs the shared [`Replicator`](chaski_shared::Replicator) between
 //! the local stores and the server's databases, the working region first and then the user's
 //! other regions: push, then pull. It runs at start,
-//! on the browser's `online` event, on [`sync_now`], and every [`POLL_MS`] while online; after a
+//! on the browser's `online` event, on [`sync_now`], [`SAVE_SYNC_MS`] after the last local save
+//! while online, and every [`POLL_MS`] while online; after a
 //! failure it waits [`BACKOFF_MIN_MS`] doubling up to [`BACKOFF_MAX_MS`], and a success resets the
 //! wait. Runs never overlap: the loop is a single task that runs them one after another.
 //!
@@ -29,6 +30,8 @@ mod driver;
 
 /// Time between runs while online and healthy.
 pub const POLL_MS: u32 = 20_000;
+/// Quiet time after the last local save before a run sends it (while online and healthy).
+pub const SAVE_SYNC_MS: u32 = 3_000;
 /// The first wait after a failed run.
 pub const BACKOFF_MIN_MS: u32 = 2_000;
 /// The longest wait between failed runs.
@@ -161,8 +164,8 @@ pub fn sync_now() {
     driver::wake(driver::Wake::Now);
 }
 
-/// Tells the loop a document was saved locally: the pending count is recounted (no run starts;
-/// the next poll pushes it, or [`sync_now`]).
+/// Tells the loop a document was saved locally: the pending count is recounted, and while
+/// online a run starts [`SAVE_SYNC_MS`] after the last such change.
 pub fn notify_local_change() {
     #[cfg(target_arch = "wasm32")]
     driver::wake(driver::Wake::LocalChange);

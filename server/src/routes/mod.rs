@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod assets;
+pub mod client_errors;
 pub mod couch;
 pub mod health;
 pub mod session;
@@ -35,6 +36,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
     let api = Router::new()
         .route("/health", get(health::health))
         .merge(account::router())
+        .merge(client_errors::router())
         .fallback(api_not_found)
         .layer(compression)
         .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT));

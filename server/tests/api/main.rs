@@ -3,6 +3,7 @@
 mod assets;
 mod auth;
 mod bodies;
+mod client_errors;
 mod concurrency;
 mod connections;
 mod cors;
