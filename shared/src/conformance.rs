@@ -649,7 +649,16 @@ async fn open_revs_latest<S: Store>(s: &S) -> CaseResult {
         )
         .await
         .map_err(err)?;
-    ensure_eq!(plain, vec![OpenRev::Missing(r1)]);
+    // CouchDB keeps a replaced revision's body until compaction, and a store
+    // may drop it at once: either answer is right, a wrong body never is.
+    ensure!(
+        match &plain[..] {
+            [OpenRev::Missing(r)] => r == &r1,
+            [OpenRev::Ok(d)] => d.rev.as_ref() == Some(&r1) && d.body.get("v") == Some(&json!(1)),
+            _ => false,
+        },
+        "plain open_revs of a replaced revision: {plain:?}"
+    );
     Ok(())
 }
 
