@@ -1137,6 +1137,11 @@ impl Label for Rule {
             Rule::SentenceWithoutConviction => ("Solo una condena lleva sentencia.", "Only a conviction carries a sentence."),
             Rule::ConvictionWithoutSentence => ("Una condena necesita su sentencia.", "A conviction needs its sentence."),
             Rule::GpsSourceWithoutPoint => ("La fuente es GPS pero no hay punto GPS.", "The source is GPS but there is no GPS point."),
+            Rule::SupersedesItself => ("Un evento no puede corregirse a sí mismo.", "An event cannot supersede itself."),
+            Rule::EventOfAnotherInspection => ("Debe ser un evento de la misma inspección.", "Must be an event of the same inspection."),
+            Rule::ConsentByWithoutConsent => ("Quién consintió se registra solo si se dio el consentimiento.", "Who consented is recorded only when consent was given."),
+            Rule::FineWithoutInfraction => ("La multa en UIT corresponde solo a una infracción laboral.", "A fine in UIT goes only with a labour infraction."),
+            Rule::FineWithoutConviction => ("Solo una condena lleva multa.", "Only a conviction carries a fine."),
         }
     }
 }
@@ -1176,6 +1181,7 @@ pub fn error_text(code: &ErrorCode, lang: Lang) -> String {
         ErrorCode::BadFormat { expected } => match expected {
             Format::Rfc3339 => pick("Fecha y hora no válidas.", "Invalid date and time."),
             Format::PersonCode => pick("Use un código como P-001.", "Use a code like P-001."),
+            Format::UitAmount => pick("Un monto en UIT con hasta dos decimales, como 2.25.", "An amount of UIT with at most two decimals, like 2.25."),
             _ => pick("Formato no válido.", "Invalid format."),
         },
         ErrorCode::Duplicate => pick("Está repetido.", "Listed twice."),

@@ -771,16 +771,16 @@ fn has_issues_needs_a_note_for_the_inspector() {
 }
 
 #[test]
-fn a_referral_event_names_where_and_whom_by_code() {
+fn a_referral_event_names_whom_by_code_and_the_service() {
     let mut value = fixtures::case_event_json(1, 1, CaseEventKind::Referred);
-    value["referred_to"] = json!(["church"]);
+    value["service"] = json!("church");
     value["people"] = json!(["P-001", "Juana"]);
     let errors = errors_of(value.clone());
     assert_has(
         &errors,
-        "referred_to[0]",
+        "service",
         ErrorCode::NotInList {
-            allowed: ReferralTarget::NAMES,
+            allowed: Service::NAMES,
         },
     );
     assert_has(
@@ -790,8 +790,8 @@ fn a_referral_event_names_where_and_whom_by_code() {
             expected: Format::PersonCode,
         },
     );
-    value.as_object_mut().expect("object").remove("referred_to");
-    assert_rejected_with(value, "referred_to", ErrorCode::Required);
+    value.as_object_mut().expect("object").remove("service");
+    assert_rejected_with(value, "service", ErrorCode::Required);
 }
 
 #[test]
@@ -805,6 +805,7 @@ fn an_opened_prosecution_needs_its_case_number() {
 fn a_conviction_needs_a_sentence_and_only_a_conviction_has_one() {
     let mut value = fixtures::case_event_json(1, 1, CaseEventKind::Outcome);
     value["sentence_years"] = json!(0);
+    value.as_object_mut().expect("object").remove("fine_uit");
     assert_rejected_with(
         value.clone(),
         "sentence_years",
@@ -828,10 +829,11 @@ fn a_conviction_needs_a_sentence_and_only_a_conviction_has_one() {
         },
     );
     let mut closed = fixtures::case_event_json(1, 2, CaseEventKind::Outcome);
-    for key in ["sentence_years", "sentence_months"] {
+    for key in ["sentence_years", "sentence_months", "fine_uit"] {
         closed.as_object_mut().expect("object").remove(key);
     }
     closed["outcome"] = json!("closed");
+    closed["reason"] = json!("The employer paid and the workers went home.");
     assert!(validate_document(&doc(closed)).is_ok());
 }
 
