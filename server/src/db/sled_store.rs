@@ -796,13 +796,7 @@ impl Store for SledStore {
 
     async fn get(&self, id: &DocId, opts: &GetOptions) -> Result<Document> {
         let (id, opts) = (id.clone(), opts.clone());
-        self.blocking(move |store| {
-            let record = store
-                .load_at(&id, opts.rev.as_ref())?
-                .ok_or_else(Error::missing)?;
-            store.document(&record, &opts)
-        })
-        .await
+        self.blocking(move |store| store.get_now(&id, &opts)).await
     }
 
     async fn open_revs(
@@ -888,9 +882,19 @@ impl Store for SledStore {
     }
 }
 
-/// The synchronous bodies of the [`Store`] methods, run by [`SledStore::blocking`].
+/// The synchronous bodies of the [`Store`] methods, run by [`SledStore::blocking`]; the public
+/// ones are for code that already runs there (the write rules, the office index).
 impl SledStore {
-    fn changes_now(&self, opts: &ChangesOptions) -> Result<Changes> {
+    /// [`Store::get`], synchronously.
+    pub fn get_now(&self, id: &DocId, opts: &GetOptions) -> Result<Document> {
+        let record = self
+            .load_at(id, opts.rev.as_ref())?
+            .ok_or_else(Error::missing)?;
+        self.document(&record, opts)
+    }
+
+    /// [`Store::changes`], synchronously.
+    pub fn changes_now(&self, opts: &ChangesOptions) -> Result<Changes> {
         // Rows above the visible sequence belong to a batch still being written.
         let upto = self.update_seq();
         let limit = opts.limit.unwrap_or(usize::MAX);
