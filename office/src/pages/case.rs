@@ -207,7 +207,12 @@ fn Case(loaded: Loaded, on_saved: Callback<()>) -> impl IntoView {
                         {ACTIONS.iter().map(|a| view! {
                             <button id=format!("act-{}", a.kind) type="button"
                                 class=move || if open.get() == Some(a.kind) { "button primary" } else { "button secondary" }
-                                on:click=move |_| open.set(Some(a.kind))>
+                                on:click=move |_| {
+                                    // Again on the open one keeps what was typed.
+                                    if open.get_untracked() != Some(a.kind) {
+                                        open.set(Some(a.kind));
+                                    }
+                                }>
                                 {move || i18n.l(a.title)}
                             </button>
                         }).collect_view()}

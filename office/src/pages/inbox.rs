@@ -83,6 +83,16 @@ pub fn Inbox() -> impl IntoView {
         .ok();
         typing.set_value(handle);
     };
+    // Enter (or leaving the box) asks at once.
+    let on_text_done = move |ev| {
+        let text = event_target_value(&ev);
+        if let Some(handle) = typing.get_value() {
+            handle.clear();
+        }
+        if query.with_untracked(|q| q.text != text) {
+            set(Box::new(move |q| q.text = text));
+        }
+    };
     let toggle = move |list: fn(&mut InboxQuery) -> &mut Vec<String>, code: &'static str| {
         move |ev| {
             let on = event_target_checked(&ev);
@@ -161,7 +171,8 @@ pub fn Inbox() -> impl IntoView {
             <div class="field grow">
                 <label for="filter-text">{ot(O::FilterText)}</label>
                 <input id="filter-text" type="search"
-                    placeholder=move || i18n.l(O::FilterTextHint) on:input=on_text />
+                    placeholder=move || i18n.l(O::FilterTextHint) on:input=on_text
+                    on:change=on_text_done />
             </div>
             <details id="filter-indicators" class="chips">
                 <summary>{ot(O::FilterIndicators)}</summary>
