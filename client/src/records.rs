@@ -573,6 +573,49 @@ mod tests {
         assert!(!not_synced.matches(&s, 5));
     }
 
+    fn event(inspection: &str, key: &str, body: serde_json::Value) -> CaseEvent {
+        let id = DocId::parse(format!("event:{inspection}:{key}")).unwrap();
+        let mut body = body.as_object().unwrap().clone();
+        body.insert("type".into(), json!("case_event"));
+        body.insert("inspection".into(), json!(inspection));
+        body.insert("by".into(), json!("sara"));
+        CaseEvent::from_document(&Document::new(id, body)).unwrap()
+    }
+
+    #[test]
+    fn a_record_is_a_case_once_submitted_or_written_about_and_events_count_once() {
+        let id = "inspection:20261130T120000Z-0011223344556677";
+        let mut doc = Document::new(
+            DocId::parse(id).unwrap(),
+            body(json!({"type": "inspection", "status": "draft"})),
+        );
+        doc.rev = Some("1-aaa".parse().unwrap());
+        let draft = Summary::of(&doc, 1);
+        assert_eq!(case_view(draft.case.as_ref(), None), None);
+
+        let note = event(
+            id,
+            "20261130T130000Z-01",
+            json!({"kind": "has_issues", "at": "2026-11-30T13:00:00Z",
+                   "inspection_rev": "1-aaa", "note": "Falta el distrito."}),
+        );
+        let mut by_case = HashMap::new();
+        // Read twice (a change seen again after a restart): still one event.
+        add_events(&mut by_case, vec![note.clone()]);
+        add_events(&mut by_case, vec![note]);
+        assert_eq!(by_case[id].len(), 1);
+        let view = case_view(draft.case.as_ref(), Some(&by_case[id])).unwrap();
+        assert_eq!(view.state, chaski_shared::domain::CaseState::HasIssues);
+        assert_eq!(view.open_issues.unwrap().note, "Falta el distrito.");
+
+        doc.body.insert("status".into(), json!("submitted"));
+        let submitted = Summary::of(&doc, 2);
+        assert_eq!(
+            case_view(submitted.case.as_ref(), None).map(|c| c.state),
+            Some(chaski_shared::domain::CaseState::AwaitingReview)
+        );
+    }
+
     #[test]
     fn sync_state_prefers_conflict_then_rejection() {
         let s = summary("inspection:x", "A", "loreto", 5);

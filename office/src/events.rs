@@ -488,3 +488,91 @@ pub fn EventForm(action: &'static Action, ctx: CaseCtx, on_saved: Callback<()>) 
         </form>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(kind: &str) -> &'static Action {
+        ACTIONS.iter().find(|a| a.kind == kind).unwrap()
+    }
+
+    fn ctx() -> CaseCtx {
+        CaseCtx {
+            db: "madre-de-dios".into(),
+            inspection_id: "inspection:20261130T120000Z-0011223344556677".into(),
+            inspection_rev: Some("2-abc".into()),
+            people: vec!["P-001".into(), "P-002".into()],
+            ..CaseCtx::default()
+        }
+    }
+
+    fn parse(kind: &str, values: serde_json::Value) -> Result<CaseEvent, Vec<FieldError>> {
+        let at = Timestamp::parse("2026-11-30T12:00:00Z").unwrap();
+        let ctx = ctx();
+        let values = values.as_object().unwrap().clone();
+        let body = event_body(action(kind), &ctx, &values, "sara", "oficina-1", &at);
+        let id = new_event_id(&DocId::parse(ctx.inspection_id).unwrap(), 1, [7; 8]);
+        CaseEvent::from_document(&Document::new(id, body))
+    }
+
+    fn fields(errs: Vec<FieldError>) -> Vec<String> {
+        errs.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn a_review_names_the_revision_it_looked_at_and_an_issue_needs_its_note() {
+        assert!(parse("reviewed", json!({})).is_ok());
+        assert_eq!(
+            fields(parse("has_issues", json!({})).unwrap_err()),
+            ["note"]
+        );
+        assert!(parse("has_issues", json!({"note": "Falta el distrito."})).is_ok());
+    }
+
+    #[test]
+    fn fields_hidden_by_another_choice_are_not_sent() {
+        // `consent_by` typed and then consent changed to "refused": it is not part of the event.
+        let event = parse(
+            "referred",
+            json!({"people": ["P-001"], "service": "shelter", "consent": "refused",
+                   "consent_by": "self"}),
+        );
+        assert!(event.is_ok(), "{event:?}");
+        assert!(fields(
+            parse(
+                "referred",
+                json!({"people": ["P-001"], "service": "shelter"})
+            )
+            .unwrap_err()
+        )
+        .contains(&"consent".to_string()));
+    }
+
+    #[test]
+    fn a_sentence_out_of_range_is_named_at_its_field() {
+        let errs = parse(
+            "outcome",
+            json!({"outcome": "conviction", "sentence_years": 80}),
+        )
+        .unwrap_err();
+        let fields = fields(errs);
+        assert!(
+            !fields.is_empty() && fields.iter().all(|f| f == "sentence_years"),
+            "{fields:?}"
+        );
+        assert!(parse(
+            "outcome",
+            json!({"outcome": "conviction", "sentence_years": 12})
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn numbers_are_typed_as_numbers_and_anything_else_stays_text() {
+        assert_eq!(number_value(" 12 "), Some(json!(12)));
+        assert_eq!(number_value("2,25"), Some(json!(2.25)));
+        assert_eq!(number_value("doce"), Some(json!("doce")));
+        assert_eq!(number_value(""), None);
+    }
+}

@@ -64,6 +64,7 @@ describe('the regional office', () => {
   test('reviews, sends back, follows a case to a conviction, and the tablet sees each step', async () => {
     const tablet = await newBrowser();
     const office = await newBrowser();
+    let failure;
     try {
       const officeRequests = [];
       tablet.context.on('request', (r) => {
@@ -168,11 +169,17 @@ describe('the regional office', () => {
       await t.reload();
       await t.locator('.inspection-row .badge.case-state[data-case-state="closed"]').waitFor({ timeout: 60_000 });
       assert.deepEqual(officeRequests, []);
-    } finally {
-      await Promise.allSettled([tablet.close(), office.close()]).then((results) => {
-        const failed = results.find((r) => r.status === 'rejected');
-        if (failed) throw failed.reason;
-      });
+    } catch (error) {
+      failure = error;
     }
+    // Both browsers close whatever happened; a page error in either fails the test, and is
+    // added to the test's own failure, which it often explains.
+    const closed = await Promise.allSettled([tablet.close(), office.close()]);
+    const pageErrors = closed.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
+    if (failure) {
+      if (pageErrors.length) failure.message += `\n${pageErrors.join('\n')}`;
+      throw failure;
+    }
+    if (pageErrors.length) throw new Error(pageErrors.join('\n'));
   });
 });
