@@ -426,6 +426,16 @@ fn the_view_serialises_to_snake_case_json() {
 }
 
 #[test]
+fn case_states_parse_from_their_wire_names() {
+    assert_eq!("has_issues".parse::<CaseState>(), Ok(CaseState::HasIssues));
+    assert_eq!(CaseState::ALL.len(), 7);
+    assert!(matches!(
+        "lost".parse::<CaseState>(),
+        Err(crate::domain::ErrorCode::NotInList { .. })
+    ));
+}
+
+#[test]
 fn the_inspection_s_case_fields_come_from_its_document() {
     let mut value = fixtures::inspection_json(1);
     value["_rev"] = json!(REVIEWED_REV);
