@@ -108,6 +108,17 @@ fn a_record_submitted_again_after_a_review_is_resubmitted() {
 }
 
 #[test]
+fn a_replica_that_has_not_pulled_the_reviewed_revision_is_not_resubmitted() {
+    let behind = inspection(REVIEWED_REV, true);
+    let view = derive_case(
+        Some(&behind),
+        &[ev(fixtures::has_issues_json(1, 1, NEWER_REV, "Fix it."))],
+    );
+    assert_eq!(view.state, CaseState::HasIssues);
+    assert!(view.open_issues.is_some());
+}
+
+#[test]
 fn a_record_reopened_as_a_draft_still_has_its_issues_while_the_inspector_corrects_it() {
     let draft = inspection(NEWER_REV, false);
     let view = derive_case(
