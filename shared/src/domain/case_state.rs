@@ -253,6 +253,16 @@ pub struct TimelineEntry {
     pub superseded_by: Vec<DocId>,
 }
 
+/// The valid case events among `docs`, for [`derive_case`]: deletions, other types and events
+/// that fail validation are skipped (the server refuses those; a replica may still hold one
+/// written before a rule existed, and one bad event must not hide the whole case).
+pub fn parse_events<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Vec<CaseEvent> {
+    docs.into_iter()
+        .filter(|d| !d.deleted)
+        .filter_map(|d| CaseEvent::from_document(d).ok())
+        .collect()
+}
+
 /// (`at`, `_id`): the order of "latest" everywhere in this module.
 fn by_time(a: &CaseEvent, b: &CaseEvent) -> Ordering {
     a.at.cmp(&b.at)

@@ -447,6 +447,19 @@ fn case_states_parse_from_their_wire_names() {
 }
 
 #[test]
+fn parse_events_keeps_the_valid_events_only() {
+    let good = fixtures::doc(fixtures::reviewed_json(1, 1, REVIEWED_REV));
+    let mut bad = fixtures::reviewed_json(1, 2, REVIEWED_REV);
+    bad["inspection_rev"] = json!("nope");
+    let bad = fixtures::doc(bad);
+    let inspection = fixtures::doc(fixtures::inspection_json(1));
+    let gone = fixtures::doc(json!({"_id": event_id(1, 3).as_str(), "_deleted": true}));
+    let events = parse_events([&good, &bad, &inspection, &gone]);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].id, good.id);
+}
+
+#[test]
 fn the_inspection_s_case_fields_come_from_its_document() {
     let mut value = fixtures::inspection_json(1);
     value["_rev"] = json!(REVIEWED_REV);
