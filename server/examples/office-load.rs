@@ -547,9 +547,10 @@ fn bench(store: &SledStore) {
         if let Err(e) = index.catch_up(store) {
             eprintln!("index build failed: {e}");
         }
-        std::hint::black_box(index.sorted().len());
+        std::hint::black_box(index.sorted().rows.len());
     });
-    let rows = index.sorted().to_vec();
+    let inbox = index.sorted();
+    let rows = inbox.rows.clone();
     println!(
         "build: index {:>8.1} ms   floor (read every document into a Vec) {:>8.1} ms   ({} inbox rows, {} inspections)",
         build.as_secs_f64() * 1e3,
@@ -570,7 +571,7 @@ fn bench(store: &SledStore) {
         .iter()
         .map(|r| {
             (
-                r.summary.sector.clone().unwrap_or_default(),
+                r.summary.sector.map(|s| s.to_string()).unwrap_or_default(),
                 r.summary.search.clone(),
                 r.state.to_string(),
             )
@@ -599,7 +600,7 @@ fn bench(store: &SledStore) {
         };
         let mut total = 0;
         let took = median(15, || {
-            let page = parsed.run(index.sorted(), now);
+            let page = parsed.run(&inbox, now);
             total = page.total;
             std::hint::black_box(page.rows.len());
         });
@@ -646,9 +647,13 @@ mod tests {
         assert!(events > 100, "{events}");
         let mut index = RegionIndex::default();
         index.catch_up(&store).unwrap();
-        assert_eq!(index.sorted().len(), 300);
-        let states: std::collections::BTreeSet<String> =
-            index.sorted().iter().map(|r| r.state.to_string()).collect();
+        assert_eq!(index.sorted().rows.len(), 300);
+        let states: std::collections::BTreeSet<String> = index
+            .sorted()
+            .rows
+            .iter()
+            .map(|r| r.state.to_string())
+            .collect();
         for state in [
             "awaiting_review",
             "reviewed",

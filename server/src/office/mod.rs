@@ -23,13 +23,16 @@
 
 pub mod query;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chaski_shared::doc::Document;
 use chaski_shared::domain::case_event::{CaseEvent, CASE_EVENT_TYPE};
 use chaski_shared::domain::inspection::INSPECTION_TYPE;
-use chaski_shared::domain::{derive_case, CaseInspection, CaseState, Timestamp};
+use chaski_shared::domain::validate::Choice;
+use chaski_shared::domain::{
+    derive_case, CaseInspection, CaseState, Finding, Indicator, Sector, Timestamp,
+};
 use chaski_shared::store::{ChangesOptions, ChangesStyle};
 use serde_json::{Map, Value};
 
@@ -90,14 +93,15 @@ pub struct Summary {
     /// `YYYY-MM-DD` of the visit's start as the device wrote it (the local date), else of
     /// its creation.
     pub visit_date: Option<String>,
-    pub sector: Option<String>,
+    /// `None` also for a value this server does not know (a newer tablet's).
+    pub sector: Option<Sector>,
     pub district: Option<String>,
     pub site_name: Option<String>,
     pub code: String,
     pub people_found: usize,
-    pub findings: Vec<String>,
+    pub findings: Vec<Finding>,
     /// The indicators seen.
-    pub indicators: Vec<String>,
+    pub indicators: Vec<Indicator>,
     /// Site name and code folded for search ([`query::fold`]).
     pub search: String,
     /// District folded, for the district filter.
@@ -133,8 +137,18 @@ pub struct RegionIndex {
     event_owner: HashMap<String, String>,
     /// Rows of submitted inspections.
     rows: HashMap<String, Arc<Row>>,
-    /// `rows` longest-waiting first (oldest last step, then id); rebuilt after a change.
-    sorted: Option<Vec<Arc<Row>>>,
+    /// `rows` longest-waiting first (oldest last step, then id), and the facets over them;
+    /// rebuilt after a change.
+    sorted: Option<Arc<Sorted>>,
+}
+
+/// The inbox in order, with its facets: what every query reads.
+pub struct Sorted {
+    pub rows: Vec<Arc<Row>>,
+    /// Every district of the inbox, sorted.
+    pub districts: Vec<String>,
+    /// Rows per state, in [`CaseState::ALL`] order.
+    pub states: Vec<(CaseState, usize)>,
 }
 
 impl RegionIndex {
@@ -255,10 +269,10 @@ impl RegionIndex {
         );
     }
 
-    /// Every row, longest-waiting first.
-    pub fn sorted(&mut self) -> &[Arc<Row>] {
+    /// Every row, longest-waiting first, with the facets.
+    pub fn sorted(&mut self) -> Arc<Sorted> {
         let rows = &self.rows;
-        self.sorted.get_or_insert_with(|| {
+        Arc::clone(self.sorted.get_or_insert_with(|| {
             let mut sorted: Vec<Arc<Row>> = rows.values().cloned().collect();
             // No last step (no date at all) sorts as "just now": last.
             sorted.sort_by(|a, b| {
@@ -267,8 +281,21 @@ impl RegionIndex {
                     .cmp(&key(b))
                     .then_with(|| a.summary.id.cmp(&b.summary.id))
             });
-            sorted
-        })
+            let districts: BTreeSet<&str> = sorted
+                .iter()
+                .filter_map(|r| r.summary.district.as_deref())
+                .collect();
+            let districts = districts.into_iter().map(str::to_owned).collect();
+            let states = CaseState::ALL
+                .iter()
+                .map(|s| (*s, sorted.iter().filter(|r| r.state == *s).count()))
+                .collect();
+            Arc::new(Sorted {
+                rows: sorted,
+                districts,
+                states,
+            })
+        }))
     }
 }
 
@@ -307,18 +334,17 @@ pub fn summarize(doc: &Document) -> Option<Summary> {
             .and_then(|t| t.get(..10))
             .map(str::to_owned)
     });
-    let strings = |key: &str| -> Vec<String> {
-        body.get(key)
-            .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let findings = body
+        .get("findings")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .filter_map(Finding::from_name)
+                .collect()
+        })
+        .unwrap_or_default();
     let indicators = body
         .get("indicators")
         .and_then(Value::as_object)
@@ -338,7 +364,7 @@ pub fn summarize(doc: &Document) -> Option<Summary> {
         submitted: text("status").as_deref() == Some("submitted"),
         inspector,
         visit_date,
-        sector: text("sector"),
+        sector: text("sector").as_deref().and_then(Sector::from_name),
         district_key: district.as_deref().map(query::fold),
         district,
         site_name,
@@ -347,18 +373,18 @@ pub fn summarize(doc: &Document) -> Option<Summary> {
             .get("people")
             .and_then(Value::as_array)
             .map_or(0, Vec::len),
-        findings: strings("findings"),
+        findings,
         indicators,
         search,
         id,
     })
 }
 
-fn seen_indicators(indicators: &Map<String, Value>) -> Vec<String> {
+fn seen_indicators(indicators: &Map<String, Value>) -> Vec<Indicator> {
     indicators
         .iter()
         .filter(|(_, o)| o.get("seen").and_then(Value::as_bool) == Some(true))
-        .map(|(name, _)| name.clone())
+        .filter_map(|(name, _)| Indicator::from_name(name))
         .collect()
 }
 
