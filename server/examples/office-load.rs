@@ -523,9 +523,9 @@ fn bench(store: &SledStore) {
         let mut since = 0;
         let mut docs = Vec::new();
         loop {
-            let Ok(page) = store.changes_now(&ChangesOptions {
+            let Ok(page) = store.changes_page_now(&ChangesOptions {
                 since,
-                limit: Some(2_000),
+                limit: Some(5_000),
                 style: ChangesStyle::MainOnly,
                 include_docs: true,
                 ..ChangesOptions::default()
@@ -557,6 +557,15 @@ fn bench(store: &SledStore) {
         floor_build.as_secs_f64() * 1e3,
         rows.len(),
         index.inspection_count()
+    );
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let memory: Vec<&str> = status
+        .lines()
+        .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+        .collect();
+    println!(
+        "memory of this process (store caches included): {}",
+        memory.join("  ")
     );
     let catch_up = median(5, || {
         let _ = index.catch_up(store);

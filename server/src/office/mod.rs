@@ -36,13 +36,13 @@ use chaski_shared::domain::{
 use chaski_shared::store::{ChangesOptions, ChangesStyle};
 use serde_json::{Map, Value};
 
-use crate::db::SledStore;
+use crate::db::{Databases, SledStore};
 
 pub use query::{InboxPage, InboxQuery};
 
 /// Changes read per step of a catch-up: bounds the memory a first build of a large region
 /// takes at once.
-const CATCH_UP_PAGE: usize = 2_000;
+const CATCH_UP_PAGE: usize = 5_000;
 
 /// Every region's index, made on first use.
 #[derive(Default)]
@@ -72,6 +72,37 @@ impl Inboxes {
         index.catch_up(store)?;
         Ok(read(&mut index))
     }
+}
+
+/// Builds the inbox index of every region database in the background (the blocking pool, one
+/// region after another), so that the office's first inbox after a restart does not wait for
+/// a 50,000-inspection build. A request that comes first simply builds it itself (the other
+/// then finds nothing new).
+pub fn warm_up(databases: &Databases, inboxes: &Arc<Inboxes>) {
+    let stores: Vec<SledStore> = databases
+        .list()
+        .iter()
+        .filter(|db| crate::regions::is_region_db(db))
+        .filter_map(|db| databases.get(db))
+        .collect();
+    if stores.is_empty() {
+        return;
+    }
+    let inboxes = Arc::clone(inboxes);
+    tokio::task::spawn_blocking(move || {
+        for store in stores {
+            let started = std::time::Instant::now();
+            match inboxes.with_current(&store, |index| index.inspection_count()) {
+                Ok(count) => tracing::info!(
+                    db = store.name(),
+                    inspections = count,
+                    ms = started.elapsed().as_millis() as u64,
+                    "office inbox index built"
+                ),
+                Err(err) => tracing::warn!(db = store.name(), %err, "office inbox index not built"),
+            }
+        }
+    });
 }
 
 /// A region's lock, recovered after a panic: a catch-up only changes the index through
@@ -111,7 +142,8 @@ pub struct Summary {
 /// One inbox row: the summary and the derived case.
 #[derive(Clone, Debug)]
 pub struct Row {
-    pub summary: Summary,
+    /// Shared with the index's own entry: one copy per inspection.
+    pub summary: Arc<Summary>,
     pub state: CaseState,
     pub last_step_at: Option<Timestamp>,
     /// `last_step_at` in UTC milliseconds (for sorting and waiting days).
@@ -119,7 +151,7 @@ pub struct Row {
 }
 
 struct Entry {
-    summary: Summary,
+    summary: Arc<Summary>,
     case: CaseInspection,
 }
 
@@ -172,7 +204,7 @@ impl RegionIndex {
         }
         let mut dirty: HashSet<String> = HashSet::new();
         loop {
-            let changes = store.changes_now(&ChangesOptions {
+            let changes = store.changes_page_now(&ChangesOptions {
                 since: self.seq,
                 limit: Some(CATCH_UP_PAGE),
                 style: ChangesStyle::MainOnly,
@@ -207,6 +239,7 @@ impl RegionIndex {
                 let id = doc.id.as_str().to_owned();
                 match (summarize(&doc), CaseInspection::from_document(&doc)) {
                     (Some(summary), Some(case)) => {
+                        let summary = Arc::new(summary);
                         self.inspections.insert(id.clone(), Entry { summary, case });
                     }
                     _ => {
@@ -261,7 +294,7 @@ impl RegionIndex {
         self.rows.insert(
             id.to_owned(),
             Arc::new(Row {
-                summary: entry.summary.clone(),
+                summary: Arc::clone(&entry.summary),
                 state: view.state,
                 last_step_at: view.last_step_at,
                 last_step_ms,
