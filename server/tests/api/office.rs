@@ -350,6 +350,20 @@ async fn an_inspection_and_its_events_may_come_together_and_replication_skips_ex
         batch.is_empty() || batch[0].get("error").is_none(),
         "{batch:?}"
     );
+    // The inbox counts it once its inspection arrives, whatever the order.
+    assert_eq!(office.inbox("state=reviewed").await["total"], 0);
+    let mut late = fixtures::inspection_json(3);
+    late["_rev"] = json!("1-0123456789abcdef0123456789abcdef");
+    let batch = office.bulk(&office.admin, MDD, json!([late]), false).await;
+    assert!(
+        batch.is_empty() || batch[0].get("error").is_none(),
+        "{batch:?}"
+    );
+    let reviewed = office.inbox("state=reviewed").await;
+    assert_eq!(
+        ids(&reviewed["rows"]),
+        vec![fixtures::inspection_id(3).as_str().to_owned()]
+    );
 }
 
 #[tokio::test]
@@ -553,6 +567,19 @@ async fn a_case_with_issues_corrected_and_resubmitted_shows_what_changed_since_t
         ])
     );
     assert_eq!(case["review_body_missing"], false);
+    // Once compacted, the reviewed body is gone: the page says so rather than guessing.
+    let (status, _) = office
+        .send(
+            &office.admin,
+            Method::POST,
+            &format!("/db/{MDD}/_compact"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let (_, compacted) = office.get(&office.supervisor, &case_path).await;
+    assert_eq!(compacted["changed_since_review"], json!([]));
+    assert_eq!(compacted["review_body_missing"], true);
 
     // Reviewed now; then the follow-up; the timeline is every event in time order.
     office
