@@ -616,3 +616,6 @@ fn diff_people(a: &[Value], b: &[Value], out: &mut Vec<String>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
