@@ -147,6 +147,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!("listening on http://{}", self.addr);
+        crate::office::warm_up(&self.state.databases, &self.state.office);
         let served =
             connections::serve(self.listener, self.router, self.connection_limits, shutdown).await;
         match self.state.storage.flush().await {

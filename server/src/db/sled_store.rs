@@ -895,6 +895,17 @@ impl SledStore {
 
     /// [`Store::changes`], synchronously.
     pub fn changes_now(&self, opts: &ChangesOptions) -> Result<Changes> {
+        self.changes_counted(opts, true)
+    }
+
+    /// [`changes_now`](Self::changes_now) for a reader that pages through everything (the
+    /// office index): `pending` is only 0 (done) or 1 (more), so a page stops at its limit
+    /// instead of counting every later row, which would make reading N rows quadratic.
+    pub fn changes_page_now(&self, opts: &ChangesOptions) -> Result<Changes> {
+        self.changes_counted(opts, false)
+    }
+
+    fn changes_counted(&self, opts: &ChangesOptions, count_pending: bool) -> Result<Changes> {
         // Rows above the visible sequence belong to a batch still being written.
         let upto = self.update_seq();
         let limit = opts.limit.unwrap_or(usize::MAX);
@@ -911,6 +922,9 @@ impl SledStore {
                 let (key, value) = item.map_err(sled_err)?;
                 if results.len() >= limit && opts.doc_ids.is_none() {
                     pending += 1;
+                    if !count_pending {
+                        break;
+                    }
                     continue;
                 }
                 let entry: SeqEntry = decode("changes entry", &value)?;
@@ -921,6 +935,9 @@ impl SledStore {
                 }
                 if results.len() >= limit {
                     pending += 1;
+                    if !count_pending {
+                        break;
+                    }
                     continue;
                 }
                 let seq = <[u8; 8]>::try_from(key.as_ref())

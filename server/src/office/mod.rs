@@ -23,23 +23,26 @@
 
 pub mod query;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chaski_shared::doc::Document;
 use chaski_shared::domain::case_event::{CaseEvent, CASE_EVENT_TYPE};
 use chaski_shared::domain::inspection::INSPECTION_TYPE;
-use chaski_shared::domain::{derive_case, CaseInspection, CaseState, Timestamp};
+use chaski_shared::domain::validate::Choice;
+use chaski_shared::domain::{
+    derive_case, CaseInspection, CaseState, Finding, Indicator, Sector, Timestamp,
+};
 use chaski_shared::store::{ChangesOptions, ChangesStyle};
 use serde_json::{Map, Value};
 
-use crate::db::SledStore;
+use crate::db::{Databases, SledStore};
 
 pub use query::{InboxPage, InboxQuery};
 
 /// Changes read per step of a catch-up: bounds the memory a first build of a large region
 /// takes at once.
-const CATCH_UP_PAGE: usize = 2_000;
+const CATCH_UP_PAGE: usize = 5_000;
 
 /// Every region's index, made on first use.
 #[derive(Default)]
@@ -71,6 +74,37 @@ impl Inboxes {
     }
 }
 
+/// Builds the inbox index of every region database in the background (the blocking pool, one
+/// region after another), so that the office's first inbox after a restart does not wait for
+/// a 50,000-inspection build. A request that comes first simply builds it itself (the other
+/// then finds nothing new).
+pub fn warm_up(databases: &Databases, inboxes: &Arc<Inboxes>) {
+    let stores: Vec<SledStore> = databases
+        .list()
+        .iter()
+        .filter(|db| crate::regions::is_region_db(db))
+        .filter_map(|db| databases.get(db))
+        .collect();
+    if stores.is_empty() {
+        return;
+    }
+    let inboxes = Arc::clone(inboxes);
+    tokio::task::spawn_blocking(move || {
+        for store in stores {
+            let started = std::time::Instant::now();
+            match inboxes.with_current(&store, |index| index.inspection_count()) {
+                Ok(count) => tracing::info!(
+                    db = store.name(),
+                    inspections = count,
+                    ms = started.elapsed().as_millis() as u64,
+                    "office inbox index built"
+                ),
+                Err(err) => tracing::warn!(db = store.name(), %err, "office inbox index not built"),
+            }
+        }
+    });
+}
+
 /// A region's lock, recovered after a panic: a catch-up only changes the index through
 /// whole-row assignments, and a half-applied page is simply applied again (rows are keyed by
 /// id) because `seq` moves only after a page is applied.
@@ -90,14 +124,15 @@ pub struct Summary {
     /// `YYYY-MM-DD` of the visit's start as the device wrote it (the local date), else of
     /// its creation.
     pub visit_date: Option<String>,
-    pub sector: Option<String>,
+    /// `None` also for a value this server does not know (a newer tablet's).
+    pub sector: Option<Sector>,
     pub district: Option<String>,
     pub site_name: Option<String>,
     pub code: String,
     pub people_found: usize,
-    pub findings: Vec<String>,
+    pub findings: Vec<Finding>,
     /// The indicators seen.
-    pub indicators: Vec<String>,
+    pub indicators: Vec<Indicator>,
     /// Site name and code folded for search ([`query::fold`]).
     pub search: String,
     /// District folded, for the district filter.
@@ -107,7 +142,8 @@ pub struct Summary {
 /// One inbox row: the summary and the derived case.
 #[derive(Clone, Debug)]
 pub struct Row {
-    pub summary: Summary,
+    /// Shared with the index's own entry: one copy per inspection.
+    pub summary: Arc<Summary>,
     pub state: CaseState,
     pub last_step_at: Option<Timestamp>,
     /// `last_step_at` in UTC milliseconds (for sorting and waiting days).
@@ -115,7 +151,7 @@ pub struct Row {
 }
 
 struct Entry {
-    summary: Summary,
+    summary: Arc<Summary>,
     case: CaseInspection,
 }
 
@@ -133,8 +169,18 @@ pub struct RegionIndex {
     event_owner: HashMap<String, String>,
     /// Rows of submitted inspections.
     rows: HashMap<String, Arc<Row>>,
-    /// `rows` longest-waiting first (oldest last step, then id); rebuilt after a change.
-    sorted: Option<Vec<Arc<Row>>>,
+    /// `rows` longest-waiting first (oldest last step, then id), and the facets over them;
+    /// rebuilt after a change.
+    sorted: Option<Arc<Sorted>>,
+}
+
+/// The inbox in order, with its facets: what every query reads.
+pub struct Sorted {
+    pub rows: Vec<Arc<Row>>,
+    /// Every district of the inbox, sorted.
+    pub districts: Vec<String>,
+    /// Rows per state, in [`CaseState::ALL`] order.
+    pub states: Vec<(CaseState, usize)>,
 }
 
 impl RegionIndex {
@@ -158,7 +204,7 @@ impl RegionIndex {
         }
         let mut dirty: HashSet<String> = HashSet::new();
         loop {
-            let changes = store.changes_now(&ChangesOptions {
+            let changes = store.changes_page_now(&ChangesOptions {
                 since: self.seq,
                 limit: Some(CATCH_UP_PAGE),
                 style: ChangesStyle::MainOnly,
@@ -193,6 +239,7 @@ impl RegionIndex {
                 let id = doc.id.as_str().to_owned();
                 match (summarize(&doc), CaseInspection::from_document(&doc)) {
                     (Some(summary), Some(case)) => {
+                        let summary = Arc::new(summary);
                         self.inspections.insert(id.clone(), Entry { summary, case });
                     }
                     _ => {
@@ -247,7 +294,7 @@ impl RegionIndex {
         self.rows.insert(
             id.to_owned(),
             Arc::new(Row {
-                summary: entry.summary.clone(),
+                summary: Arc::clone(&entry.summary),
                 state: view.state,
                 last_step_at: view.last_step_at,
                 last_step_ms,
@@ -255,10 +302,10 @@ impl RegionIndex {
         );
     }
 
-    /// Every row, longest-waiting first.
-    pub fn sorted(&mut self) -> &[Arc<Row>] {
+    /// Every row, longest-waiting first, with the facets.
+    pub fn sorted(&mut self) -> Arc<Sorted> {
         let rows = &self.rows;
-        self.sorted.get_or_insert_with(|| {
+        Arc::clone(self.sorted.get_or_insert_with(|| {
             let mut sorted: Vec<Arc<Row>> = rows.values().cloned().collect();
             // No last step (no date at all) sorts as "just now": last.
             sorted.sort_by(|a, b| {
@@ -267,8 +314,21 @@ impl RegionIndex {
                     .cmp(&key(b))
                     .then_with(|| a.summary.id.cmp(&b.summary.id))
             });
-            sorted
-        })
+            let districts: BTreeSet<&str> = sorted
+                .iter()
+                .filter_map(|r| r.summary.district.as_deref())
+                .collect();
+            let districts = districts.into_iter().map(str::to_owned).collect();
+            let states = CaseState::ALL
+                .iter()
+                .map(|s| (*s, sorted.iter().filter(|r| r.state == *s).count()))
+                .collect();
+            Arc::new(Sorted {
+                rows: sorted,
+                districts,
+                states,
+            })
+        }))
     }
 }
 
@@ -307,18 +367,17 @@ pub fn summarize(doc: &Document) -> Option<Summary> {
             .and_then(|t| t.get(..10))
             .map(str::to_owned)
     });
-    let strings = |key: &str| -> Vec<String> {
-        body.get(key)
-            .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let findings = body
+        .get("findings")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .filter_map(Finding::from_name)
+                .collect()
+        })
+        .unwrap_or_default();
     let indicators = body
         .get("indicators")
         .and_then(Value::as_object)
@@ -338,7 +397,7 @@ pub fn summarize(doc: &Document) -> Option<Summary> {
         submitted: text("status").as_deref() == Some("submitted"),
         inspector,
         visit_date,
-        sector: text("sector"),
+        sector: text("sector").as_deref().and_then(Sector::from_name),
         district_key: district.as_deref().map(query::fold),
         district,
         site_name,
@@ -347,18 +406,18 @@ pub fn summarize(doc: &Document) -> Option<Summary> {
             .get("people")
             .and_then(Value::as_array)
             .map_or(0, Vec::len),
-        findings: strings("findings"),
+        findings,
         indicators,
         search,
         id,
     })
 }
 
-fn seen_indicators(indicators: &Map<String, Value>) -> Vec<String> {
+fn seen_indicators(indicators: &Map<String, Value>) -> Vec<Indicator> {
     indicators
         .iter()
         .filter(|(_, o)| o.get("seen").and_then(Value::as_bool) == Some(true))
-        .map(|(name, _)| name.clone())
+        .filter_map(|(name, _)| Indicator::from_name(name))
         .collect()
 }
 

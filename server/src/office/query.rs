@@ -2,13 +2,12 @@
 //! parameter), then a filter over the region's sorted rows, a page and the facets.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use chaski_shared::domain::validate::Choice;
 use chaski_shared::domain::{CaseState, Finding, Indicator, Sector, Timestamp};
 use serde::Serialize;
 
-use super::Row;
+use super::{Row, Sorted};
 
 /// Most rows per page.
 pub const MAX_LIMIT: usize = 200;
@@ -183,21 +182,10 @@ impl InboxQuery {
     pub fn matches(&self, row: &Row) -> bool {
         let s = &row.summary;
         (self.states.is_empty() || self.states.contains(&row.state))
-            && (self.sectors.is_empty()
-                || s.sector
-                    .as_deref()
-                    .and_then(Sector::from_name)
-                    .is_some_and(|x| self.sectors.contains(&x)))
-            && (self.findings.is_empty()
-                || s.findings
-                    .iter()
-                    .filter_map(|f| Finding::from_name(f))
-                    .any(|f| self.findings.contains(&f)))
+            && (self.sectors.is_empty() || s.sector.is_some_and(|x| self.sectors.contains(&x)))
+            && (self.findings.is_empty() || s.findings.iter().any(|f| self.findings.contains(f)))
             && (self.indicators.is_empty()
-                || s.indicators
-                    .iter()
-                    .filter_map(|i| Indicator::from_name(i))
-                    .any(|i| self.indicators.contains(&i)))
+                || s.indicators.iter().any(|i| self.indicators.contains(i)))
             && (self.districts.is_empty()
                 || s.district_key
                     .as_ref()
@@ -216,17 +204,11 @@ impl InboxQuery {
                 .is_none_or(|q| s.search.contains(q.as_str()))
     }
 
-    /// The page of `sorted` (longest-waiting first) this query asks for, at `now_ms`.
-    pub fn run(&self, sorted: &[Arc<Row>], now_ms: i64) -> InboxPage {
+    /// The page of the inbox (longest-waiting first) this query asks for, at `now_ms`.
+    pub fn run(&self, inbox: &Sorted, now_ms: i64) -> InboxPage {
         let mut total = 0usize;
         let mut rows = Vec::new();
-        let mut districts = BTreeSet::new();
-        let mut states: BTreeMap<CaseState, usize> = BTreeMap::new();
-        for row in sorted {
-            if let Some(d) = &row.summary.district {
-                districts.insert(d.clone());
-            }
-            *states.entry(row.state).or_default() += 1;
+        for row in &inbox.rows {
             if !self.matches(row) {
                 continue;
             }
@@ -240,10 +222,11 @@ impl InboxQuery {
             offset: self.offset,
             rows,
             facets: Facets {
-                districts: districts.into_iter().collect(),
-                states: CaseState::ALL
+                districts: inbox.districts.clone(),
+                states: inbox
+                    .states
                     .iter()
-                    .map(|s| (s.name(), states.get(s).copied().unwrap_or(0)))
+                    .map(|(state, n)| (state.name(), *n))
                     .collect(),
             },
         }
@@ -277,7 +260,7 @@ pub struct InboxRow {
     pub state: CaseState,
     pub inspector: Option<String>,
     pub visit_date: Option<String>,
-    pub sector: Option<String>,
+    pub sector: Option<Sector>,
     pub district: Option<String>,
     pub site_name: Option<String>,
     pub code: String,
@@ -285,8 +268,8 @@ pub struct InboxRow {
     /// Whole days since the last step (0 when it has none).
     pub waiting_days: i64,
     pub last_step_at: Option<String>,
-    pub findings: Vec<String>,
-    pub indicators: Vec<String>,
+    pub findings: Vec<Finding>,
+    pub indicators: Vec<Indicator>,
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -300,7 +283,7 @@ impl InboxRow {
             state: row.state,
             inspector: s.inspector.clone(),
             visit_date: s.visit_date.clone(),
-            sector: s.sector.clone(),
+            sector: s.sector,
             district: s.district.clone(),
             site_name: s.site_name.clone(),
             code: s.code.clone(),

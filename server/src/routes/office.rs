@@ -73,7 +73,7 @@ async fn inbox(
     let inboxes = state.office.clone();
     let now = now_ms();
     let page = store
-        .blocking(move |s| inboxes.with_current(s, |index| query.run(index.sorted(), now)))
+        .blocking(move |s| inboxes.with_current(s, |index| query.run(&index.sorted(), now)))
         .await?;
     Ok(Json(page))
 }

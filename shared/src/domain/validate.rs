@@ -334,6 +334,18 @@ macro_rules! choice {
             }
         }
 
+        /// Parses a JSON name (a query parameter, say); the error lists the names allowed.
+        impl ::std::str::FromStr for $ty {
+            type Err = $crate::domain::validate::ErrorCode;
+            fn from_str(name: &str) -> Result<Self, Self::Err> {
+                <$ty as $crate::domain::validate::Choice>::from_name(name).ok_or(
+                    $crate::domain::validate::ErrorCode::NotInList {
+                        allowed: <$ty as $crate::domain::validate::Choice>::NAMES,
+                    },
+                )
+            }
+        }
+
         impl ::std::fmt::Display for $ty {
             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str($crate::domain::validate::Choice::name(*self))
