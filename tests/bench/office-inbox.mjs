@@ -13,11 +13,12 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, addUser, newBrowser, signIn, startServer } from '../e2e/harness.mjs';
+import { ROOT, newBrowser, signIn, startServer } from '../e2e/harness.mjs';
 
 const COUNT = Number(process.argv[2] ?? 50_000);
 const DB = 'madre-de-dios';
-const SUPERVISOR = { name: 'sara.supervisora', password: 'oficina puerto maldonado 77', role: 'supervisor', regions: [DB] };
+// The loader creates this supervisor of the region (see server/examples/office-load.rs).
+const SUPERVISOR = { name: `supervisora.${DB}`, password: 'Chaski office benchmark 2026!' };
 const RUNS = 7;
 
 function run(cmd, args, opts = {}) {
@@ -37,8 +38,7 @@ if (!existsSync(marker)) {
   mkdirSync(dataDir, { recursive: true });
   const started = Date.now();
   run('cargo', ['run', '--release', '-p', 'chaski-server', '--example', 'office-load', '--',
-    '--data-dir', dataDir, '--db', DB, '--inspections', String(COUNT)]);
-  addUser(dataDir, SUPERVISOR);
+    '--data', dataDir, '--db', DB, '--inspections', String(COUNT)]);
   writeFileSync(marker, `${COUNT} inspections loaded in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }
 console.log(`data: ${readFileSync(marker, 'utf8').trim()} (${dataDir})`);
