@@ -303,15 +303,20 @@ pub fn EventForm(action: &'static Action, ctx: CaseCtx, on_saved: Callback<()>) 
         busy.set(true);
         spawn_local(async move {
             let json = doc.to_json();
+            // `try_`: the case may have been left meanwhile.
             match api::put_doc(&s.token, &ctx.db, id.as_str(), &json).await {
                 Ok(()) => {
-                    values.set(Map::new());
-                    on_saved.run(());
+                    values.try_set(Map::new());
+                    on_saved.try_run(());
                 }
-                Err(ApiError::Server(reason)) => refused.set(Some(reason)),
-                Err(e) => refused.set(Some(format!("{e:?}"))),
+                Err(ApiError::Server(reason)) => {
+                    refused.try_set(Some(reason));
+                }
+                Err(e) => {
+                    refused.try_set(Some(format!("{e:?}")));
+                }
             }
-            busy.set(false);
+            busy.try_set(false);
         });
     };
 

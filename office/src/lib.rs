@@ -65,9 +65,12 @@ pub fn App() -> impl IntoView {
         <Router>
             <OfficeHeader />
             <main id="main" class="page office" tabindex="-1">
-                <Routes fallback=gate(|| view! { <Inbox /> }.into_any())>
+                // The gate is a reactive child, so signing in (or out, or a changed profile)
+                // redraws the page under its own owner; the inbox is the fallback, for
+                // `/office` and `/office/` alike.
+                <Routes fallback=move || view! { {gate(|| view! { <Inbox /> }.into_any())} }>
                     <Route path=path!("/office/case/:id")
-                        view=gate(|| view! { <CasePage /> }.into_any()) />
+                        view=move || view! { {gate(|| view! { <CasePage /> }.into_any())} } />
                 </Routes>
             </main>
         </Router>

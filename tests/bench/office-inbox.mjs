@@ -13,7 +13,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, newBrowser, signIn, startServer } from '../e2e/harness.mjs';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+// The release server, unless told otherwise (set before the harness reads it).
+process.env.CHASKI_BIN ??= join(ROOT, 'target', 'release', 'chaski');
+const { newBrowser, signIn, startServer } = await import('../e2e/harness.mjs');
 
 const COUNT = Number(process.argv[2] ?? 50_000);
 const DB = 'madre-de-dios';
@@ -33,7 +37,6 @@ const fmt = (ms) => `${ms.toFixed(1)} ms`.padStart(10);
 const dataDir = join(ROOT, 'target', 'bench', `office-${COUNT}`);
 const marker = join(dataDir, '.loaded');
 run('cargo', ['build', '--release', '-p', 'chaski-server', '--bin', 'chaski']);
-process.env.CHASKI_BIN ??= join(ROOT, 'target', 'release', 'chaski');
 if (!existsSync(marker)) {
   mkdirSync(dataDir, { recursive: true });
   const started = Date.now();
@@ -125,7 +128,10 @@ try {
   for (const r of rows) console.log(`${r.name.padEnd(28)}${fmt(r.ui)} ${fmt(r.raw)}  ${r.count}`);
   console.log('\n"in the app": from the control changing (or navigation start, for the open) to the next');
   console.log('frame after the answer is drawn; "raw fetch": the same API call, fetched and parsed, nothing drawn.');
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
 } finally {
-  await browser.close();
+  await browser.close().catch((e) => { console.error(e.message); process.exitCode = 1; });
   await server.stop();
 }

@@ -211,7 +211,7 @@ fn Row(summary: Summary) -> impl IntoView {
     let s = summary.clone();
     let state = Memo::new(move |_| sync.state_of(&s));
     let s = summary.clone();
-    let case = Memo::new(move |_| records.case_for(&s).map(|c| c.state));
+    let case = move || records.case_for(&s).map(|c| c.state);
     let href = format!("/inspections/{}", summary.id);
     let site = if summary.site.trim().is_empty() {
         None
@@ -247,7 +247,7 @@ fn Row(summary: Summary) -> impl IntoView {
                 </span>
                 <span class="row-side">
                     <span class="badge status" data-status=status.name()>{move || i18n.l(status)}</span>
-                    {move || case.get().map(|c| view! {
+                    {move || case().map(|c| view! {
                         <span class="badge case-state" data-case-state=c.name()>{move || i18n.l(c)}</span>
                     })}
                     <span class="badge sync" data-sync-state=move || state.get().code()>

@@ -413,7 +413,7 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
     provide_context(form);
 
     // The office's "has issues" note, from the events sync brought (offline too).
-    let case_id = id.clone();
+    let case_id = StoredValue::new(id.clone());
     let title = move || {
         let site = editor.body.with(|b| {
             b.get("site_name")
@@ -454,12 +454,11 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
         editor.save_now();
     };
 
-    let issue = Memo::new(move |_| {
+    let issue = move || {
         case_id
-            .as_deref()
-            .and_then(|id| records.case_of(id))
+            .with_value(|id| id.as_deref().and_then(|id| records.case_of(id)))
             .and_then(|case| case.open_issues)
-    });
+    };
     // Reopens a submitted record for correction (as "edit" does, without asking twice: the
     // office asked for it).
     let reopen = move |_| {
@@ -473,7 +472,7 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
 
     let form_view = move || {
         view! {
-            {move || issue.get().map(|note| {
+            {move || issue().map(|note| {
                 let at = note.at.as_str().get(..16).unwrap_or_default().replace('T', " ");
                 let by = note.by.clone();
                 view! {

@@ -12,9 +12,7 @@ pub const OFFICE_URL: &str = "/office/";
 #[component]
 pub fn OfficeAccount() -> impl IntoView {
     // Replace, not push: "back" from the office must not land here and bounce again.
-    Effect::new(move |_| {
-        let _ = window().location().replace(OFFICE_URL);
-    });
+    let _ = window().location().replace(OFFICE_URL);
     view! {
         <h1>{tr(Msg::OfficeTitle)}</h1>
         <p id="office-account" class="lead">{tr(Msg::OfficeAccount)}</p>

@@ -50,16 +50,19 @@ pub fn Inbox() -> impl IntoView {
             if asked.try_get_value() != Some(ticket) {
                 return;
             }
+            // `try_`: the page may have been left (or redrawn by a session change) meanwhile.
             match answer {
                 Ok(page) => {
                     if !page.facets.districts.is_empty() {
-                        districts.set(page.facets.districts.clone());
+                        districts.try_set(page.facets.districts.clone());
                     }
-                    load.set(Load::Ready(page));
+                    load.try_set(Load::Ready(page));
                 }
-                Err(e) => load.set(Load::Failed(format!("{e:?}"))),
+                Err(e) => {
+                    load.try_set(Load::Failed(format!("{e:?}")));
+                }
             }
-            generation.update(|g| *g += 1);
+            generation.try_update(|g| *g += 1);
         });
     });
 
