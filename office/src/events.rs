@@ -177,6 +177,9 @@ pub const ACTIONS: &[Action] = &[
 const REFERRAL_UPDATES: [(&str, &str, &str); 3] =
     [REFERRAL_STATUS[1], REFERRAL_STATUS[2], REFERRAL_STATUS[3]];
 
+/// An event offered in a list: `(id, code named from a table, the rest of its name)`.
+pub type Named = (String, &'static str, String);
+
 /// What the forms need to know about the case.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CaseCtx {
@@ -184,10 +187,10 @@ pub struct CaseCtx {
     pub inspection_id: String,
     pub inspection_rev: Option<String>,
     pub people: Vec<String>,
-    /// `(event id, how to name it)` of each referral.
-    pub referrals: Vec<(String, String)>,
-    /// `(event id, how to name it)` of every event.
-    pub events: Vec<(String, String)>,
+    /// Each referral: its event id, its service's code and the rest of its name (people, date).
+    pub referrals: Vec<Named>,
+    /// Every event: its id, its kind's code and the rest of its name (who, when).
+    pub events: Vec<Named>,
 }
 
 /// The event body an action's values make, with what every event carries.
@@ -411,11 +414,17 @@ pub fn EventForm(action: &'static Action, ctx: CaseCtx, on_saved: Callback<()>) 
                 let from = field.input;
                 view! {
                     <select id=id.clone() on:change=move |ev| set_text(event_target_value(&ev))>
-                        {move || ctx.with_value(|c| options(if from == Input::Referral {
-                            c.referrals.clone()
-                        } else {
-                            c.events.clone()
-                        }))}
+                        {move || {
+                            let en = i18n.lang() == Lang::En;
+                            let (list, table) = ctx.with_value(|c| if from == Input::Referral {
+                                (c.referrals.clone(), SERVICES)
+                            } else {
+                                (c.events.clone(), KINDS)
+                            });
+                            options(list.into_iter().map(|(id, code, rest)| {
+                                (id, format!("{} · {rest}", code_label(table, code, en)))
+                            }).collect())
+                        }}
                     </select>
                 }
                 .into_any()

@@ -56,7 +56,6 @@ fn loaded(db: &str, answer: api::CaseAnswer) -> Result<Loaded, String> {
     }
     let case = CaseInspection::from_document(&inspection);
     let view = derive_case(case.as_ref(), &events);
-    let en = false;
     let ctx = CaseCtx {
         db: db.to_string(),
         inspection_id: inspection.id.as_str().to_string(),
@@ -76,12 +75,8 @@ fn loaded(db: &str, answer: api::CaseAnswer) -> Result<Loaded, String> {
                 let people: Vec<&str> = r.people.iter().map(|p| p.as_str()).collect();
                 (
                     r.id.as_str().to_string(),
-                    format!(
-                        "{} · {} · {}",
-                        code_label(SERVICES, r.service.name(), en),
-                        people.join(", "),
-                        short(r.at.as_str())
-                    ),
+                    r.service.name(),
+                    format!("{} · {}", people.join(", "), short(r.at.as_str())),
                 )
             })
             .collect(),
@@ -91,12 +86,8 @@ fn loaded(db: &str, answer: api::CaseAnswer) -> Result<Loaded, String> {
             .map(|t| {
                 (
                     t.id.as_str().to_string(),
-                    format!(
-                        "{} · {} · {}",
-                        code_label(KINDS, t.kind.name(), en),
-                        t.by,
-                        short(t.at.as_str())
-                    ),
+                    t.kind.name(),
+                    format!("{} · {}", t.by, short(t.at.as_str())),
                 )
             })
             .collect(),
