@@ -647,3 +647,34 @@ async fn a_case_with_issues_corrected_and_resubmitted_shows_what_changed_since_t
     assert_eq!(case["changed_since_review"], json!([]));
     assert_eq!(office.inbox("state=closed").await["total"], 1);
 }
+
+#[tokio::test]
+async fn inbox_requests_during_writes_all_answer_and_the_next_one_sees_every_write() {
+    let office = Office::start().await;
+    let writes = async {
+        for batch in 0..3u64 {
+            let docs: Vec<Value> = (0..20)
+                .map(|i| fixtures::inspection_json(batch * 20 + i))
+                .collect();
+            let results = office.bulk(&office.inspector, MDD, json!(docs), true).await;
+            assert!(results.iter().all(|r| r["ok"] == true), "{results:?}");
+        }
+    };
+    let reads = futures::future::join_all((0..8).map(|i| {
+        let query = format!("limit={}", i * 10);
+        let office = &office;
+        async move {
+            let (status, page) = office
+                .get(
+                    &office.supervisor,
+                    &format!("/api/office/{MDD}/inbox?{query}"),
+                )
+                .await;
+            assert_eq!(status, 200, "{page}");
+            page["total"].as_u64().unwrap_or(u64::MAX)
+        }
+    }));
+    let ((), totals) = tokio::join!(writes, reads);
+    assert!(totals.iter().all(|t| *t <= 60), "{totals:?}");
+    assert_eq!(office.inbox("limit=0").await["total"], 60);
+}
