@@ -1181,7 +1181,10 @@ pub fn error_text(code: &ErrorCode, lang: Lang) -> String {
         ErrorCode::BadFormat { expected } => match expected {
             Format::Rfc3339 => pick("Fecha y hora no válidas.", "Invalid date and time."),
             Format::PersonCode => pick("Use un código como P-001.", "Use a code like P-001."),
-            Format::UitAmount => pick("Un monto en UIT con hasta dos decimales, como 2.25.", "An amount of UIT with at most two decimals, like 2.25."),
+            Format::UitAmount => pick(
+                "Un monto en UIT con hasta dos decimales, como 2.25.",
+                "An amount of UIT with at most two decimals, like 2.25.",
+            ),
             _ => pick("Formato no válido.", "Invalid format."),
         },
         ErrorCode::Duplicate => pick("Está repetido.", "Listed twice."),

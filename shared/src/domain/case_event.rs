@@ -518,15 +518,13 @@ impl CaseEvent {
     /// The body to store (`type`, `inspection`, `kind` and the kind's fields).
     pub fn to_body(&self) -> Map<String, Value> {
         let mut m = Map::new();
-        let mut put = |k: &str, v: Value| {
-            m.insert(k.to_string(), v);
-        };
-        put("type", CASE_EVENT_TYPE.into());
-        put("inspection", self.inspection_id.as_str().into());
-        put("kind", self.detail.kind().name().into());
-        put("at", self.at.as_str().into());
-        put("by", self.by.clone().into());
+        m.insert("type".into(), CASE_EVENT_TYPE.into());
+        m.insert("inspection".into(), self.inspection_id.as_str().into());
+        m.insert("kind".into(), self.detail.kind().name().into());
+        m.insert("at".into(), self.at.as_str().into());
+        m.insert("by".into(), self.by.clone().into());
         let opt_text = |v: &Option<String>| v.as_ref().map(|s| Value::from(s.as_str()));
+        // Optional fields are left out rather than written as null.
         let put_opt = |m: &mut Map<String, Value>, k: &str, v: Option<Value>| {
             if let Some(v) = v {
                 m.insert(k.to_string(), v);

@@ -16,7 +16,10 @@
 //!   - on the inspection's current revision (or when the inspection is not known here) →
 //!     [`CaseState::Reviewed`] or [`CaseState::HasIssues`];
 //!   - on an older revision, and the inspection is submitted → [`CaseState::Resubmitted`]
-//!     (the inspector corrected it and sent it again: review it again);
+//!     (the inspector corrected it and sent it again: review it again). "Older" means the
+//!     revision at hand differs and its generation is not lower: a replica still holding an
+//!     earlier revision than the one reviewed (it has not pulled it yet) shows the event's own
+//!     state; a revision unknown (`rev: None`) never counts as newer;
 //!   - on an older revision, and the inspection is a draft again (reopened on the tablet) →
 //!     still the event's own state: the inspector is answering the note.
 //!
@@ -250,6 +253,16 @@ pub struct TimelineEntry {
     pub superseded_by: Vec<DocId>,
 }
 
+/// The valid case events among `docs`, for [`derive_case`]: deletions, other types and events
+/// that fail validation are skipped (the server refuses those; a replica may still hold one
+/// written before a rule existed, and one bad event must not hide the whole case).
+pub fn parse_events<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Vec<CaseEvent> {
+    docs.into_iter()
+        .filter(|d| !d.deleted)
+        .filter_map(|d| CaseEvent::from_document(d).ok())
+        .collect()
+}
+
 /// (`at`, `_id`): the order of "latest" everywhere in this module.
 fn by_time(a: &CaseEvent, b: &CaseEvent) -> Ordering {
     a.at.cmp(&b.at)
@@ -328,8 +341,13 @@ pub fn derive_case(inspection: Option<&CaseInspection>, events: &[CaseEvent]) ->
             } else {
                 CaseState::HasIssues
             };
+            // Resubmitted only when this replica holds a later revision than the one reviewed:
+            // a tablet that has not yet pulled the reviewed revision is behind, not resubmitted.
+            let later = |current: &RevId| {
+                current != inspection_rev && current.generation() >= inspection_rev.generation()
+            };
             let state = match inspection {
-                Some(i) if i.submitted && i.rev.as_ref() != Some(inspection_rev) => {
+                Some(i) if i.submitted && i.rev.as_ref().is_some_and(later) => {
                     CaseState::Resubmitted
                 }
                 _ => own,

@@ -108,6 +108,17 @@ fn a_record_submitted_again_after_a_review_is_resubmitted() {
 }
 
 #[test]
+fn a_replica_that_has_not_pulled_the_reviewed_revision_is_not_resubmitted() {
+    let behind = inspection(REVIEWED_REV, true);
+    let view = derive_case(
+        Some(&behind),
+        &[ev(fixtures::has_issues_json(1, 1, NEWER_REV, "Fix it."))],
+    );
+    assert_eq!(view.state, CaseState::HasIssues);
+    assert!(view.open_issues.is_some());
+}
+
+#[test]
 fn a_record_reopened_as_a_draft_still_has_its_issues_while_the_inspector_corrects_it() {
     let draft = inspection(NEWER_REV, false);
     let view = derive_case(
@@ -433,6 +444,19 @@ fn case_states_parse_from_their_wire_names() {
         "lost".parse::<CaseState>(),
         Err(crate::domain::ErrorCode::NotInList { .. })
     ));
+}
+
+#[test]
+fn parse_events_keeps_the_valid_events_only() {
+    let good = fixtures::doc(fixtures::reviewed_json(1, 1, REVIEWED_REV));
+    let mut bad = fixtures::reviewed_json(1, 2, REVIEWED_REV);
+    bad["inspection_rev"] = json!("nope");
+    let bad = fixtures::doc(bad);
+    let inspection = fixtures::doc(fixtures::inspection_json(1));
+    let gone = fixtures::doc(json!({"_id": event_id(1, 3).as_str(), "_deleted": true}));
+    let events = parse_events([&good, &bad, &inspection, &gone]);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].id, good.id);
 }
 
 #[test]
