@@ -23,26 +23,25 @@
 
 pub mod query;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chaski_shared::doc::Document;
-use chaski_shared::domain::case_event::{CaseEvent, CASE_EVENT_TYPE};
+use chaski_shared::doc::{DocId, Document};
+use chaski_shared::domain::case_event::CaseEvent;
 use chaski_shared::domain::inspection::INSPECTION_TYPE;
+use chaski_shared::domain::time::{EVENT_PREFIX, INSPECTION_PREFIX};
 use chaski_shared::domain::validate::Choice;
 use chaski_shared::domain::{
-    derive_case, CaseInspection, CaseState, Finding, Indicator, Sector, Timestamp,
+    derive_case, CaseInspection, CaseState, Finding, Indicator, PersonCode, Sector, Timestamp,
 };
-use chaski_shared::store::{ChangesOptions, ChangesStyle};
+use chaski_shared::rev::RevId;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::db::{Databases, SledStore};
 
 pub use query::{InboxPage, InboxQuery};
-
-/// Changes read per step of a catch-up: bounds the memory a first build of a large region
-/// takes at once.
-const CATCH_UP_PAGE: usize = 5_000;
 
 /// Every region's index, made on first use.
 #[derive(Default)]
@@ -203,27 +202,13 @@ impl RegionIndex {
             };
         }
         let mut dirty: HashSet<String> = HashSet::new();
-        loop {
-            let changes = store.changes_page_now(&ChangesOptions {
-                since: self.seq,
-                limit: Some(CATCH_UP_PAGE),
-                style: ChangesStyle::MainOnly,
-                include_docs: true,
-                ..ChangesOptions::default()
-            })?;
-            let done = changes.pending == 0;
-            for row in changes.results {
-                let id = row.id.as_str().to_owned();
-                match row.doc {
-                    Some(doc) if !row.deleted => self.apply(doc, &mut dirty),
-                    _ => self.remove(&id, &mut dirty),
-                }
+        let (reached, _) = store.scan_changes_raw(self.seq, usize::MAX, |change| {
+            match (change.deleted, change.body) {
+                (false, Some(body)) => self.apply(change.id, change.rev, body, &mut dirty),
+                _ => self.remove(change.id, &mut dirty),
             }
-            self.seq = changes.last_seq;
-            if done {
-                break;
-            }
-        }
+        })?;
+        self.seq = reached;
         if !dirty.is_empty() {
             for id in dirty {
                 self.derive(&id);
@@ -233,36 +218,34 @@ impl RegionIndex {
         Ok(())
     }
 
-    fn apply(&mut self, doc: Document, dirty: &mut HashSet<String>) {
-        match doc.body.get("type").and_then(Value::as_str) {
-            Some(INSPECTION_TYPE) => {
-                let id = doc.id.as_str().to_owned();
-                match (summarize(&doc), CaseInspection::from_document(&doc)) {
-                    (Some(summary), Some(case)) => {
-                        let summary = Arc::new(summary);
-                        self.inspections.insert(id.clone(), Entry { summary, case });
-                    }
-                    _ => {
-                        self.inspections.remove(&id);
-                    }
+    /// Indexes the winning revision of `id`, from its stored bytes.
+    fn apply(&mut self, id: &str, rev: Option<&RevId>, stored: &[u8], dirty: &mut HashSet<String>) {
+        if id.starts_with(INSPECTION_PREFIX) {
+            // A change of type (an inspection id holding something else) drops the entry.
+            match read_inspection(id, rev, stored) {
+                Some((summary, case)) => {
+                    let summary = Arc::new(summary);
+                    self.inspections
+                        .insert(id.to_owned(), Entry { summary, case });
                 }
-                dirty.insert(id);
+                None => {
+                    self.inspections.remove(id);
+                }
             }
-            Some(CASE_EVENT_TYPE) => {
-                let Ok(event) = CaseEvent::from_document(&doc) else {
-                    // Stored before today's rules (or by a newer server): not counted.
-                    return;
-                };
-                let owner = event.inspection_id.as_str().to_owned();
-                let id = doc.id.as_str().to_owned();
-                self.events
-                    .entry(owner.clone())
-                    .or_default()
-                    .insert(id.clone(), event);
-                self.event_owner.insert(id, owner.clone());
-                dirty.insert(owner);
-            }
-            _ => {}
+            dirty.insert(id.to_owned());
+        } else if id.starts_with(EVENT_PREFIX) {
+            let Some(event) = read_event(id, stored) else {
+                // Stored before today's rules (or by a newer server): not counted.
+                self.remove(id, dirty);
+                return;
+            };
+            let owner = event.inspection_id.as_str().to_owned();
+            self.events
+                .entry(owner.clone())
+                .or_default()
+                .insert(id.to_owned(), event);
+            self.event_owner.insert(id.to_owned(), owner.clone());
+            dirty.insert(owner);
         }
     }
 
@@ -332,93 +315,159 @@ impl RegionIndex {
     }
 }
 
-/// The inbox summary of an inspection document; `None` when it is not one.
-pub fn summarize(doc: &Document) -> Option<Summary> {
-    let body = &doc.body;
-    if body.get("type").and_then(Value::as_str) != Some(INSPECTION_TYPE) {
+/// A stored revision (`StoredRev`), reading only its body.
+#[derive(Deserialize)]
+struct Stored<T> {
+    body: T,
+}
+
+/// The fields of an inspection the inbox needs; every other field is skipped unread, so a
+/// 50,000-inspection build allocates little. Borrowed where the JSON allows.
+#[derive(Deserialize)]
+struct InspectionFields<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    site_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sector: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    district: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    created_by: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    visit_start: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    created_at: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    updated_at: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    team: Vec<Member<'a>>,
+    #[serde(default, borrow)]
+    people: Vec<Person<'a>>,
+    #[serde(default, borrow)]
+    findings: Vec<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    indicators: BTreeMap<Cow<'a, str>, Seen>,
+}
+
+#[derive(Deserialize)]
+struct Member<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Person<'a> {
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Seen {
+    seen: Option<bool>,
+}
+
+/// The inbox summary and the case input of inspection `id` from its stored bytes; `None` when
+/// it is not an inspection (or not one this server can read: every inspection in a region
+/// database passed validation, so that is a document written outside the rules).
+fn read_inspection(
+    id: &str,
+    rev: Option<&RevId>,
+    stored: &[u8],
+) -> Option<(Summary, CaseInspection)> {
+    let fields = match serde_json::from_slice::<Stored<InspectionFields<'_>>>(stored) {
+        Ok(stored) => stored.body,
+        Err(err) => {
+            tracing::warn!(id, %err, "office index: an inspection it cannot read is left out");
+            return None;
+        }
+    };
+    if fields.kind.as_deref() != Some(INSPECTION_TYPE) {
         return None;
     }
-    let text = |key: &str| {
-        body.get(key)
-            .and_then(Value::as_str)
+    let text = |value: &Option<Cow<'_, str>>| {
+        value
+            .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .map(str::to_owned)
     };
-    let id = doc.id.as_str().to_owned();
-    let code = text("code").unwrap_or_else(|| short_code(&id));
-    let site_name = text("site_name");
-    let district = text("district");
-    let inspector = text("created_by").or_else(|| {
-        body.get("team")
-            .and_then(Value::as_array)
-            .and_then(|team| team.first())
-            .and_then(|m| {
-                m.get("name")
-                    .or_else(|| m.get("id"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
+    let code = text(&fields.code).unwrap_or_else(|| short_code(id));
+    let site_name = text(&fields.site_name);
+    let district = text(&fields.district);
+    let inspector = text(&fields.created_by).or_else(|| {
+        fields
+            .team
+            .first()
+            .and_then(|m| text(&m.name).or_else(|| text(&m.id)))
     });
-    let visit_date = ["visit_start", "created_at"].iter().find_map(|key| {
-        body.get(*key)
-            .and_then(Value::as_str)
-            .filter(|t| Timestamp::parse(t).is_some())
-            .and_then(|t| t.get(..10))
-            .map(str::to_owned)
-    });
-    let findings = body
-        .get("findings")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .filter_map(Finding::from_name)
-                .collect()
-        })
-        .unwrap_or_default();
-    let indicators = body
-        .get("indicators")
-        .and_then(Value::as_object)
-        .map(seen_indicators)
-        .unwrap_or_default();
+    let visit_date = [&fields.visit_start, &fields.created_at]
+        .into_iter()
+        .find_map(|t| {
+            t.as_deref()
+                .filter(|t| Timestamp::parse(t).is_some())
+                .and_then(|t| t.get(..10))
+                .map(str::to_owned)
+        });
+    let submitted = fields.status.as_deref() == Some("submitted");
+    let person_codes: BTreeSet<PersonCode> = fields
+        .people
+        .iter()
+        .filter_map(|p| p.code.as_deref().and_then(PersonCode::parse))
+        .collect();
     let search = query::fold(&format!(
         "{}\u{0}{}",
         site_name.as_deref().unwrap_or_default(),
         code
     ));
-    Some(Summary {
-        rev: doc
-            .rev
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        submitted: text("status").as_deref() == Some("submitted"),
+    let doc_id = DocId::parse(id).ok()?;
+    let case = CaseInspection {
+        id: doc_id,
+        rev: rev.cloned(),
+        submitted,
+        person_codes: person_codes.into_iter().collect(),
+        updated_at: fields.updated_at.as_deref().and_then(Timestamp::parse),
+    };
+    let summary = Summary {
+        id: id.to_owned(),
+        rev: rev.map(ToString::to_string).unwrap_or_default(),
+        submitted,
         inspector,
         visit_date,
-        sector: text("sector").as_deref().and_then(Sector::from_name),
+        sector: fields.sector.as_deref().and_then(Sector::from_name),
         district_key: district.as_deref().map(query::fold),
         district,
         site_name,
         code,
-        people_found: body
-            .get("people")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len),
-        findings,
-        indicators,
+        people_found: fields.people.len(),
+        findings: fields
+            .findings
+            .iter()
+            .filter_map(|f| Finding::from_name(f))
+            .collect(),
+        indicators: fields
+            .indicators
+            .iter()
+            .filter(|(_, o)| o.seen == Some(true))
+            .filter_map(|(name, _)| Indicator::from_name(name))
+            .collect(),
         search,
-        id,
-    })
+    };
+    Some((summary, case))
 }
 
-fn seen_indicators(indicators: &Map<String, Value>) -> Vec<Indicator> {
-    indicators
-        .iter()
-        .filter(|(_, o)| o.get("seen").and_then(Value::as_bool) == Some(true))
-        .filter_map(|(name, _)| Indicator::from_name(name))
-        .collect()
+/// A case event from its stored bytes; `None` when it is not a valid one.
+fn read_event(id: &str, stored: &[u8]) -> Option<CaseEvent> {
+    let stored: Stored<Map<String, Value>> = serde_json::from_slice(stored).ok()?;
+    let doc = Document::new(DocId::parse(id).ok()?, stored.body);
+    CaseEvent::from_document(&doc).ok()
 }
 
 /// An inspection's short code: the last 8 characters of its id, upper-case (what the tablet

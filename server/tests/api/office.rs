@@ -29,7 +29,10 @@ impl Office {
         let app = spawn_app().await;
         let admin = app.token_for("nacional", Role::Admin, &[]).await;
         let inspector = app.token_for("ana", Role::Inspector, &[MDD]).await;
-        let supervisor = app.token_for("rosa", Role::Supervisor, &[MDD]).await;
+        // The fixtures' events say `"by": "supervisor-1"`: the events' author.
+        let supervisor = app
+            .token_for("supervisor-1", Role::Supervisor, &[MDD])
+            .await;
         let cusco_supervisor = app.token_for("luis", Role::Supervisor, &[CUSCO]).await;
         let office = Office {
             app,
@@ -119,6 +122,12 @@ impl Office {
     }
 }
 
+/// `event` recorded in the name of `name` (the server checks `by` against the writer).
+fn by(mut event: Value, name: &str) -> Value {
+    event["by"] = json!(name);
+    event
+}
+
 #[track_caller]
 fn assert_refused(answer: &(StatusCode, Value), status: u16, words: &str) {
     assert_eq!(answer.0.as_u16(), status, "{}", answer.1);
@@ -189,7 +198,9 @@ async fn only_supervisors_and_admins_record_case_events_on_every_write_path() {
 
     // The region's supervisor and an administrator may.
     office.create(&office.supervisor, MDD, event(6)).await;
-    office.create(&office.admin, MDD, event(7)).await;
+    office
+        .create(&office.admin, MDD, by(event(7), "nacional"))
+        .await;
     let batch = office
         .bulk(&office.supervisor, MDD, json!([event(8)]), true)
         .await;
@@ -270,7 +281,7 @@ async fn each_bad_event_is_refused_with_its_reason_and_nothing_is_written() {
         "there is no inspection",
     );
     // An event addressed to another region's inspection (by a user of both regions).
-    let elsewhere = fixtures::reviewed_json(2, 1, &cusco_rev);
+    let elsewhere = by(fixtures::reviewed_json(2, 1, &cusco_rev), "nacional");
     assert_refused(
         &office.put(&office.admin, MDD, elsewhere).await,
         400,
@@ -306,6 +317,13 @@ async fn each_bad_event_is_refused_with_its_reason_and_nothing_is_written() {
         &office.put(&office.supervisor, MDD, long).await,
         400,
         "sentence_years",
+    );
+    // An event in someone else's name.
+    let forged = by(fixtures::reviewed_json(1, 8, &rev), "rosa");
+    assert_refused(
+        &office.put(&office.supervisor, MDD, forged).await,
+        400,
+        "by: must be the account that records the event (supervisor-1), not \"rosa\".",
     );
     // A review note left empty.
     let blank = fixtures::has_issues_json(1, 6, &rev, "   ");
@@ -604,7 +622,11 @@ async fn a_case_with_issues_corrected_and_resubmitted_shows_what_changed_since_t
         )
         .await;
     office
-        .create(&office.admin, MDD, fixtures::prosecution_json(1, 5))
+        .create(
+            &office.admin,
+            MDD,
+            by(fixtures::prosecution_json(1, 5), "nacional"),
+        )
         .await;
     office
         .create(&office.supervisor, MDD, fixtures::conviction_json(1, 6))
@@ -624,4 +646,35 @@ async fn a_case_with_issues_corrected_and_resubmitted_shows_what_changed_since_t
     assert_eq!(case["state"]["timeline"].as_array().unwrap().len(), 6);
     assert_eq!(case["changed_since_review"], json!([]));
     assert_eq!(office.inbox("state=closed").await["total"], 1);
+}
+
+#[tokio::test]
+async fn inbox_requests_during_writes_all_answer_and_the_next_one_sees_every_write() {
+    let office = Office::start().await;
+    let writes = async {
+        for batch in 0..3u64 {
+            let docs: Vec<Value> = (0..20)
+                .map(|i| fixtures::inspection_json(batch * 20 + i))
+                .collect();
+            let results = office.bulk(&office.inspector, MDD, json!(docs), true).await;
+            assert!(results.iter().all(|r| r["ok"] == true), "{results:?}");
+        }
+    };
+    let reads = futures::future::join_all((0..8).map(|i| {
+        let query = format!("limit={}", i * 10);
+        let office = &office;
+        async move {
+            let (status, page) = office
+                .get(
+                    &office.supervisor,
+                    &format!("/api/office/{MDD}/inbox?{query}"),
+                )
+                .await;
+            assert_eq!(status, 200, "{page}");
+            page["total"].as_u64().unwrap_or(u64::MAX)
+        }
+    }));
+    let ((), totals) = tokio::join!(writes, reads);
+    assert!(totals.iter().all(|t| *t <= 60), "{totals:?}");
+    assert_eq!(office.inbox("limit=0").await["total"], 60);
 }

@@ -32,6 +32,8 @@
 //!   replicated event from an inspector's device is refused too): 403 / `forbidden`;
 //! - **append-only**: with `new_edits=true` an event is created once and never edited or
 //!   deleted (a correction is a new event with `supersedes`): 403 / `forbidden`;
+//! - **in one's own name**: with `new_edits=true` its `by` is the account writing it: 400 /
+//!   `forbidden`;
 //! - **what it points at** (`new_edits=true` only: replication brings documents in any order):
 //!   its inspection exists in this database (or comes in the same batch) and belongs to this
 //!   region; the people it names are people of that inspection; the referral it updates and
@@ -109,19 +111,30 @@ pub fn check(
             )));
         }
     }
-    validate_for_database(doc, db)
-        .map(|_| ())
-        .map_err(|errors| {
-            let mut reason = reason_en(&errors);
-            if doc.deleted {
-                reason.push_str(&format!(
-                    " A deletion (_deleted: true) may carry only _id, _rev, _deleted, _revisions \
+    validate_for_database(doc, db).map_err(|errors| {
+        let mut reason = reason_en(&errors);
+        if doc.deleted {
+            reason.push_str(&format!(
+                " A deletion (_deleted: true) may carry only _id, _rev, _deleted, _revisions \
                  and {}: send it without the record's content.",
-                    TOMBSTONE_FIELDS.join(" and ")
-                ));
+                TOMBSTONE_FIELDS.join(" and ")
+            ));
+        }
+        Rejection::Invalid(reason)
+    })?;
+    // The timeline says who acted: nobody records an event in another's name. (A replicated
+    // event, `new_edits=false`, keeps the name of whoever wrote it first.)
+    if new_edits && is_case_event(doc) {
+        if let Some(by) = doc.body.get("by").and_then(Value::as_str) {
+            if by != principal.name {
+                return Err(Rejection::Invalid(format!(
+                    "by: must be the account that records the event ({}), not {by:?}.",
+                    principal.name
+                )));
             }
-            Rejection::Invalid(reason)
-        })
+        }
+    }
+    Ok(())
 }
 
 impl Rejection {
