@@ -31,6 +31,19 @@ async function submitInspection(page) {
     await page.locator(`#f-people-${i}-nationality`).selectOption('PE');
     await page.locator(`#f-people-${i}-consent-status`).selectOption('not_asked');
   }
+  const photo = await page.evaluate(() => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 640;
+    canvas.height = 480;
+    const g = canvas.getContext('2d');
+    g.fillStyle = '#8a5a2b';
+    g.fillRect(0, 0, 640, 480);
+    g.fillStyle = '#2b6b8a';
+    g.fillRect(100, 100, 300, 200);
+    return canvas.toDataURL('image/jpeg', 0.9).split(',')[1];
+  });
+  await page.locator('#photo-input').setInputFiles({ name: 'campamento.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(photo, 'base64') });
+  await page.locator('.photo-thumb').first().waitFor({ timeout: 20_000 });
   await page.locator('#review-inspection').click();
   await submitReviewed(page);
 }
@@ -97,6 +110,10 @@ describe('the regional office', () => {
       await inboxRow.locator('a').click();
       await o.locator('#case-state[data-state="awaiting_review"]').waitFor();
       assert.equal(await o.locator('#inspection-readonly #f-site-name').inputValue(), SITE);
+      // Every section, and the photo (fetched with the supervisor's token).
+      assert.equal(await o.locator('#inspection-readonly #f-people-1-sex').inputValue(), 'male');
+      await o.locator('#case-photos img.case-photo').waitFor({ timeout: 15_000 });
+      assert.ok(await o.locator('#case-photos img.case-photo').evaluate((img) => img.complete && img.naturalWidth > 0));
       await o.locator('#act-has_issues').click();
       await o.locator('#save-has_issues').click();
       assert.match(await o.locator('#form-has_issues .field[data-key="note"] .field-error').innerText(), /Obligatorio/);
