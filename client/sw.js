@@ -52,6 +52,9 @@ self.addEventListener('fetch', (event) => {
   if (url.origin !== self.location.origin) return;
   // The worker itself is fetched by the browser's update check, which must see the network.
   if (url.pathname === '/sw.js') return;
+  // The regional office's app (a separate build under /office/) is not the inspector's: its
+  // pages and files always come from the network, and never enter the tablet's cache.
+  if (url.pathname === '/office' || url.pathname.startsWith('/office/')) return;
 
   if (request.mode === 'navigate') {
     event.respondWith(navigate(request));

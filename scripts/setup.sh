@@ -77,9 +77,12 @@ ensure_chromium() {
 
 # Trunk runs in offline mode (Trunk.toml) so that it never tries to download tools; the crates
 # must therefore be fetched beforehand.
+# Two apps: the inspector's PWA into dist/, then the regional office's into dist/office/ (in
+# that order: the first build replaces dist/ whole).
 build_app() {
-  say "Building the PWA (trunk build --release)"
-  (cd "$ROOT" && cargo fetch --locked && trunk build --release)
+  say "Building the PWA (trunk build --release) and the office app (dist/office/)"
+  (cd "$ROOT" && cargo fetch --locked && trunk build --release \
+    && trunk build --release --config office/Trunk.toml)
 }
 
 ensure_build_tools() {

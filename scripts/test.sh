@@ -12,11 +12,11 @@ mkdir -p "$TMPDIR"
 
 say "Formatting and lints"
 cargo fmt --all -- --check
-cargo clippy --locked --workspace --exclude chaski-client --all-targets --all-features -- -D warnings
-cargo clippy --locked -p chaski-client --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy --locked --workspace --exclude chaski-client --exclude chaski-office --all-targets --all-features -- -D warnings
+cargo clippy --locked -p chaski-client -p chaski-office --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 say "Rust tests (shared, server, and the client's pure logic)"
-cargo test --locked --workspace --exclude chaski-client
+cargo test --locked --workspace --exclude chaski-client --exclude chaski-office
 cargo test --locked -p chaski-client --lib
 
 say "The sync engine builds for the browser"

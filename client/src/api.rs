@@ -79,7 +79,9 @@ pub async fn post_json(url: &str, token: &str, body: &str) -> Result<String, Api
     call("POST", url, Some(token), Some(body)).await
 }
 
-async fn call(
+/// Any call to the server with an optional bearer token and JSON body: the body of a 2xx
+/// answer, else the error in the terms the pages explain (the office app's calls too).
+pub async fn call(
     method: &str,
     url: &str,
     token: Option<&str>,

@@ -6,9 +6,9 @@
 //! remembered on the device.
 
 use chaski_shared::domain::{
-    AccessMode, AgeBand, Companion, ConsentBy, ConsentStatus, ErrorCode, Finding, Format,
-    Indicator, IndigenousPeople, JsonType, Nationality, Need, ReferralTarget, Region, Rule, Sector,
-    Sex, Stage, Status,
+    AccessMode, AgeBand, CaseState, Companion, ConsentBy, ConsentStatus, ErrorCode, Finding,
+    Format, Indicator, IndigenousPeople, JsonType, Nationality, Need, ReferralTarget, Region, Rule,
+    Sector, Sex, Stage, Status,
 };
 use leptos::prelude::*;
 
@@ -242,11 +242,17 @@ pub enum Msg {
     StorageInstall,
     Yes,
     No,
+    OfficeTitle,
+    OfficeAccount,
+    OfficeOpen,
+    IssuesBy,
+    IssuesFix,
+    IssuesFixHint,
 }
 
 impl Msg {
     /// Every message; the tests use it to check that no translation is blank.
-    pub const ALL: [Msg; 188] = [
+    pub const ALL: [Msg; 194] = [
         Msg::SkipToContent,
         Msg::MainNavigation,
         Msg::NavHome,
@@ -435,6 +441,12 @@ impl Msg {
         Msg::StorageInstall,
         Msg::Yes,
         Msg::No,
+        Msg::OfficeTitle,
+        Msg::OfficeAccount,
+        Msg::OfficeOpen,
+        Msg::IssuesBy,
+        Msg::IssuesFix,
+        Msg::IssuesFixHint,
     ];
 
     /// The message in `lang`.
@@ -635,6 +647,12 @@ impl Msg {
             Msg::StorageInstall => "Instalar Chaski",
             Msg::Yes => "Sí",
             Msg::No => "No",
+            Msg::OfficeTitle => "Oficina regional",
+            Msg::OfficeAccount => "Su cuenta es de la oficina regional: la revisión y el seguimiento de los casos están en la aplicación de la oficina.",
+            Msg::OfficeOpen => "Abrir la oficina",
+            Msg::IssuesBy => "Escrita por {by} el {at}",
+            Msg::IssuesFix => "Corregir y volver a enviar",
+            Msg::IssuesFixHint => "Corrija lo que pide la nota y vuelva a enviar la inspección: la oficina la verá como reenviada.",
         }
     }
 
@@ -828,6 +846,12 @@ impl Msg {
             Msg::StorageInstall => "Install Chaski",
             Msg::Yes => "Yes",
             Msg::No => "No",
+            Msg::OfficeTitle => "Regional office",
+            Msg::OfficeAccount => "Your account belongs to the regional office: review and case follow-up are in the office app.",
+            Msg::OfficeOpen => "Open the office app",
+            Msg::IssuesBy => "Written by {by} on {at}",
+            Msg::IssuesFix => "Correct and submit again",
+            Msg::IssuesFixHint => "Correct what the note asks and submit the inspection again: the office will see it as resubmitted.",
         }
     }
 }
@@ -903,6 +927,20 @@ impl Label for Region {
     fn pair(self) -> (&'static str, &'static str) {
         // Place names are Spanish in both languages.
         (self.name_es(), self.name_es())
+    }
+}
+
+impl Label for CaseState {
+    fn pair(self) -> (&'static str, &'static str) {
+        match self {
+            CaseState::AwaitingReview => ("Por revisar", "Awaiting review"),
+            CaseState::HasIssues => ("Tiene observaciones", "Has issues"),
+            CaseState::Resubmitted => ("Reenviada", "Resubmitted"),
+            CaseState::Reviewed => ("Revisada", "Reviewed"),
+            CaseState::Referred => ("Derivada", "Referred"),
+            CaseState::InProsecution => ("En fiscalía", "In prosecution"),
+            CaseState::Closed => ("Cerrada", "Closed"),
+        }
     }
 }
 
@@ -1137,6 +1175,11 @@ impl Label for Rule {
             Rule::SentenceWithoutConviction => ("Solo una condena lleva sentencia.", "Only a conviction carries a sentence."),
             Rule::ConvictionWithoutSentence => ("Una condena necesita su sentencia.", "A conviction needs its sentence."),
             Rule::GpsSourceWithoutPoint => ("La fuente es GPS pero no hay punto GPS.", "The source is GPS but there is no GPS point."),
+            Rule::SupersedesItself => ("Un evento no puede corregirse a sí mismo.", "An event cannot supersede itself."),
+            Rule::EventOfAnotherInspection => ("Debe ser un evento de la misma inspección.", "Must be an event of the same inspection."),
+            Rule::ConsentByWithoutConsent => ("Quién consintió se registra solo si se dio el consentimiento.", "Who consented is recorded only when consent was given."),
+            Rule::FineWithoutInfraction => ("La multa en UIT corresponde solo a una infracción laboral.", "A fine in UIT goes only with a labour infraction."),
+            Rule::FineWithoutConviction => ("Solo una condena lleva multa.", "Only a conviction carries a fine."),
         }
     }
 }
@@ -1176,6 +1219,10 @@ pub fn error_text(code: &ErrorCode, lang: Lang) -> String {
         ErrorCode::BadFormat { expected } => match expected {
             Format::Rfc3339 => pick("Fecha y hora no válidas.", "Invalid date and time."),
             Format::PersonCode => pick("Use un código como P-001.", "Use a code like P-001."),
+            Format::UitAmount => pick(
+                "Un monto en UIT con hasta dos decimales, como 2.25.",
+                "An amount of UIT with at most two decimals, like 2.25.",
+            ),
             _ => pick("Formato no válido.", "Invalid format."),
         },
         ErrorCode::Duplicate => pick("Está repetido.", "Listed twice."),

@@ -41,7 +41,9 @@ use crate::components::sync_strip::SyncView;
 use crate::components::{Footer, Header};
 use crate::i18n::I18n;
 use crate::network::Network;
-use crate::pages::{Conflicts, Home, InspectionEdit, InspectionNew, Login, NotFound, Settings};
+use crate::pages::{
+    Conflicts, Home, InspectionEdit, InspectionNew, Login, NotFound, OfficeAccount, Settings,
+};
 use crate::records::Records;
 use crate::session::Session;
 
@@ -68,7 +70,9 @@ pub fn App() -> impl IntoView {
     // belong to whoever signed in on it.
     let gate = move |page: fn() -> AnyView| {
         move || {
-            if session.signed_in() {
+            if session.is_office() {
+                view! { <OfficeAccount /> }.into_any()
+            } else if session.signed_in() {
                 page()
             } else {
                 view! { <Login /> }.into_any()

@@ -9,7 +9,10 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use chaski_shared::domain::{new_inspection_id, Choice, Region, Sector, Status};
+use chaski_shared::domain::{
+    derive_case, new_inspection_id, CaseEvent, CaseInspection, CaseView, Choice, Region, Sector,
+    Status,
+};
 use chaski_shared::store::{ChangesOptions, GetOptions};
 use chaski_shared::{DocId, Document, Error, RevId, Store};
 use leptos::prelude::*;
@@ -60,6 +63,8 @@ pub struct Summary {
     /// When it was last edited (RFC 3339 as written), shown second.
     pub updated_at: String,
     pub has_conflicts: bool,
+    /// What the case's derivation needs from this revision (`None` for an unreadable one).
+    pub case: Option<CaseInspection>,
     /// Lowercased site, district and locality: what the search box matches.
     haystack: String,
 }
@@ -91,6 +96,7 @@ impl Summary {
             visit_start: text("visit_start"),
             updated_at: text("updated_at"),
             has_conflicts: !doc.conflicts.is_empty(),
+            case: CaseInspection::from_document(doc),
             haystack,
         }
     }
@@ -166,6 +172,29 @@ impl Filter {
     }
 }
 
+/// Adds pulled events to their inspections' lists, once each (a change read twice is the
+/// same event).
+pub fn add_events(by_case: &mut HashMap<String, Vec<CaseEvent>>, events: Vec<CaseEvent>) {
+    for event in events {
+        let list = by_case
+            .entry(event.inspection_id.as_str().to_string())
+            .or_default();
+        list.retain(|e| e.id != event.id);
+        list.push(event);
+    }
+}
+
+/// The case an inspection and its events make: one once it has been submitted or the office
+/// has written about it.
+pub fn case_view(
+    inspection: Option<&CaseInspection>,
+    events: Option<&[CaseEvent]>,
+) -> Option<CaseView> {
+    let events = events.unwrap_or_default();
+    let submitted = inspection.is_some_and(|i| i.submitted);
+    (submitted || !events.is_empty()).then(|| derive_case(inspection, events))
+}
+
 /// Lowercase without the accents an inspector may or may not type (`Huánuco` ~ `huanuco`).
 pub fn fold(text: &str) -> String {
     text.chars()
@@ -208,6 +237,9 @@ pub struct Records {
     /// Why the store could not be opened, if it could not.
     open_error: RwSignal<Option<String>>,
     index: RwSignal<Vec<Summary>>,
+    /// The office's case events (reviews, "has issues" notes…), by inspection id: sync pulls
+    /// them with the region's records, and the list and the record show the case from them.
+    events: RwSignal<HashMap<String, Vec<CaseEvent>>>,
     last_seq: StoredValue<u64>,
     refreshing: StoredValue<bool>,
     again: StoredValue<bool>,
@@ -222,6 +254,7 @@ impl Records {
             ready: RwSignal::new(false),
             open_error: RwSignal::new(None),
             index: RwSignal::new(Vec::new()),
+            events: RwSignal::new(HashMap::new()),
             last_seq: StoredValue::new(0),
             refreshing: StoredValue::new(false),
             again: StoredValue::new(false),
@@ -235,12 +268,18 @@ impl Records {
             records.store.set_value(None);
             records.ready.set(false);
             records.index.set(Vec::new());
+            records.events.set(HashMap::new());
             records.last_seq.set_value(0);
             // Signed out, or an account with no region (no database to keep records in: the
             // list says so).
             let (Some(region), Some(sync)) = (region, session.sync_session()) else {
                 return;
             };
+            // The office's users work in the office app: a whole region must not be copied
+            // into this browser.
+            if session.is_office() {
+                return;
+            }
             session.choose_region(&region);
             spawn_local(async move {
                 match open_local_store(&sync.user, &sync.region).await {
@@ -272,6 +311,29 @@ impl Records {
     /// The summaries, newest first (tracked).
     pub fn index(self) -> RwSignal<Vec<Summary>> {
         self.index
+    }
+
+    /// The case of inspection `id` as the events on this device make it (tracked): `None` for
+    /// a record that is not a case (a draft never sent back by the office).
+    pub fn case_of(self, id: &str) -> Option<CaseView> {
+        let inspection = self.index.with(|index| {
+            index
+                .iter()
+                .find(|s| s.id == id)
+                .and_then(|s| s.case.clone())
+        });
+        self.events
+            .with(|by_case| case_view(inspection.as_ref(), by_case.get(id).map(Vec::as_slice)))
+    }
+
+    /// The case of a list row (tracked: the events).
+    pub fn case_for(self, summary: &Summary) -> Option<CaseView> {
+        self.events.with(|by_case| {
+            case_view(
+                summary.case.as_ref(),
+                by_case.get(&summary.id).map(Vec::as_slice),
+            )
+        })
     }
 
     /// The open store, if it is open (and the app that owns these records still exists: a
@@ -334,7 +396,21 @@ impl Records {
             }
             let mut changed = Vec::new();
             let mut removed = Vec::new();
+            let mut events = Vec::new();
             for row in &page.results {
+                if row.id.as_str().starts_with("event:") {
+                    // Events are written once and never deleted; one that does not parse is
+                    // not shown (the server refuses such events anyway).
+                    if let Some(event) = row
+                        .doc
+                        .as_ref()
+                        .filter(|_| !row.deleted)
+                        .and_then(|doc| CaseEvent::from_document(doc).ok())
+                    {
+                        events.push(event);
+                    }
+                    continue;
+                }
                 if !row.id.as_str().starts_with("inspection:") {
                     continue;
                 }
@@ -342,6 +418,9 @@ impl Records {
                     Some(doc) if !row.deleted => changed.push(Summary::of(doc, row.seq)),
                     _ => removed.push(row.id.as_str().to_string()),
                 }
+            }
+            if !events.is_empty() {
+                self.events.update(|by_case| add_events(by_case, events));
             }
             self.index
                 .update(|index| merge_into(index, changed, &removed));
@@ -492,6 +571,49 @@ mod tests {
         };
         assert!(not_synced.matches(&s, 4));
         assert!(!not_synced.matches(&s, 5));
+    }
+
+    fn event(inspection: &str, key: &str, body: serde_json::Value) -> CaseEvent {
+        let id = DocId::parse(format!("event:{inspection}:{key}")).unwrap();
+        let mut body = body.as_object().unwrap().clone();
+        body.insert("type".into(), json!("case_event"));
+        body.insert("inspection".into(), json!(inspection));
+        body.insert("by".into(), json!("sara"));
+        CaseEvent::from_document(&Document::new(id, body)).unwrap()
+    }
+
+    #[test]
+    fn a_record_is_a_case_once_submitted_or_written_about_and_events_count_once() {
+        let id = "inspection:20261130T120000Z-0011223344556677";
+        let mut doc = Document::new(
+            DocId::parse(id).unwrap(),
+            body(json!({"type": "inspection", "status": "draft"})),
+        );
+        doc.rev = Some("1-aaa".parse().unwrap());
+        let draft = Summary::of(&doc, 1);
+        assert_eq!(case_view(draft.case.as_ref(), None), None);
+
+        let note = event(
+            id,
+            "20261130T130000Z-01",
+            json!({"kind": "has_issues", "at": "2026-11-30T13:00:00Z",
+                   "inspection_rev": "1-aaa", "note": "Falta el distrito."}),
+        );
+        let mut by_case = HashMap::new();
+        // Read twice (a change seen again after a restart): still one event.
+        add_events(&mut by_case, vec![note.clone()]);
+        add_events(&mut by_case, vec![note]);
+        assert_eq!(by_case[id].len(), 1);
+        let view = case_view(draft.case.as_ref(), Some(&by_case[id])).unwrap();
+        assert_eq!(view.state, chaski_shared::domain::CaseState::HasIssues);
+        assert_eq!(view.open_issues.unwrap().note, "Falta el distrito.");
+
+        doc.body.insert("status".into(), json!("submitted"));
+        let submitted = Summary::of(&doc, 2);
+        assert_eq!(
+            case_view(submitted.case.as_ref(), None).map(|c| c.state),
+            Some(chaski_shared::domain::CaseState::AwaitingReview)
+        );
     }
 
     #[test]

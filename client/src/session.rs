@@ -77,6 +77,13 @@ impl Session {
         self.data.with(Option::is_some)
     }
 
+    /// Whether the signed-in user works in the regional office (supervisor or admin): their
+    /// app is the office's, at `/office/`, and this one keeps no records for them (tracked).
+    pub fn is_office(self) -> bool {
+        self.data
+            .with(|d| d.as_ref().is_some_and(|d| is_office_role(&d.user.role)))
+    }
+
     /// The bearer token, for the sync loop (untracked).
     pub fn token(self) -> Option<String> {
         self.data
@@ -172,6 +179,11 @@ impl Session {
         }
         self.chosen.set(Some(region.to_owned()));
     }
+}
+
+/// Whether `role` (as the server names it) belongs in the regional office's app.
+pub fn is_office_role(role: &str) -> bool {
+    matches!(role, "supervisor" | "admin")
 }
 
 /// The user's regions that name one of the 25 department databases.

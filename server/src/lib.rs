@@ -15,8 +15,10 @@
 //! - [`auth`]: accounts, device tokens, the failed-login limit and who may reach which
 //!   database ([`auth::Principal`]).
 //! - [`regions`]: Peru's 25 departments and their database names.
+//! - [`office`]: the regional office's inbox index (case states of every inspection).
 //! - [`admin`]: the administration commands (users, tokens, backup and restore).
-//! - [`routes`]: one module per resource (`health`, the PWA's static `assets`).
+//! - [`routes`]: one module per resource (`health`, the PWA's static `assets`, the `office`
+//!   API).
 
 pub mod admin;
 pub mod auth;
@@ -26,6 +28,7 @@ pub mod config;
 pub mod connections;
 pub mod db;
 pub mod error;
+pub mod office;
 pub mod regions;
 pub mod routes;
 pub mod startup;

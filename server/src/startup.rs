@@ -41,6 +41,8 @@ pub struct AppState {
     pub accounts: Accounts,
     /// Requests reach us through a proxy that terminates HTTPS (cookies get `Secure`).
     pub behind_https_proxy: bool,
+    /// The office's inbox index, per region database.
+    pub office: Arc<crate::office::Inboxes>,
 }
 
 /// A server that is bound and ready to run.
@@ -116,6 +118,7 @@ impl Application {
             assets: Arc::new(assets),
             accounts,
             behind_https_proxy: config.behind_https_proxy,
+            office: Arc::default(),
         };
         let router = routes::router(state.clone(), &config.cors_origins);
         Ok(Self {
@@ -144,6 +147,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         tracing::info!("listening on http://{}", self.addr);
+        crate::office::warm_up(&self.state.databases, &self.state.office);
         let served =
             connections::serve(self.listener, self.router, self.connection_limits, shutdown).await;
         match self.state.storage.flush().await {

@@ -28,10 +28,11 @@ export function deploy(fromDist, dir) {
  * Starts the server binary on 127.0.0.1:0 serving a copy of the built PWA. Resolves once it
  * logs the address it listens on.
  */
-export async function startServer({ dist = DIST, users = [], dbs = [] } = {}) {
+export async function startServer({ dist = DIST, users = [], dbs = [], dataDir: existing } = {}) {
   const home = scratchDir('server');
   const staticDir = join(home, 'dist');
-  const dataDir = join(home, 'data');
+  // An existing data folder (the benchmark's, loaded beforehand) is used as it is and kept.
+  const dataDir = existing ?? join(home, 'data');
   deploy(dist, staticDir);
   for (const user of users) addUser(dataDir, user);
   if (dbs.length) cli(dataDir, ['db', 'create', ...dbs]);

@@ -207,8 +207,11 @@ pub fn Home() -> impl IntoView {
 fn Row(summary: Summary) -> impl IntoView {
     let i18n = use_i18n();
     let sync = use_sync_view();
+    let records = use_records();
     let s = summary.clone();
     let state = Memo::new(move |_| sync.state_of(&s));
+    let s = summary.clone();
+    let case = move || records.case_for(&s).map(|c| c.state);
     let href = format!("/inspections/{}", summary.id);
     let site = if summary.site.trim().is_empty() {
         None
@@ -244,6 +247,9 @@ fn Row(summary: Summary) -> impl IntoView {
                 </span>
                 <span class="row-side">
                     <span class="badge status" data-status=status.name()>{move || i18n.l(status)}</span>
+                    {move || case().map(|c| view! {
+                        <span class="badge case-state" data-case-state=c.name()>{move || i18n.l(c)}</span>
+                    })}
                     <span class="badge sync" data-sync-state=move || state.get().code()>
                         {move || i18n.t(match state.get() {
                             SyncState::LocalOnly => Msg::SyncLocalOnly,

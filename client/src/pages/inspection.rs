@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use chaski_shared::domain::{
-    AccessMode, AgeBand, Choice, Companion, ConsentBy, ConsentStatus, FieldError, Finding,
-    Indicator, IndigenousPeople, Inspection, Nationality, Need, PersonCode, ReferralTarget, Region,
-    Sector, Sex, Stage, Timestamp,
+    AccessMode, AgeBand, CaseState, Choice, Companion, ConsentBy, ConsentStatus, FieldError,
+    Finding, Indicator, IndigenousPeople, Inspection, Nationality, Need, PersonCode,
+    ReferralTarget, Region, Sector, Sex, Stage, Timestamp,
 };
 use chaski_shared::{Attachment, DocId, Document, RevId};
 use leptos::prelude::*;
@@ -412,6 +412,8 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
     );
     provide_context(form);
 
+    // The office's "has issues" note, from the events sync brought (offline too).
+    let case_id = StoredValue::new(id.clone());
     let title = move || {
         let site = editor.body.with(|b| {
             b.get("site_name")
@@ -452,8 +454,43 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
         editor.save_now();
     };
 
+    let issue = move || {
+        case_id
+            .with_value(|id| id.as_deref().and_then(|id| records.case_of(id)))
+            .and_then(|case| case.open_issues)
+    };
+    // Reopens a submitted record for correction (as "edit" does, without asking twice: the
+    // office asked for it).
+    let reopen = move |_| {
+        editing.set(true);
+        confirm_edit.set(false);
+        editor.body.update(|b| {
+            b.insert("status".into(), json!("draft"));
+        });
+        editor.schedule();
+    };
+
     let form_view = move || {
         view! {
+            {move || issue().map(|note| {
+                let at = note.at.as_str().get(..16).unwrap_or_default().replace('T', " ");
+                let by = note.by.clone();
+                view! {
+                    <div id="case-issues" class="banner issues" role="alert">
+                        <h2>{move || i18n.l(CaseState::HasIssues)}</h2>
+                        <p id="issues-note" class="issues-note">{note.note.clone()}</p>
+                        <p id="issues-by" class="hint">
+                            {move || i18n.f(Msg::IssuesBy, &[("by", &by), ("at", &at)])}
+                        </p>
+                        <Show when=move || readonly.get()
+                            fallback=|| view! { <p class="hint">{tr(Msg::IssuesFixHint)}</p> }>
+                            <button id="issues-fix" class="button primary" on:click=reopen>
+                                {tr(Msg::IssuesFix)}
+                            </button>
+                        </Show>
+                    </div>
+                }
+            })}
             <div class="form-bar">
                 <p id="save-status" class="save-status" data-state=save_code role="status">
                     {save_line}
@@ -552,6 +589,41 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
             }.into_any(),
             Load::Ready => form_view().into_any(),
         }}
+    }
+}
+
+/// An inspection's sections, read-only, with the form's own labels: the regional office's
+/// case page shows the record as the inspector entered it. (Photos are not here: the office
+/// fetches them from the server.) Not used by this app, so not in its bundle.
+#[component]
+pub fn InspectionReadOnly(body: Map<String, Value>) -> impl IntoView {
+    let body = RwSignal::new(body);
+    let errors = Memo::new(|_| Vec::new());
+    provide_context(FormCtx::new(
+        body,
+        errors,
+        Signal::derive(|| true),
+        Signal::derive(|| false),
+        Rc::new(|| {}),
+    ));
+    view! {
+        <div id="inspection-readonly" class="inspection-form">
+            <fieldset class="plain" disabled=true>
+                <SiteSection />
+                <VisitSection />
+                <WorkersSection />
+                <IndicatorsSection />
+                <section id="sec-findings" class="card">
+                    <h2>{tr(Msg::SecFindings)}</h2>
+                    <MultiField path="findings" label=Msg::FFindings options=opts(Finding::ALL) />
+                </section>
+                <PeopleSection />
+                <section id="sec-notes" class="card">
+                    <h2>{tr(Msg::SecNotes)}</h2>
+                    <TextField path="notes" label=Msg::FNotes multiline=true />
+                </section>
+            </fieldset>
+        </div>
     }
 }
 

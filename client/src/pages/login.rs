@@ -57,7 +57,8 @@ pub fn Login() -> impl IntoView {
                     }));
                 }
             }
-            busy.set(false);
+            // Signed in, this page is gone (the app shows the next one): `try_`.
+            busy.try_set(false);
         });
     };
 

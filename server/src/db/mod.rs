@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 
 use crate::error::ApiError;
 use crate::storage::GroupFlush;
-pub use sled_store::SledStore;
+pub use sled_store::{RawChange, SledStore};
 
 /// Longest database name CouchDB accepts.
 pub const MAX_DB_NAME_LEN: usize = 238;

@@ -65,6 +65,18 @@ struct SeqEntry {
     deleted: bool,
 }
 
+/// One change as [`SledStore::scan_changes_raw`] shows it.
+pub struct RawChange<'a> {
+    pub seq: u64,
+    pub id: &'a str,
+    /// The winning revision.
+    pub rev: Option<&'a RevId>,
+    /// Whether the winner is a deletion (then there is no body).
+    pub deleted: bool,
+    /// The winner's stored body: JSON `{"body": {…}, "attachments": {…}}`.
+    pub body: Option<&'a [u8]>,
+}
+
 /// The kinds of trees a database has, in the order [`Trees::open`] opens them.
 const TREE_KINDS: [&str; 6] = ["docs", "bodies", "seqs", "locals", "atts", "meta"];
 
@@ -796,13 +808,7 @@ impl Store for SledStore {
 
     async fn get(&self, id: &DocId, opts: &GetOptions) -> Result<Document> {
         let (id, opts) = (id.clone(), opts.clone());
-        self.blocking(move |store| {
-            let record = store
-                .load_at(&id, opts.rev.as_ref())?
-                .ok_or_else(Error::missing)?;
-            store.document(&record, &opts)
-        })
-        .await
+        self.blocking(move |store| store.get_now(&id, &opts)).await
     }
 
     async fn open_revs(
@@ -888,9 +894,83 @@ impl Store for SledStore {
     }
 }
 
-/// The synchronous bodies of the [`Store`] methods, run by [`SledStore::blocking`].
+/// The synchronous bodies of the [`Store`] methods, run by [`SledStore::blocking`]; the public
+/// ones are for code that already runs there (the write rules, the office index).
 impl SledStore {
-    fn changes_now(&self, opts: &ChangesOptions) -> Result<Changes> {
+    /// [`Store::get`], synchronously.
+    pub fn get_now(&self, id: &DocId, opts: &GetOptions) -> Result<Document> {
+        let record = self
+            .load_at(id, opts.rev.as_ref())?
+            .ok_or_else(Error::missing)?;
+        self.document(&record, opts)
+    }
+
+    /// [`Store::changes`], synchronously.
+    pub fn changes_now(&self, opts: &ChangesOptions) -> Result<Changes> {
+        self.changes_counted(opts, true)
+    }
+
+    /// The changes after `since`, at most `limit` of them, each with its winner's stored body
+    /// as raw bytes (the JSON of a `StoredRev`: `{"body": {…}, "attachments": {…}}`), for a
+    /// reader that needs a few fields of every document (the office index) and must not pay
+    /// for decoding, copying and freeing whole documents. Returns the sequence reached (the
+    /// update sequence when nothing is left) and whether more changes remain. Synchronous.
+    pub fn scan_changes_raw(
+        &self,
+        since: u64,
+        limit: usize,
+        mut visit: impl FnMut(RawChange<'_>),
+    ) -> Result<(u64, bool)> {
+        let upto = self.update_seq();
+        let from = since.saturating_add(1);
+        if from > upto {
+            return Ok((upto, false));
+        }
+        let mut last = since;
+        let range = self
+            .inner
+            .trees
+            .seqs
+            .range(from.to_be_bytes()..=upto.to_be_bytes());
+        for (seen, item) in range.enumerate() {
+            if seen >= limit {
+                return Ok((last, true));
+            }
+            let (key, value) = item.map_err(sled_err)?;
+            let seq = <[u8; 8]>::try_from(key.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|e| internal("changes key", e))?;
+            let entry: SeqEntry = decode("changes entry", &value)?;
+            let winner = entry.revs.first();
+            let body = match (winner, entry.deleted) {
+                (Some(rev), false) => self
+                    .inner
+                    .trees
+                    .bodies
+                    .get(body_key(&entry.id, rev))
+                    .map_err(sled_err)?,
+                _ => None,
+            };
+            visit(RawChange {
+                seq,
+                id: &entry.id,
+                rev: winner,
+                deleted: entry.deleted,
+                body: body.as_deref(),
+            });
+            last = seq;
+        }
+        Ok((upto, false))
+    }
+
+    /// [`changes_now`](Self::changes_now) for a reader that pages through everything (the
+    /// office index): `pending` is only 0 (done) or 1 (more), so a page stops at its limit
+    /// instead of counting every later row, which would make reading N rows quadratic.
+    pub fn changes_page_now(&self, opts: &ChangesOptions) -> Result<Changes> {
+        self.changes_counted(opts, false)
+    }
+
+    fn changes_counted(&self, opts: &ChangesOptions, count_pending: bool) -> Result<Changes> {
         // Rows above the visible sequence belong to a batch still being written.
         let upto = self.update_seq();
         let limit = opts.limit.unwrap_or(usize::MAX);
@@ -907,6 +987,9 @@ impl SledStore {
                 let (key, value) = item.map_err(sled_err)?;
                 if results.len() >= limit && opts.doc_ids.is_none() {
                     pending += 1;
+                    if !count_pending {
+                        break;
+                    }
                     continue;
                 }
                 let entry: SeqEntry = decode("changes entry", &value)?;
@@ -917,6 +1000,9 @@ impl SledStore {
                 }
                 if results.len() >= limit {
                     pending += 1;
+                    if !count_pending {
+                        break;
+                    }
                     continue;
                 }
                 let seq = <[u8; 8]>::try_from(key.as_ref())
@@ -1113,6 +1199,53 @@ mod tests {
             .expect("changes");
         assert_eq!(feed.results.len(), 3);
         assert_eq!(feed.last_seq, 3);
+    }
+
+    #[tokio::test]
+    async fn a_raw_scan_pages_through_winners_bytes_and_shows_deletions_without_a_body() {
+        let db = sled::Config::new()
+            .temporary(true)
+            .open()
+            .expect("temporary sled");
+        let store = SledStore::open(&db, "raw").expect("store");
+        let written = store
+            .bulk_docs(vec![doc("a"), doc("b"), doc("c")], true)
+            .await
+            .expect("write");
+        let mut gone = doc("b");
+        gone.rev = written[1].rev.clone();
+        gone.deleted = true;
+        gone.body.clear();
+        store.bulk_docs(vec![gone], true).await.expect("delete");
+        let mut seen = Vec::new();
+        let (reached, more) = store
+            .scan_changes_raw(0, 1, |c| {
+                seen.push((c.id.to_owned(), c.deleted, c.body.is_some()))
+            })
+            .expect("scan");
+        assert_eq!((reached, more), (1, true));
+        let (reached, more) = store
+            .scan_changes_raw(reached, usize::MAX, |c| {
+                let body = c
+                    .body
+                    .map(|b| serde_json::from_slice::<serde_json::Value>(b).expect("json"));
+                assert!(body.is_none_or(|b| b["body"]["v"] == 1));
+                seen.push((c.id.to_owned(), c.deleted, c.body.is_some()))
+            })
+            .expect("scan");
+        assert_eq!((reached, more), (4, false));
+        assert_eq!(
+            seen,
+            vec![
+                ("a".to_owned(), false, true),
+                ("c".to_owned(), false, true),
+                ("b".to_owned(), true, false)
+            ]
+        );
+        let (reached, more) = store
+            .scan_changes_raw(4, 10, |_| panic!("nothing new"))
+            .expect("scan");
+        assert_eq!((reached, more), (4, false));
     }
 
     #[test]

@@ -179,16 +179,18 @@ async fn respond(
     let relative = relative_path(path)?;
     let (asset, policy) = match assets.load(&relative).await? {
         Some(asset) => (asset, cache_policy(&relative)),
-        // A client route (`/settings`, `/inspections/…`): the app's index.html handles it.
-        // A missing *file* (it has an extension) is a real 404: answering HTML for a
-        // missing script would poison the service worker's cache.
+        // A client route (`/settings`, `/inspections/…`): the app's index.html handles it;
+        // under `/office/` the office app's own. A missing *file* (it has an extension) is a
+        // real 404: answering HTML for a missing script would poison the service worker's
+        // cache.
         None if !has_extension(&relative) => {
-            let index = assets.load(Path::new("index.html")).await?.ok_or_else(|| {
-                ApiError::NotFound(
-                    "The app is not built on this server (no index.html in the static \
-                     folder). Build it with the README's run command."
-                        .to_owned(),
-                )
+            let shell = spa_shell(&relative);
+            let index = assets.load(shell).await?.ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "The app is not built on this server (no {} in the static folder). Build \
+                     it with the README's run command.",
+                    shell.display()
+                ))
             })?;
             (index, NEVER)
         }
@@ -342,6 +344,21 @@ fn percent_decode(path: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// The folder of the office workspace's own app (a second Trunk build, `dist/office/`), so
+/// that inspectors never download its code.
+pub const OFFICE_DIR: &str = "office";
+
+/// The page that handles a client route: the office app's `office/index.html` for routes
+/// under `/office` (its router reads the rest of the path), the inspector app's `index.html`
+/// for every other.
+fn spa_shell(relative: &Path) -> &'static Path {
+    if relative.components().next() == Some(std::path::Component::Normal(OFFICE_DIR.as_ref())) {
+        Path::new("office/index.html")
+    } else {
+        Path::new("index.html")
+    }
 }
 
 fn has_extension(relative: &Path) -> bool {
@@ -597,6 +614,16 @@ mod tests {
         );
         let js = content_security_policy(b"<script>x</script>", "text/javascript");
         assert_eq!(js.to_str().unwrap(), BASE_CSP);
+    }
+
+    #[test]
+    fn client_routes_under_office_use_the_office_app_s_page() {
+        let shell = |p: &str| spa_shell(&relative_path(p).unwrap()).to_path_buf();
+        assert_eq!(shell("/office"), PathBuf::from("office/index.html"));
+        assert_eq!(shell("/office/case/x"), PathBuf::from("office/index.html"));
+        assert_eq!(shell("/officer"), PathBuf::from("index.html"));
+        assert_eq!(shell("/settings"), PathBuf::from("index.html"));
+        assert_eq!(shell("/a/office"), PathBuf::from("index.html"));
     }
 
     #[test]

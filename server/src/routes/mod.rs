@@ -5,6 +5,7 @@ pub mod assets;
 pub mod client_errors;
 pub mod couch;
 pub mod health;
+pub mod office;
 pub mod session;
 
 use std::time::Duration;
@@ -37,6 +38,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .route("/health", get(health::health))
         .merge(account::router())
         .merge(client_errors::router())
+        .merge(office::router())
         .fallback(api_not_found)
         .layer(compression)
         .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT));

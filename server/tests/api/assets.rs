@@ -339,3 +339,69 @@ async fn the_app_is_served_with_a_strict_csp_naming_its_own_inline_scripts() {
         "{csp}"
     );
 }
+
+#[tokio::test]
+async fn the_office_app_is_served_under_office_with_its_own_page_policy_and_fallback() {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let app = spawn_app().await;
+    // A second Trunk build in `dist/office/`, with its own inline boot script.
+    let office = app.static_dir.join("office");
+    std::fs::create_dir_all(&office).unwrap();
+    let boot = "import init from '/office/chaski-office-0123456789abcdef.js';\nawait init();\n";
+    let page =
+        format!("<!doctype html><html><head><script type=\"module\">{boot}</script></head></html>");
+    std::fs::write(office.join("index.html"), &page).unwrap();
+    std::fs::write(office.join("chaski-office-0123456789abcdef.js"), fake_js()).unwrap();
+    let hash = format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(boot))
+    );
+
+    for path in [
+        "/office/",
+        "/office",
+        "/office/case/inspection:abc",
+        "/office/inbox",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(header(&response, "cache-control"), NEVER, "{path}");
+        assert_eq!(header(&response, "x-content-type-options"), "nosniff");
+        let csp = header(&response, "content-security-policy");
+        assert!(csp.contains(&hash), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(response.text().await.unwrap(), page, "{path}");
+    }
+    let js = app
+        .client
+        .get(app.url("/office/chaski-office-0123456789abcdef.js"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), 200);
+    assert_eq!(header(&js, "cache-control"), IMMUTABLE);
+    assert_eq!(header(&js, "content-encoding"), "gzip");
+    assert!(!header(&js, "content-security-policy").contains("sha256"));
+
+    // A missing office file is a 404, not the office page; the inspector app keeps its own.
+    assert_eq!(app.get("/office/missing.js").await.status(), 404);
+    let inspector = app.get("/settings").await;
+    assert_eq!(inspector.text().await.unwrap(), INDEX_HTML);
+}
+
+#[tokio::test]
+async fn office_routes_say_so_when_the_office_app_is_not_built() {
+    let app = spawn_app().await;
+    let response = app.get("/office/inbox").await;
+    assert_eq!(response.status(), 404);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("office/index.html"),
+        "{body}"
+    );
+}

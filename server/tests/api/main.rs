@@ -12,3 +12,4 @@ mod fuzz;
 mod health;
 mod helpers;
 mod login_limits;
+mod office;

@@ -5,7 +5,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use super::case_event::CaseEventKind;
+use super::case_event::{CaseEvent, CaseEventKind};
 use super::region::Region;
 use super::time::{new_event_id, new_inspection_id, Timestamp};
 use crate::doc::{DocId, Document};
@@ -134,33 +134,104 @@ pub fn inspection_with_photo_json(n: u64, len: usize) -> Value {
     value
 }
 
-/// A valid case event `k` of fixture inspection `n`, of the given kind, with `_id`.
-pub fn case_event_json(n: u64, k: u64, kind: CaseEventKind) -> Value {
-    let mut value = json!({
+/// The revision fixture events review (`inspection_rev`): any valid `N-hash` will do.
+pub const REVIEWED_REV: &str = "1-5f0c6a0e9d2b4c7a8e1f3b2a9c8d7e6f";
+
+/// The common fields of event `k` of fixture inspection `n`: `_id`, `type`, `inspection`,
+/// `kind`, `at` (one second per `k`, a day after the inspections), `by`, `device`.
+pub fn event_base_json(n: u64, k: u64, kind: CaseEventKind) -> Value {
+    json!({
         "_id": event_id(n, k).as_str(),
         "type": "case_event",
         "inspection": inspection_id(n).as_str(),
         "kind": kind.to_string(),
         "at": Timestamp::from_utc_ms(BASE_MS + 86_400_000 + k as i64 * 1000).as_str(),
-        "by": "supervisor-1"
-    });
-    let extra = match kind {
-        CaseEventKind::Reviewed => json!({}),
-        CaseEventKind::HasIssues => json!({"note": "Add the evidence for debt bondage."}),
-        CaseEventKind::Referred => {
-            json!({"referred_to": ["prosecutor", "shelter"], "people": ["P-001"]})
-        }
-        CaseEventKind::ProsecutionOpened => {
-            json!({"case_number": "CF-2026-0412", "office": "Fiscalía de Tambopata"})
-        }
-        CaseEventKind::Outcome => {
-            json!({"outcome": "conviction", "sentence_years": 15, "sentence_months": 0, "court": "Juzgado Penal de Tambopata"})
-        }
-    };
-    for (k, v) in extra.as_object().expect("object") {
-        value[k] = v.clone();
+        "by": "supervisor-1",
+        "device": "office-pc-1"
+    })
+}
+
+fn with(mut value: Value, extra: Value) -> Value {
+    if let (Some(target), Value::Object(extra)) = (value.as_object_mut(), extra) {
+        target.extend(extra);
     }
     value
+}
+
+/// `reviewed` of revision `rev`.
+pub fn reviewed_json(n: u64, k: u64, rev: &str) -> Value {
+    with(
+        event_base_json(n, k, CaseEventKind::Reviewed),
+        json!({"inspection_rev": rev}),
+    )
+}
+
+/// `has_issues` on revision `rev`, with `note`.
+pub fn has_issues_json(n: u64, k: u64, rev: &str, note: &str) -> Value {
+    with(
+        event_base_json(n, k, CaseEventKind::HasIssues),
+        json!({"inspection_rev": rev, "note": note}),
+    )
+}
+
+/// `referred`: `people` to a shelter, with consent given by themselves and a reference.
+pub fn referred_json(n: u64, k: u64, people: &[&str]) -> Value {
+    with(
+        event_base_json(n, k, CaseEventKind::Referred),
+        json!({"people": people, "service": "shelter", "consent": "given",
+               "consent_by": "self", "reference": "CAR-MDD-2026-117"}),
+    )
+}
+
+/// `referral_update` of `referral` to `status` (`declined` gets a reason).
+pub fn referral_update_json(n: u64, k: u64, referral: &DocId, status: &str) -> Value {
+    let mut value = with(
+        event_base_json(n, k, CaseEventKind::ReferralUpdate),
+        json!({"referral": referral.as_str(), "status": status}),
+    );
+    if status == "declined" {
+        value["reason"] = json!("No places left at the shelter.");
+    }
+    value
+}
+
+/// `prosecution_opened` under art. 168-B (forced labour).
+pub fn prosecution_json(n: u64, k: u64) -> Value {
+    with(
+        event_base_json(n, k, CaseEventKind::ProsecutionOpened),
+        json!({"office": "Fiscalía Provincial de Tambopata", "case_number": "CF-2026-0412",
+               "offence": "cp_168b"}),
+    )
+}
+
+/// `outcome`: a conviction to 15 years with a fine.
+pub fn conviction_json(n: u64, k: u64) -> Value {
+    with(
+        event_base_json(n, k, CaseEventKind::Outcome),
+        json!({"outcome": "conviction", "sentence_years": 15, "sentence_months": 0,
+               "fine_uit": 2.5, "court": "Juzgado Penal Colegiado de Tambopata"}),
+    )
+}
+
+/// A valid case event `k` of fixture inspection `n`, of the given kind, with `_id`. Reviews
+/// look at [`REVIEWED_REV`]; a referral names `P-001`; a referral update follows event
+/// `(n, 0)` (make that one a referral for a case without gaps).
+pub fn case_event_json(n: u64, k: u64, kind: CaseEventKind) -> Value {
+    match kind {
+        CaseEventKind::Reviewed => reviewed_json(n, k, REVIEWED_REV),
+        CaseEventKind::HasIssues => {
+            has_issues_json(n, k, REVIEWED_REV, "Add the evidence for debt bondage.")
+        }
+        CaseEventKind::Referred => referred_json(n, k, &["P-001"]),
+        CaseEventKind::ReferralUpdate => referral_update_json(n, k, &event_id(n, 0), "received"),
+        CaseEventKind::ProsecutionOpened => prosecution_json(n, k),
+        CaseEventKind::Outcome => conviction_json(n, k),
+    }
+}
+
+/// A fixture event JSON (with `_id`) parsed into a [`CaseEvent`].
+pub fn case_event(value: Value) -> CaseEvent {
+    CaseEvent::from_document(&doc(value)).expect("fixture events are valid")
 }
 
 /// Parses a fixture into a [`Document`].

@@ -42,11 +42,13 @@
 //! - [`indicators`]: the ILO's 11 indicators of forced labour.
 //! - [`person`]: people found, with their sealed identity.
 //! - [`case_event`]: review, referral, prosecution and outcome events.
+//! - [`case_state`]: a case's state derived from its events; what changed since the review.
 //! - [`time`]: RFC 3339 timestamps and time-ordered ids.
 //! - `fixtures` (tests and feature `fixtures`): valid documents for other crates' tests and
 //!   benchmarks.
 
 pub mod case_event;
+pub mod case_state;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod indicators;
@@ -61,7 +63,15 @@ mod tests;
 
 use serde_json::Value;
 
-pub use case_event::{CaseEvent, CaseEventKind, EventDetail, OutcomeKind, Sentence};
+pub use case_event::{
+    office_only, CaseEvent, CaseEventKind, EventDetail, FineUit, Offence, OutcomeKind,
+    ReferralStatus, Sentence, Service,
+};
+pub use case_state::{
+    changed_fields, derive_case, parse_events, CaseInspection, CaseState, CaseView, Gap, IssueNote,
+    OutcomeView, PersonReferral, PersonView, ProsecutionView, ReferralState, ReferralView,
+    TimelineEntry,
+};
 pub use indicators::{Indicator, Indicators, Observation, Stage};
 pub use inspection::{
     Access, AccessMode, Companion, Finding, GpsPoint, Inspection, LocationSource, NationalityCount,
@@ -97,7 +107,7 @@ pub enum Kind {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Parsed {
     Inspection(Box<Inspection>),
-    CaseEvent(CaseEvent),
+    CaseEvent(Box<CaseEvent>),
     Tombstone,
     Design,
 }
@@ -127,7 +137,7 @@ pub fn parse_document(doc: &Document) -> Result<Parsed, Vec<FieldError>> {
             Inspection::from_document(doc).map(|i| Parsed::Inspection(Box::new(i)))
         }
         Some(Value::String(t)) if t == CASE_EVENT_TYPE => {
-            CaseEvent::from_document(doc).map(Parsed::CaseEvent)
+            CaseEvent::from_document(doc).map(|e| Parsed::CaseEvent(Box::new(e)))
         }
         None | Some(Value::Null) => Err(vec![FieldError::new("type", ErrorCode::Required)]),
         Some(_) => Err(vec![FieldError::new(

@@ -771,16 +771,16 @@ fn has_issues_needs_a_note_for_the_inspector() {
 }
 
 #[test]
-fn a_referral_event_names_where_and_whom_by_code() {
+fn a_referral_event_names_whom_by_code_and_the_service() {
     let mut value = fixtures::case_event_json(1, 1, CaseEventKind::Referred);
-    value["referred_to"] = json!(["church"]);
+    value["service"] = json!("church");
     value["people"] = json!(["P-001", "Juana"]);
     let errors = errors_of(value.clone());
     assert_has(
         &errors,
-        "referred_to[0]",
+        "service",
         ErrorCode::NotInList {
-            allowed: ReferralTarget::NAMES,
+            allowed: Service::NAMES,
         },
     );
     assert_has(
@@ -790,8 +790,8 @@ fn a_referral_event_names_where_and_whom_by_code() {
             expected: Format::PersonCode,
         },
     );
-    value.as_object_mut().expect("object").remove("referred_to");
-    assert_rejected_with(value, "referred_to", ErrorCode::Required);
+    value.as_object_mut().expect("object").remove("service");
+    assert_rejected_with(value, "service", ErrorCode::Required);
 }
 
 #[test]
@@ -805,6 +805,7 @@ fn an_opened_prosecution_needs_its_case_number() {
 fn a_conviction_needs_a_sentence_and_only_a_conviction_has_one() {
     let mut value = fixtures::case_event_json(1, 1, CaseEventKind::Outcome);
     value["sentence_years"] = json!(0);
+    value.as_object_mut().expect("object").remove("fine_uit");
     assert_rejected_with(
         value.clone(),
         "sentence_years",
@@ -828,10 +829,11 @@ fn a_conviction_needs_a_sentence_and_only_a_conviction_has_one() {
         },
     );
     let mut closed = fixtures::case_event_json(1, 2, CaseEventKind::Outcome);
-    for key in ["sentence_years", "sentence_months"] {
+    for key in ["sentence_years", "sentence_months", "fine_uit"] {
         closed.as_object_mut().expect("object").remove(key);
     }
     closed["outcome"] = json!("closed");
+    closed["reason"] = json!("The employer paid and the workers went home.");
     assert!(validate_document(&doc(closed)).is_ok());
 }
 
@@ -860,6 +862,345 @@ fn an_event_needs_its_kind_time_and_author() {
     let errors = errors_of(value);
     for field in ["kind", "at", "by"] {
         assert_has(&errors, field, ErrorCode::Required);
+    }
+}
+
+#[track_caller]
+fn remove(value: &mut Value, key: &str) {
+    value.as_object_mut().expect("object").remove(key);
+}
+
+#[track_caller]
+fn round_trips(value: Value) {
+    let document = doc(value);
+    let event = CaseEvent::try_from(&document).expect("valid");
+    let mut again = document.clone();
+    again.body = event.to_body();
+    assert_eq!(
+        again.body, document.body,
+        "the body is written back as read"
+    );
+    assert_eq!(CaseEvent::try_from(&again).expect("own body"), event);
+}
+
+#[test]
+fn every_kind_is_written_by_the_office_only() {
+    for kind in CaseEventKind::ALL {
+        assert!(office_only(*kind), "{kind}");
+    }
+}
+
+#[test]
+fn events_of_every_shape_round_trip_through_their_body_unchanged() {
+    let referral = fixtures::event_id(1, 0);
+    let mut other_service = fixtures::referred_json(1, 1, &["P-001", "P-002"]);
+    other_service["service"] = json!("other");
+    other_service["service_other"] = json!("Defensoría del Pueblo");
+    other_service["consent"] = json!("not_asked");
+    remove(&mut other_service, "consent_by");
+    let mut infraction = fixtures::prosecution_json(1, 3);
+    infraction["offence"] = json!("labour_infraction");
+    infraction["fine_uit"] = json!(26.52);
+    let mut archived = fixtures::event_base_json(1, 4, CaseEventKind::Outcome);
+    archived["outcome"] = json!("archived");
+    archived["reason"] = json!("No evidence beyond the inspection.");
+    let mut life = fixtures::conviction_json(1, 5);
+    life["life_sentence"] = json!(true);
+    life["supersedes"] = json!(fixtures::event_id(1, 4).as_str());
+    life["note"] = json!("Corrected: the court's ruling arrived.");
+    for value in [
+        other_service,
+        fixtures::referral_update_json(1, 2, &referral, "declined"),
+        fixtures::referral_update_json(1, 2, &referral, "attended"),
+        infraction,
+        archived,
+        life,
+        fixtures::has_issues_json(1, 6, "3-abc", "Missing GPS."),
+    ] {
+        round_trips(value);
+    }
+}
+
+#[test]
+fn a_review_names_the_revision_it_looked_at() {
+    let mut value = fixtures::case_event_json(1, 1, CaseEventKind::Reviewed);
+    remove(&mut value, "inspection_rev");
+    assert_rejected_with(value.clone(), "inspection_rev", ErrorCode::Required);
+    value["inspection_rev"] = json!("latest");
+    assert_rejected_with(
+        value,
+        "inspection_rev",
+        ErrorCode::BadFormat {
+            expected: Format::RevId,
+        },
+    );
+    let mut value = fixtures::case_event_json(1, 1, CaseEventKind::HasIssues);
+    remove(&mut value, "inspection_rev");
+    assert_rejected_with(value, "inspection_rev", ErrorCode::Required);
+}
+
+#[test]
+fn a_review_note_left_blank_is_required() {
+    let value = fixtures::has_issues_json(1, 1, fixtures::REVIEWED_REV, "   \n ");
+    assert_rejected_with(value, "note", ErrorCode::Required);
+}
+
+#[test]
+fn a_referral_names_at_least_one_person_each_once() {
+    let mut value = fixtures::referred_json(1, 1, &[]);
+    assert_rejected_with(value.clone(), "people", ErrorCode::Required);
+    remove(&mut value, "people");
+    assert_rejected_with(value.clone(), "people", ErrorCode::Required);
+    value["people"] = json!(["P-001", "P-001"]);
+    assert_rejected_with(value, "people[1]", ErrorCode::Duplicate);
+}
+
+#[test]
+fn a_referral_to_another_service_says_which() {
+    let mut value = fixtures::referred_json(1, 1, &["P-001"]);
+    value["service"] = json!("other");
+    assert_rejected_with(value, "service_other", ErrorCode::Required);
+}
+
+#[test]
+fn a_referral_without_consent_recorded_is_refused() {
+    let mut value = fixtures::referred_json(1, 1, &["P-001"]);
+    remove(&mut value, "consent");
+    assert_rejected_with(value, "consent", ErrorCode::Required);
+    let mut value = fixtures::referred_json(1, 1, &["P-001"]);
+    value["consent"] = json!("yes");
+    assert_rejected_with(
+        value,
+        "consent",
+        ErrorCode::NotInList {
+            allowed: ConsentStatus::NAMES,
+        },
+    );
+}
+
+#[test]
+fn consent_given_says_by_whom_and_only_then() {
+    let mut value = fixtures::referred_json(1, 1, &["P-001"]);
+    remove(&mut value, "consent_by");
+    assert_rejected_with(value.clone(), "consent_by", ErrorCode::Required);
+    value["consent"] = json!("refused");
+    assert!(validate_document(&doc(value.clone())).is_ok());
+    value["consent_by"] = json!("guardian");
+    assert_rejected_with(
+        value,
+        "consent_by",
+        inconsistent(Rule::ConsentByWithoutConsent),
+    );
+}
+
+#[test]
+fn a_referral_reference_is_at_most_100_characters() {
+    let mut value = fixtures::referred_json(1, 1, &["P-001"]);
+    value["reference"] = json!("x".repeat(101));
+    assert_rejected_with(value, "reference", ErrorCode::TooLong { max: 100 });
+}
+
+#[test]
+fn a_referral_update_follows_a_referral_of_the_same_inspection() {
+    let mut value = fixtures::case_event_json(1, 2, CaseEventKind::ReferralUpdate);
+    remove(&mut value, "referral");
+    assert_rejected_with(value.clone(), "referral", ErrorCode::Required);
+    value["referral"] = json!(fixtures::event_id(2, 0).as_str());
+    assert_rejected_with(
+        value.clone(),
+        "referral",
+        inconsistent(Rule::EventOfAnotherInspection),
+    );
+    value["referral"] = json!("referral-1");
+    assert_rejected_with(
+        value,
+        "referral",
+        ErrorCode::BadFormat {
+            expected: Format::CaseEventId,
+        },
+    );
+}
+
+#[test]
+fn a_referral_update_has_a_status_and_a_declined_one_a_reason() {
+    let referral = fixtures::event_id(1, 0);
+    let mut value = fixtures::referral_update_json(1, 2, &referral, "declined");
+    remove(&mut value, "reason");
+    assert_rejected_with(value.clone(), "reason", ErrorCode::Required);
+    value["status"] = json!("lost");
+    assert_rejected_with(
+        value.clone(),
+        "status",
+        ErrorCode::NotInList {
+            allowed: ReferralStatus::NAMES,
+        },
+    );
+    remove(&mut value, "status");
+    assert_rejected_with(value, "status", ErrorCode::Required);
+}
+
+#[test]
+fn an_opened_prosecution_needs_its_office_and_offence() {
+    for key in ["office", "offence"] {
+        let mut value = fixtures::prosecution_json(1, 1);
+        remove(&mut value, key);
+        assert_rejected_with(value, key, ErrorCode::Required);
+    }
+    let mut value = fixtures::prosecution_json(1, 1);
+    value["offence"] = json!("cp_999");
+    assert_rejected_with(
+        value,
+        "offence",
+        ErrorCode::NotInList {
+            allowed: Offence::NAMES,
+        },
+    );
+}
+
+#[test]
+fn a_fine_in_uit_goes_only_and_always_with_a_labour_infraction() {
+    let mut value = fixtures::prosecution_json(1, 1);
+    value["fine_uit"] = json!(10);
+    assert_rejected_with(
+        value.clone(),
+        "fine_uit",
+        inconsistent(Rule::FineWithoutInfraction),
+    );
+    value["offence"] = json!("labour_infraction");
+    assert!(validate_document(&doc(value.clone())).is_ok());
+    remove(&mut value, "fine_uit");
+    assert_rejected_with(value, "fine_uit", ErrorCode::Required);
+}
+
+#[test]
+fn a_fine_is_above_zero_at_most_1000_uit_with_two_decimals() {
+    let mut value = fixtures::prosecution_json(1, 1);
+    value["offence"] = json!("labour_infraction");
+    for ok in [json!(0.01), json!(1000), json!(2.25), json!(0.1)] {
+        value["fine_uit"] = ok.clone();
+        assert!(validate_document(&doc(value.clone())).is_ok(), "{ok}");
+    }
+    value["fine_uit"] = json!(2.255);
+    assert_rejected_with(
+        value.clone(),
+        "fine_uit",
+        ErrorCode::BadFormat {
+            expected: Format::UitAmount,
+        },
+    );
+    value["fine_uit"] = json!(0);
+    assert_rejected_with(
+        value.clone(),
+        "fine_uit",
+        ErrorCode::OutOfRange {
+            min: 0.01,
+            max: 1000.0,
+        },
+    );
+    for bad in [json!(1000.01), json!(-1)] {
+        value["fine_uit"] = bad;
+        assert_rejected_with(
+            value.clone(),
+            "fine_uit",
+            ErrorCode::OutOfRange {
+                min: 0.0,
+                max: 1000.0,
+            },
+        );
+    }
+    value["fine_uit"] = json!("10");
+    assert_rejected_with(
+        value,
+        "fine_uit",
+        ErrorCode::WrongType {
+            expected: JsonType::Number,
+        },
+    );
+}
+
+#[test]
+fn a_sentence_beyond_50_years_is_out_of_range() {
+    let mut value = fixtures::conviction_json(1, 1);
+    value["sentence_years"] = json!(51);
+    assert_rejected_with(
+        value,
+        "sentence_years",
+        ErrorCode::OutOfRange {
+            min: 0.0,
+            max: 50.0,
+        },
+    );
+}
+
+#[test]
+fn only_a_conviction_carries_a_fine() {
+    let mut value = fixtures::conviction_json(1, 1);
+    for key in ["sentence_years", "sentence_months"] {
+        remove(&mut value, key);
+    }
+    value["outcome"] = json!("acquittal");
+    assert_rejected_with(value, "fine_uit", inconsistent(Rule::FineWithoutConviction));
+}
+
+#[test]
+fn an_archived_or_closed_case_says_why() {
+    for outcome in ["archived", "closed"] {
+        let mut value = fixtures::event_base_json(1, 1, CaseEventKind::Outcome);
+        value["outcome"] = json!(outcome);
+        assert_rejected_with(value, "reason", ErrorCode::Required);
+    }
+    let mut value = fixtures::event_base_json(1, 1, CaseEventKind::Outcome);
+    value["outcome"] = json!("acquittal");
+    assert!(validate_document(&doc(value.clone())).is_ok());
+    remove(&mut value, "outcome");
+    assert_rejected_with(value, "outcome", ErrorCode::Required);
+}
+
+#[test]
+fn a_correction_supersedes_another_event_of_the_same_inspection() {
+    let mut value = fixtures::case_event_json(1, 3, CaseEventKind::Reviewed);
+    value["supersedes"] = json!(fixtures::event_id(1, 1).as_str());
+    assert!(validate_document(&doc(value.clone())).is_ok());
+    value["supersedes"] = json!(fixtures::event_id(1, 3).as_str());
+    assert_rejected_with(
+        value.clone(),
+        "supersedes",
+        inconsistent(Rule::SupersedesItself),
+    );
+    value["supersedes"] = json!(fixtures::event_id(2, 1).as_str());
+    assert_rejected_with(
+        value.clone(),
+        "supersedes",
+        inconsistent(Rule::EventOfAnotherInspection),
+    );
+    value["supersedes"] = json!(fixtures::inspection_id(1).as_str());
+    assert_rejected_with(
+        value,
+        "supersedes",
+        ErrorCode::BadFormat {
+            expected: Format::CaseEventId,
+        },
+    );
+}
+
+#[test]
+fn a_note_is_at_most_4000_characters() {
+    let mut value = fixtures::case_event_json(1, 1, CaseEventKind::Reviewed);
+    value["note"] = json!("x".repeat(4001));
+    assert_rejected_with(value, "note", ErrorCode::TooLong { max: 4000 });
+}
+
+#[test]
+fn every_new_rule_has_an_english_message() {
+    for rule in [
+        Rule::SupersedesItself,
+        Rule::EventOfAnotherInspection,
+        Rule::ConsentByWithoutConsent,
+        Rule::FineWithoutInfraction,
+        Rule::FineWithoutConviction,
+    ] {
+        let message = FieldError::new("x", inconsistent(rule)).message_en();
+        assert!(message.len() > 10, "{rule:?}: {message}");
     }
 }
 

@@ -38,6 +38,10 @@ pub enum Format {
     InspectionId,
     /// `event:<inspection id>:<something>`.
     CaseEventId,
+    /// A revision id, `N-hash`.
+    RevId,
+    /// An amount of UIT with at most two decimals.
+    UitAmount,
 }
 
 impl Format {
@@ -48,6 +52,8 @@ impl Format {
             Format::Base64 => "base64 text",
             Format::InspectionId => "an id starting with inspection:",
             Format::CaseEventId => "an id like event:<inspection id>:<event id>",
+            Format::RevId => "a revision like 3-9f2c4e1a",
+            Format::UitAmount => "an amount of UIT with at most two decimals, like 2.25",
         }
     }
 }
@@ -87,6 +93,16 @@ pub enum Rule {
     ConvictionWithoutSentence,
     /// Location source `gps` but no GPS point.
     GpsSourceWithoutPoint,
+    /// An event that supersedes itself.
+    SupersedesItself,
+    /// `supersedes` or `referral` names an event of another inspection.
+    EventOfAnotherInspection,
+    /// `consent_by` on a referral whose consent was not given.
+    ConsentByWithoutConsent,
+    /// A fine on a prosecution for something other than a labour infraction.
+    FineWithoutInfraction,
+    /// A fine on an outcome other than a conviction.
+    FineWithoutConviction,
 }
 
 impl Rule {
@@ -121,6 +137,13 @@ impl Rule {
             Rule::SentenceWithoutConviction => "only a conviction carries a sentence",
             Rule::ConvictionWithoutSentence => "a conviction needs its sentence",
             Rule::GpsSourceWithoutPoint => "location source is gps but there is no GPS point",
+            Rule::SupersedesItself => "an event cannot supersede itself",
+            Rule::EventOfAnotherInspection => "must name an event of the same inspection",
+            Rule::ConsentByWithoutConsent => {
+                "who consented is recorded only when consent was given"
+            }
+            Rule::FineWithoutInfraction => "a fine in UIT goes only with a labour infraction",
+            Rule::FineWithoutConviction => "only a conviction carries a fine",
         }
     }
 }
@@ -308,6 +331,18 @@ macro_rules! choice {
             }
             fn name(self) -> &'static str {
                 match self { $($ty::$variant => $name,)+ }
+            }
+        }
+
+        /// Parses a JSON name (a query parameter, say); the error lists the names allowed.
+        impl ::std::str::FromStr for $ty {
+            type Err = $crate::domain::validate::ErrorCode;
+            fn from_str(name: &str) -> Result<Self, Self::Err> {
+                <$ty as $crate::domain::validate::Choice>::from_name(name).ok_or(
+                    $crate::domain::validate::ErrorCode::NotInList {
+                        allowed: <$ty as $crate::domain::validate::Choice>::NAMES,
+                    },
+                )
             }
         }
 

@@ -95,7 +95,23 @@ async fn write_one(
     new_edits: bool,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    validate::check_single(principal, store.name(), &doc)?;
+    validate::check_single(principal, store.name(), &doc, new_edits)?;
+    let doc = if validate::needs_store_check(store.name(), &doc, new_edits) {
+        // What the event points at is read on the blocking pool, never on this worker.
+        let (db, checked) = (store.name().to_owned(), doc);
+        let (checked, answer) = store
+            .blocking(move |s| {
+                let answer = validate::check_event_targets(s, &db, &[&checked], &[&checked])?;
+                Ok((checked, answer))
+            })
+            .await?;
+        if let Some(Err(rejection)) = answer.into_iter().next() {
+            return Err(rejection.into_api_error());
+        }
+        checked
+    } else {
+        doc
+    };
     let id = doc.id.to_string();
     let mut results = store.bulk_docs(vec![doc], new_edits).await?;
     let result = results

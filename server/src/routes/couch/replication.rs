@@ -514,7 +514,7 @@ pub async fn bulk_docs(
             )
         })?;
         check_limits(&doc, &state.limits)?;
-        match validate::check_in_batch(&principal, &db, &doc) {
+        match validate::check_in_batch(&principal, &db, &doc, new_edits) {
             Some(rejection) => slots.push(Slot::Refused(rejection)),
             None => {
                 slots.push(Slot::Written);
@@ -522,6 +522,7 @@ pub async fn bulk_docs(
             }
         }
     }
+    let docs = check_event_targets(&store, &db, docs, &mut slots, new_edits).await?;
     let written = store.bulk_docs(docs, new_edits).await?;
     let mut written = written.into_iter();
     let mut results = Vec::with_capacity(slots.len());
@@ -539,6 +540,56 @@ pub async fn bulk_docs(
         results.push(result_json(result, new_edits)?);
     }
     Ok((StatusCode::CREATED, Json(results)).into_response())
+}
+
+/// The case events of a batch checked against the store and the batch itself (their
+/// inspection, people, referral; see `validate`), on the blocking pool. Returns the documents
+/// still to write; each refused one turns its `Written` slot into its `forbidden` result.
+async fn check_event_targets(
+    store: &SledStore,
+    db: &str,
+    docs: Vec<Document>,
+    slots: &mut [Slot],
+    new_edits: bool,
+) -> Result<Vec<Document>, ApiError> {
+    if !docs
+        .iter()
+        .any(|d| validate::needs_store_check(db, d, new_edits))
+    {
+        return Ok(docs);
+    }
+    let db_name = db.to_owned();
+    let (docs, answers) = store
+        .blocking(move |s| {
+            let batch: Vec<&Document> = docs.iter().collect();
+            let events: Vec<&Document> = docs
+                .iter()
+                .filter(|d| validate::needs_store_check(&db_name, d, new_edits))
+                .collect();
+            let answers = validate::check_event_targets(s, &db_name, &events, &batch)?;
+            Ok((docs, answers))
+        })
+        .await?;
+    let mut answers = answers.into_iter();
+    let mut kept = Vec::with_capacity(docs.len());
+    let mut written_slots = slots
+        .iter_mut()
+        .filter(|slot| matches!(slot, Slot::Written));
+    for doc in docs {
+        let slot = written_slots
+            .next()
+            .ok_or_else(|| ApiError::Internal("a batch document without its slot".into()))?;
+        if !validate::needs_store_check(db, &doc, new_edits) {
+            kept.push(doc);
+            continue;
+        }
+        match answers.next() {
+            Some(Err(rejection)) => *slot = Slot::Refused(rejection.into_result(&doc)),
+            Some(Ok(())) => kept.push(doc),
+            None => return Err(ApiError::Internal("an event without its check".into())),
+        }
+    }
+    Ok(kept)
 }
 
 /// Where each document of a `_bulk_docs` request stands before the store writes the batch.

@@ -32,6 +32,13 @@ fn bad_counts(n: u64) -> Value {
     doc
 }
 
+/// A review written by the admin, in the admin's name (the server checks `by`).
+fn event_by_admin() -> Value {
+    let mut event = fixtures::case_event_json(1, 1, CaseEventKind::Reviewed);
+    event["by"] = json!("admin");
+    event
+}
+
 /// An inspection whose visit has no start (required when submitted).
 fn no_visit_start(n: u64) -> Value {
     let mut doc = fixtures::inspection_json(n);
@@ -87,7 +94,7 @@ async fn bulk_docs_writes_the_good_documents_and_rejects_each_bad_one_with_its_r
     let docs = json!([
         fixtures::inspection_json(1),
         bad_counts(2),
-        fixtures::case_event_json(1, 1, CaseEventKind::Reviewed),
+        event_by_admin(),
         no_visit_start(3),
         fixtures::inspection_json(4),
     ]);
