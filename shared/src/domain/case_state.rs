@@ -44,7 +44,8 @@
 //!   shown, never refused.
 //! - **Timeline.** Every event present, superseded ones included and flagged, ordered by
 //!   (`at`, `_id`).
-//! - **Last step.** The `at` of the latest counted event, else the inspection's `updated_at`.
+//! - **Last step.** The `at` of the latest counted event, else the inspection's `updated_at`;
+//!   for a resubmitted case the later of the two (the inspector's answer is the last step).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
@@ -125,7 +126,8 @@ impl CaseInspection {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CaseView {
     pub state: CaseState,
-    /// The latest counted event's `at`, else the inspection's `updated_at`.
+    /// The latest counted event's `at`, else the inspection's `updated_at` (for a resubmitted
+    /// case the later of the two).
     pub last_step_at: Option<Timestamp>,
     /// The `has_issues` note the inspector must still answer.
     pub open_issues: Option<IssueNote>,
@@ -533,10 +535,7 @@ pub fn derive_case(inspection: Option<&CaseInspection>, events: &[CaseEvent]) ->
     gaps.dedup();
     CaseView {
         state,
-        last_step_at: counted
-            .last()
-            .map(|e| e.at.clone())
-            .or_else(|| inspection.and_then(|i| i.updated_at.clone())),
+        last_step_at: last_step(state, counted.last().map(|e| &e.at), inspection),
         open_issues,
         reviewed_rev,
         referrals,
@@ -545,6 +544,26 @@ pub fn derive_case(inspection: Option<&CaseInspection>, events: &[CaseEvent]) ->
         outcome,
         gaps,
         timeline,
+    }
+}
+
+/// When the case took its last step: the latest counted event's `at`; for a resubmitted case
+/// the resubmission (the inspection's `updated_at`) when that came later, so that the inbox's
+/// "days waiting" counts from the inspector's answer, not from the office's note.
+fn last_step(
+    state: CaseState,
+    latest_event: Option<&Timestamp>,
+    inspection: Option<&CaseInspection>,
+) -> Option<Timestamp> {
+    let saved = inspection.and_then(|i| i.updated_at.as_ref());
+    match (latest_event, saved) {
+        (Some(event), Some(saved))
+            if state == CaseState::Resubmitted && saved.utc_ms() > event.utc_ms() =>
+        {
+            Some(saved.clone())
+        }
+        (Some(event), _) => Some(event.clone()),
+        (None, saved) => saved.cloned(),
     }
 }
 

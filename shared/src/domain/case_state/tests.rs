@@ -94,6 +94,21 @@ fn has_issues_on_the_current_revision_shows_the_note_who_and_when() {
 }
 
 #[test]
+fn a_resubmitted_case_waits_from_its_resubmission_not_from_the_note() {
+    let mut newer = inspection(NEWER_REV, true);
+    // The note came on 2026-12-01; the inspector answered on 2026-12-03.
+    newer.updated_at = Timestamp::parse("2026-12-03T08:00:00Z");
+    let note = ev(fixtures::has_issues_json(1, 1, REVIEWED_REV, "Fix it."));
+    let view = derive_case(Some(&newer), std::slice::from_ref(&note));
+    assert_eq!(view.state, CaseState::Resubmitted);
+    assert_eq!(view.last_step_at, newer.updated_at);
+    // Still waiting on the inspector: the note is the last step.
+    let view = derive_case(Some(&inspection(REVIEWED_REV, true)), &[note.clone()]);
+    assert_eq!(view.state, CaseState::HasIssues);
+    assert_eq!(view.last_step_at, Some(note.at));
+}
+
+#[test]
 fn a_record_submitted_again_after_a_review_is_resubmitted() {
     let newer = inspection(NEWER_REV, true);
     for value in [
