@@ -103,7 +103,10 @@ fn a_resubmitted_case_waits_from_its_resubmission_not_from_the_note() {
     assert_eq!(view.state, CaseState::Resubmitted);
     assert_eq!(view.last_step_at, newer.updated_at);
     // Still waiting on the inspector: the note is the last step.
-    let view = derive_case(Some(&inspection(REVIEWED_REV, true)), &[note.clone()]);
+    let view = derive_case(
+        Some(&inspection(REVIEWED_REV, true)),
+        std::slice::from_ref(&note),
+    );
     assert_eq!(view.state, CaseState::HasIssues);
     assert_eq!(view.last_step_at, Some(note.at));
 }
