@@ -132,8 +132,12 @@ fn read_case(store: &SledStore, id: &DocId) -> chaski_shared::Result<Result<Valu
         Ok(true)
     })?;
     if too_many {
-        return Err(chaski_shared::Error::Internal(format!(
-            "inspection {id} has more than {MAX_CASE_EVENTS} events"
+        // A refusal the reader can act on, never a 500: no real case comes near this, so the
+        // events are listed rather than derived from a part of them.
+        return Err(chaski_shared::Error::BadRequest(format!(
+            "Inspection {id} has more than {MAX_CASE_EVENTS} case events, more than one case \
+             page reads; list them with GET /db/{}/_all_docs?startkey=\"event:{id}:\"",
+            store.name()
         )));
     }
     let mut docs: HashMap<String, Document> = HashMap::new();

@@ -678,3 +678,26 @@ async fn inbox_requests_during_writes_all_answer_and_the_next_one_sees_every_wri
     assert!(totals.iter().all(|t| *t <= 60), "{totals:?}");
     assert_eq!(office.inbox("limit=0").await["total"], 60);
 }
+
+#[tokio::test]
+async fn a_case_with_more_events_than_a_page_reads_is_refused_in_words_not_with_a_500() {
+    let office = Office::start().await;
+    let limit = chaski_server::routes::office::MAX_CASE_EVENTS as u64;
+    let rev = office
+        .create(&office.supervisor, MDD, fixtures::inspection_json(1))
+        .await;
+    let events: Vec<Value> = (0..=limit)
+        .map(|k| fixtures::reviewed_json(1, k, &rev))
+        .collect();
+    let batch = office
+        .bulk(&office.supervisor, MDD, Value::Array(events), true)
+        .await;
+    assert_eq!(batch.len() as u64, limit + 1);
+    let id = fixtures::inspection_id(1);
+    let answer = office
+        .get(&office.supervisor, &format!("/api/office/{MDD}/case/{id}"))
+        .await;
+    assert_refused(&answer, 400, "more than 5000 case events");
+    // The inbox still answers for that case.
+    assert_eq!(office.inbox("").await["total"], 1);
+}
