@@ -17,7 +17,7 @@ cargo clippy --locked -p chaski-client -p chaski-office --target wasm32-unknown-
 
 say "Rust tests (shared, server, and the client's pure logic)"
 cargo test --locked --workspace --exclude chaski-client --exclude chaski-office
-cargo test --locked -p chaski-client --lib
+cargo test --locked -p chaski-client -p chaski-office --lib
 
 say "The sync engine builds for the browser"
 cargo check --locked -p chaski-shared --target wasm32-unknown-unknown --features http
