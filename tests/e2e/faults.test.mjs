@@ -7,22 +7,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import PouchDB from 'pouchdb-core';
-import MemoryAdapter from 'pouchdb-adapter-memory';
-import HttpAdapter from 'pouchdb-adapter-http';
-import Replication from 'pouchdb-replication';
-import { basic, inspection, startServer } from './harness.mjs';
-
-PouchDB.plugin(MemoryAdapter).plugin(HttpAdapter).plugin(Replication);
-
-const ADMIN = { name: 'ana.admin', password: 'correct horse battery', role: 'admin' };
-const INSPECTOR = {
-  name: 'ines.inspectora',
-  password: 'selva verde 2026',
-  role: 'inspector',
-  regions: ['madre-de-dios'],
-};
-const DB = 'madre-de-dios';
+import { inspection } from './harness.mjs';
+import { PouchDB, remoteRegion, startWithRegion } from './pouch.mjs';
 const DOCS = 1000;
 /** A fixed seed, so that a failure can be replayed (FAULT_SEED overrides it). */
 const SEED = Number(process.env.FAULT_SEED ?? 20261130);
@@ -181,12 +167,7 @@ describe('PouchDB replication through a proxy that cuts one connection in five',
   let server;
   let proxy;
   before(async () => {
-    server = await startServer({ users: [ADMIN, INSPECTOR] });
-    const created = await fetch(`${server.url}/db/${DB}`, {
-      method: 'PUT',
-      headers: { authorization: basic(ADMIN.name, ADMIN.password) },
-    });
-    assert.ok([201, 412].includes(created.status), `create ${DB}: ${created.status}`);
+    server = await startWithRegion();
     proxy = await faultProxy(server.url, { seed: SEED, cutRate: CUT_RATE });
   });
   after(async () => {
@@ -195,9 +176,8 @@ describe('PouchDB replication through a proxy that cuts one connection in five',
   });
 
   test('1,000 documents arrive whole in both directions, none lost and none reported early', { timeout: 120_000 }, async () => {
-    const auth = { username: INSPECTOR.name, password: INSPECTOR.password };
-    const direct = new PouchDB(`${server.url}/db/${DB}`, { auth, skip_setup: true });
-    const faulty = patientInfo(new PouchDB(`${proxy.url}/db/${DB}`, { auth, skip_setup: true }));
+    const direct = remoteRegion(server.url);
+    const faulty = patientInfo(remoteRegion(proxy.url));
 
     const tablet = new PouchDB('faults-tablet', { adapter: 'memory' });
     const written = await tablet.bulkDocs(Array.from({ length: DOCS }, (_, i) => inspection(i)));

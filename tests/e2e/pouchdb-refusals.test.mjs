@@ -5,22 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import PouchDB from 'pouchdb-core';
-import MemoryAdapter from 'pouchdb-adapter-memory';
-import HttpAdapter from 'pouchdb-adapter-http';
-import Replication from 'pouchdb-replication';
-import { basic, inspection, startServer } from './harness.mjs';
-
-PouchDB.plugin(MemoryAdapter).plugin(HttpAdapter).plugin(Replication);
-
-const ADMIN = { name: 'ana.admin', password: 'correct horse battery', role: 'admin' };
-const INSPECTOR = {
-  name: 'ines.inspectora',
-  password: 'selva verde 2026',
-  role: 'inspector',
-  regions: ['madre-de-dios'],
-};
-const DB = 'madre-de-dios';
+import { inspection } from './harness.mjs';
+import { DB, PouchDB, remoteRegion, startWithRegion } from './pouch.mjs';
 
 /** Settles with the replication's outcome, or fails after `ms`: a hang is a failure. */
 function within(ms, replication, what) {
@@ -44,16 +30,8 @@ describe('stock PouchDB where Chaski refuses', () => {
   let server;
   let remote;
   before(async () => {
-    server = await startServer({ users: [ADMIN, INSPECTOR] });
-    const created = await fetch(`${server.url}/db/${DB}`, {
-      method: 'PUT',
-      headers: { authorization: basic(ADMIN.name, ADMIN.password) },
-    });
-    assert.ok([201, 412].includes(created.status), `create ${DB}: ${created.status}`);
-    remote = new PouchDB(`${server.url}/db/${DB}`, {
-      auth: { username: INSPECTOR.name, password: INSPECTOR.password },
-      skip_setup: true,
-    });
+    server = await startWithRegion();
+    remote = remoteRegion(server.url);
   });
   after(async () => {
     await server?.stop();

@@ -3,36 +3,15 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import PouchDB from 'pouchdb-core';
-import MemoryAdapter from 'pouchdb-adapter-memory';
-import HttpAdapter from 'pouchdb-adapter-http';
-import Replication from 'pouchdb-replication';
-import { basic, eventually, inspection, startServer } from './harness.mjs';
+import { basic, eventually, inspection } from './harness.mjs';
+import { ADMIN, DB, INSPECTOR, PouchDB, remoteRegion, startWithRegion } from './pouch.mjs';
 
-PouchDB.plugin(MemoryAdapter).plugin(HttpAdapter).plugin(Replication);
-
-const ADMIN = { name: 'ana.admin', password: 'correct horse battery', role: 'admin' };
-const INSPECTOR = {
-  name: 'ines.inspectora',
-  password: 'selva verde 2026',
-  role: 'inspector',
-  regions: ['madre-de-dios'],
-};
-const DB = 'madre-de-dios';
 describe('stock PouchDB against a Chaski server', () => {
   let server;
   let remote;
   before(async () => {
-    server = await startServer({ users: [ADMIN, INSPECTOR] });
-    const created = await fetch(`${server.url}/db/${DB}`, {
-      method: 'PUT',
-      headers: { authorization: basic(ADMIN.name, ADMIN.password) },
-    });
-    assert.ok([201, 412].includes(created.status), `create ${DB}: ${created.status} ${await created.text()}`);
-    remote = new PouchDB(`${server.url}/db/${DB}`, {
-      auth: { username: INSPECTOR.name, password: INSPECTOR.password },
-      skip_setup: true,
-    });
+    server = await startWithRegion();
+    remote = remoteRegion(server.url);
   });
   after(async () => {
     await server?.stop();
