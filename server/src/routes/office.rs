@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use crate::auth::{Access, Principal, Role};
 use crate::db::SledStore;
 use crate::error::ApiError;
-use crate::office::{InboxPage, InboxQuery};
+use crate::office::{InboxPage, InboxQuery, RegionIndex};
 use crate::startup::AppState;
 
 /// Most events one case page reads: far beyond a real case's, a bound on one request's work.
@@ -72,8 +72,14 @@ async fn inbox(
     let query = InboxQuery::parse(&pairs).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let inboxes = state.office.clone();
     let now = now_ms();
+    // The region's lock is held to catch up and take the sorted rows, not while filtering:
+    // concurrent inbox requests of one region filter side by side.
     let page = store
-        .blocking(move |s| inboxes.with_current(s, |index| query.run(&index.sorted(), now)))
+        .blocking(move |s| {
+            inboxes
+                .with_current(s, RegionIndex::sorted)
+                .map(|sorted| query.run(&sorted, now))
+        })
         .await?;
     Ok(Json(page))
 }
