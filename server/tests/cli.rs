@@ -1,58 +1,14 @@
 //! The administration commands of the real `chaski` binary, on a temporary data folder.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
 
-fn chaski(data_dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chaski"));
-    cmd.args(args)
-        .env("CHASKI_DATA_DIR", data_dir)
-        .env_remove("CHASKI_PASSWORD")
-        .env("RUST_LOG", "warn");
-    cmd
-}
-
-fn run(data_dir: &Path, args: &[&str], password: Option<&str>) -> Output {
-    let mut cmd = chaski(data_dir, args);
-    if let Some(password) = password {
-        cmd.env("CHASKI_PASSWORD", password);
-    }
-    cmd.output().expect("run chaski")
-}
+#[path = "support/binary.rs"]
+mod binary;
+use binary::{chaski, run, start_server};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Starts the server on a free port; returns it and its address.
-fn start_server(data_dir: &Path, static_dir: &Path) -> (Child, String) {
-    let mut child = chaski(data_dir, &["--bind", "127.0.0.1:0", "--static-dir"])
-        .arg(static_dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chaski");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no 'listening on' line in 20 s");
-        };
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            return (child, rest.trim().to_owned());
-        }
-    }
 }
 
 fn stop(mut child: Child) {
@@ -86,7 +42,7 @@ async fn a_user_added_on_the_command_line_can_log_in_to_the_started_server() {
         text(&added.stdout)
     );
 
-    let (server, address) = start_server(&data, &temp.path().join("dist"));
+    let (server, address, _) = start_server(&data, &temp.path().join("dist"));
     // The running server holds the data folder: administration says to stop it first.
     let refused = run(&data, &["user", "list"], None);
     assert!(!refused.status.success());

@@ -4,68 +4,25 @@
 //! `[0,0,…]` took 2.2 GiB.
 #![cfg(target_os = "linux")]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
+
+#[path = "support/binary.rs"]
+mod binary;
+use binary::{run, start_server};
 
 /// The bound stated in the README: the 256 MiB body budget, plus the server's own needs.
 const PEAK_BOUND_MIB: u64 = 512;
 
 const HOSTILE_MIB: usize = 60;
 
-fn chaski(data_dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chaski"));
-    cmd.env("CHASKI_DATA_DIR", data_dir)
-        .env_remove("CHASKI_PASSWORD")
-        .env("RUST_LOG", "warn");
-    cmd
-}
-
 fn admin(data_dir: &Path, args: &[&str], password: Option<&str>) {
-    let mut cmd = chaski(data_dir);
-    cmd.args(args);
-    if let Some(password) = password {
-        cmd.env("CHASKI_PASSWORD", password);
-    }
-    let out = cmd.output().expect("run chaski");
+    let out = run(data_dir, args, password);
     assert!(
         out.status.success(),
         "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// Starts the server; returns it, its `host:port` and the lines it logged until then.
-fn start(data_dir: &Path, static_dir: &Path) -> (Child, String, Vec<String>) {
-    let mut child = chaski(data_dir)
-        .args(["--bind", "127.0.0.1:0", "--static-dir"])
-        .arg(static_dir)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chaski");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut lines = Vec::new();
-    loop {
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no 'listening on' line in 20 s");
-        };
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            return (child, rest.trim().to_owned(), lines);
-        }
-        lines.push(line);
-    }
 }
 
 /// The process's peak resident memory, in MiB.
@@ -97,7 +54,7 @@ async fn hostile_json_bodies_sent_at_once_keep_the_servers_peak_memory_bounded()
         ],
         Some("selva verde 2026"),
     );
-    let (mut child, address, lines) = start(&data, &temp.path().join("dist"));
+    let (mut child, address, lines) = start_server(&data, &temp.path().join("dist"));
     // The descriptor limit is raised and logged at start, with the limits derived from it.
     assert!(
         lines
@@ -112,7 +69,7 @@ async fn hostile_json_bodies_sent_at_once_keep_the_servers_peak_memory_bounded()
     let pid = child.id();
     let client = reqwest::Client::new();
     let login: serde_json::Value = client
-        .post(format!("http://{address}/api/login"))
+        .post(format!("{address}/api/login"))
         .json(&serde_json::json!({"name": "ines", "password": "selva verde 2026"}))
         .send()
         .await
@@ -134,7 +91,7 @@ async fn hostile_json_bodies_sent_at_once_keep_the_servers_peak_memory_bounded()
     // (read within the budget, then refused before parsing).
     let sends = ["cusco", "loreto"].into_iter().flat_map(|db| {
         let (client, body, token) = (client.clone(), body.clone(), token.clone());
-        let url = format!("http://{address}/db/{db}/_bulk_docs");
+        let url = format!("{address}/db/{db}/_bulk_docs");
         (0..4).map(move |_| {
             client
                 .post(url.clone())
@@ -152,7 +109,7 @@ async fn hostile_json_bodies_sent_at_once_keep_the_servers_peak_memory_bounded()
     let peak = peak_mib(pid);
     eprintln!("peak {peak} MiB (before the bodies: {before} MiB); answers {statuses:?}");
     let health = client
-        .get(format!("http://{address}/api/health"))
+        .get(format!("{address}/api/health"))
         .send()
         .await
         .map(|r| r.status().as_u16());
