@@ -28,6 +28,9 @@ enum Command {
     Serve,
     #[command(flatten)]
     Admin(crate::admin::AdminCommand),
+    /// The figures index of the region databases (server stopped).
+    #[command(subcommand)]
+    Figures(crate::figures::admin::FiguresCommand),
 }
 
 /// Parses the command line, runs what it asks for and turns failures into an exit code with a
@@ -49,6 +52,9 @@ pub fn main() -> ExitCode {
         Command::Serve => runtime.block_on(serve(cli.config)),
         Command::Admin(command) => {
             runtime.block_on(crate::admin::run(&cli.config.data_dir, command))
+        }
+        Command::Figures(command) => {
+            runtime.block_on(crate::figures::admin::run(&cli.config.data_dir, command))
         }
     };
     match result {

@@ -28,6 +28,7 @@ pub mod config;
 pub mod connections;
 pub mod db;
 pub mod error;
+pub mod figures;
 pub mod office;
 pub mod regions;
 pub mod routes;

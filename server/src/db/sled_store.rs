@@ -10,6 +10,8 @@
 //! - `atts`: attachment digest → bytes, stored once however many revisions share them.
 //! - `meta`: the live and deleted document counts, and the `instance_start_time` of this
 //!   creation of the database.
+//! - `figures` (region databases): document id → its contribution to the figures
+//!   ([`crate::figures`]), written in the same transaction as the document.
 //!
 //! Writes to one database go through one writer lock (a std `Mutex`, held only in synchronous
 //! code, never across an `.await`), and each batch is applied in one sled transaction over the
@@ -78,12 +80,16 @@ pub struct RawChange<'a> {
 }
 
 /// The kinds of trees a database has, in the order [`Trees::open`] opens them.
-const TREE_KINDS: [&str; 6] = ["docs", "bodies", "seqs", "locals", "atts", "meta"];
+const TREE_KINDS: [&str; 7] = [
+    "docs", "bodies", "seqs", "locals", "atts", "meta", "figures",
+];
 
 const DOC_COUNT_KEY: &[u8] = b"doc_count";
 const DOC_DEL_COUNT_KEY: &[u8] = b"doc_del_count";
 /// Big-endian microseconds since the epoch when this creation of the database was made.
 const INSTANCE_START_TIME_KEY: &[u8] = b"instance_start_time";
+/// Big-endian version of the `figures` rows ([`crate::figures::INDEX_VERSION`]).
+const FIGURES_VERSION_KEY: &[u8] = b"figures_version";
 
 /// The highest `instance_start_time` given or seen by this process.
 static LATEST_INSTANCE_START: AtomicU64 = AtomicU64::new(0);
@@ -123,6 +129,7 @@ struct Trees {
     locals: sled::Tree,
     atts: sled::Tree,
     meta: sled::Tree,
+    figures: sled::Tree,
 }
 
 impl Trees {
@@ -134,6 +141,7 @@ impl Trees {
             locals: db.open_tree(tree_name(name, "locals"))?,
             atts: db.open_tree(tree_name(name, "atts"))?,
             meta: db.open_tree(tree_name(name, "meta"))?,
+            figures: db.open_tree(tree_name(name, "figures"))?,
         })
     }
 }
@@ -166,6 +174,9 @@ struct Inner {
     instance_start_time: String,
     /// Makes writes durable, one flush for every write waiting at the same time.
     flusher: GroupFlush,
+    /// The figures cache of a region database (`None` for other databases; inside, `None`
+    /// until the first figures request loads it). Locked after the writer lock, never before.
+    figures: Option<Mutex<Option<crate::figures::RegionFigures>>>,
 }
 
 /// One CouchDB database in sled. Cloning is cheap and every clone is the same database.
@@ -222,6 +233,8 @@ struct DocWrite {
     seq_entry: Vec<u8>,
     remove_bodies: Vec<Vec<u8>>,
     insert_bodies: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The figures row of the new winner (`None`: no row), for a region database.
+    figures: Option<Option<Vec<u8>>>,
 }
 
 impl SledStore {
@@ -268,7 +281,8 @@ impl SledStore {
             }
         };
         let (durable_seq, _) = watch::channel(update_seq);
-        Ok(SledStore {
+        let figures = crate::figures::indexed(name).then(|| Mutex::new(None));
+        let store = SledStore {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
                 trees,
@@ -284,8 +298,11 @@ impl SledStore {
                 rev_limit,
                 instance_start_time: instance_start_time.to_string(),
                 flusher: GroupFlush::new(db.clone()),
+                figures,
             }),
-        })
+        };
+        store.check_figures_version()?;
+        Ok(store)
     }
 
     /// Whether both handles are the same creation of the same database.
@@ -605,6 +622,7 @@ impl SledStore {
         }
 
         let mut writes = Vec::new();
+        let mut figure_rows = Vec::new();
         let (mut doc_count, mut doc_del_count) = (writer.doc_count, writer.doc_del_count);
         for (id, record) in &working {
             let Some((old_seq, old_leaves, existed)) = before.get(id) else {
@@ -640,8 +658,23 @@ impl SledStore {
                     insert_bodies.push((body_key(id.as_str(), rev), encode(stored)?));
                 }
             }
+            let figures = self.inner.figures.as_ref().map(|_| {
+                let winner = record.tree.winner();
+                let body = winner
+                    .as_ref()
+                    .filter(|w| !w.deleted)
+                    .and_then(|w| record.leaves.get(&w.rev))
+                    .map(|stored| &stored.body);
+                let row = winner
+                    .as_ref()
+                    .and_then(|w| crate::figures::contribution(id.as_str(), &w.rev, body));
+                let bytes = row.as_ref().map(crate::figures::encode);
+                figure_rows.push((id.as_str().to_owned(), row));
+                bytes
+            });
             writes.push(DocWrite {
                 id: id.as_str().to_owned(),
+                figures,
                 meta: encode(&meta)?,
                 old_seq: *old_seq,
                 new_seq: record.seq,
@@ -662,10 +695,20 @@ impl SledStore {
             &trees.seqs,
             &trees.atts,
             &trees.meta,
+            &trees.figures,
         )
-            .transaction(|(docs, bodies, seqs, atts, meta)| {
+            .transaction(|(docs, bodies, seqs, atts, meta, figures)| {
                 for w in &writes {
                     docs.insert(w.id.as_bytes(), w.meta.as_slice())?;
+                    match &w.figures {
+                        Some(Some(row)) => {
+                            figures.insert(w.id.as_bytes(), row.as_slice())?;
+                        }
+                        Some(None) => {
+                            figures.remove(w.id.as_bytes())?;
+                        }
+                        None => {}
+                    }
                     for key in &w.remove_bodies {
                         bodies.remove(key.as_slice())?;
                     }
@@ -694,6 +737,15 @@ impl SledStore {
         writer.update_seq = seq;
         writer.doc_count = doc_count;
         writer.doc_del_count = doc_del_count;
+        // The cache follows the committed rows, still under the writer lock.
+        if let Some(cache) = &self.inner.figures {
+            let mut cache = Self::figures_cache(cache);
+            if let Some(cache) = cache.as_mut() {
+                for (id, row) in figure_rows {
+                    cache.apply(&id, row);
+                }
+            }
+        }
         *self
             .inner
             .counts
@@ -1131,6 +1183,162 @@ impl SledStore {
             Error::Internal(format!("attachment bytes for {} are missing", att.digest))
         })?);
         Ok(att)
+    }
+}
+
+/// The figures index of a region database ([`crate::figures`]).
+impl SledStore {
+    /// The figures cache lock. A panic while it was held may have left it half-updated, so a
+    /// poisoned cache is dropped (the next request loads it again from the rows).
+    fn figures_cache(
+        cache: &Mutex<Option<crate::figures::RegionFigures>>,
+    ) -> MutexGuard<'_, Option<crate::figures::RegionFigures>> {
+        match cache.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => {
+                let mut guard = poisoned.into_inner();
+                *guard = None;
+                guard
+            }
+        }
+    }
+
+    /// At open: a region database whose rows are of another version (or from before the
+    /// index) is rebuilt; an empty one is simply marked current.
+    fn check_figures_version(&self) -> std::result::Result<(), sled::Error> {
+        if self.inner.figures.is_none() {
+            return Ok(());
+        }
+        let trees = &self.inner.trees;
+        if read_u64(&trees.meta, FIGURES_VERSION_KEY)? == crate::figures::INDEX_VERSION {
+            return Ok(());
+        }
+        if trees.docs.is_empty() {
+            trees.meta.insert(
+                FIGURES_VERSION_KEY,
+                &crate::figures::INDEX_VERSION.to_be_bytes(),
+            )?;
+            return Ok(());
+        }
+        tracing::info!(db = %self.inner.name, "rebuilding the figures index (new or older format)");
+        self.rebuild_figures()
+            .map(|_| ())
+            .map_err(|e| sled::Error::Unsupported(format!("figures rebuild: {e}")))
+    }
+
+    /// Recomputes every figures row from the winning revisions, from scratch (`chaski figures
+    /// rebuild`), and drops the cache. Holds the writer lock throughout; synchronous. Returns
+    /// how many documents contribute. Not durable until the next flush.
+    pub fn rebuild_figures(&self) -> Result<u64> {
+        if self.inner.figures.is_none() {
+            return Ok(0);
+        }
+        let writer = self.writer()?;
+        if writer.dropped {
+            return Err(no_such_database());
+        }
+        let trees = &self.inner.trees;
+        trees.figures.clear().map_err(sled_err)?;
+        let mut rows = 0u64;
+        let mut batch = sled::Batch::default();
+        let mut pending = 0usize;
+        for item in trees.docs.iter() {
+            let (key, value) = item.map_err(sled_err)?;
+            let id = std::str::from_utf8(&key).map_err(|e| internal("document key", e))?;
+            let meta: DocMeta = decode("document metadata", &value)?;
+            let Some(winner) = meta.tree.winner() else {
+                continue;
+            };
+            let stored = if winner.deleted {
+                None
+            } else {
+                match trees
+                    .bodies
+                    .get(body_key(id, &winner.rev))
+                    .map_err(sled_err)?
+                {
+                    Some(bytes) => Some(decode::<StoredRev>("revision body", &bytes)?),
+                    None => None,
+                }
+            };
+            let row =
+                crate::figures::contribution(id, &winner.rev, stored.as_ref().map(|s| &s.body));
+            if let Some(row) = row {
+                batch.insert(key.as_ref(), crate::figures::encode(&row));
+                rows += 1;
+                pending += 1;
+                if pending >= 10_000 {
+                    trees
+                        .figures
+                        .apply_batch(std::mem::take(&mut batch))
+                        .map_err(sled_err)?;
+                    pending = 0;
+                }
+            }
+        }
+        trees.figures.apply_batch(batch).map_err(sled_err)?;
+        trees
+            .meta
+            .insert(
+                FIGURES_VERSION_KEY,
+                &crate::figures::INDEX_VERSION.to_be_bytes(),
+            )
+            .map_err(sled_err)?;
+        if let Some(cache) = &self.inner.figures {
+            *Self::figures_cache(cache) = None;
+        }
+        drop(writer);
+        Ok(rows)
+    }
+
+    /// Runs `read` on the figures cache, loading it from the rows first if needed; `None` for
+    /// a database without figures. Synchronous: call it on the blocking pool.
+    pub fn with_figures<T>(
+        &self,
+        read: impl FnOnce(&crate::figures::RegionFigures) -> T,
+    ) -> Result<Option<T>> {
+        let Some(cache) = &self.inner.figures else {
+            return Ok(None);
+        };
+        {
+            let guard = Self::figures_cache(cache);
+            if let Some(figures) = guard.as_ref() {
+                return Ok(Some(read(figures)));
+            }
+        }
+        // Loading holds the writer lock (then the cache's, the same order as a write), so no
+        // batch commits between reading the rows and installing the cache.
+        let writer = self.writer()?;
+        if writer.dropped {
+            return Err(no_such_database());
+        }
+        let mut guard = Self::figures_cache(cache);
+        if guard.is_none() {
+            let rows = self.figure_rows()?;
+            *guard = Some(crate::figures::load(
+                rows.into_iter()
+                    .map(|(id, bytes)| (id, crate::figures::decode(&bytes))),
+            ));
+        }
+        drop(writer);
+        Ok(guard.as_ref().map(read))
+    }
+
+    /// Every figures row (document id → bytes), in id order: to compare an incremental index
+    /// with a rebuild, and to load the cache.
+    pub fn figure_rows(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut rows = Vec::new();
+        for item in self.inner.trees.figures.iter() {
+            let (key, value) = item.map_err(sled_err)?;
+            let id = String::from_utf8(key.to_vec()).map_err(|e| internal("figures key", e))?;
+            rows.push((id, value.to_vec()));
+        }
+        Ok(rows)
+    }
+
+    /// Flushes the whole sled log: after [`rebuild_figures`](Self::rebuild_figures).
+    pub async fn flush_now(&self) -> Result<()> {
+        self.flush().await
     }
 }
 

@@ -4,6 +4,7 @@ pub mod account;
 pub mod assets;
 pub mod client_errors;
 pub mod couch;
+pub mod figures;
 pub mod health;
 pub mod office;
 pub mod session;
@@ -39,6 +40,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .merge(account::router())
         .merge(client_errors::router())
         .merge(office::router())
+        .merge(figures::router())
         .fallback(api_not_found)
         .layer(compression)
         .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT));
