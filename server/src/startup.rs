@@ -148,6 +148,7 @@ impl Application {
     ) -> std::io::Result<()> {
         tracing::info!("listening on http://{}", self.addr);
         crate::office::warm_up(&self.state.databases, &self.state.office);
+        crate::figures::warm_up(&self.state.databases);
         let served =
             connections::serve(self.listener, self.router, self.connection_limits, shutdown).await;
         match self.state.storage.flush().await {

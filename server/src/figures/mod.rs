@@ -447,3 +447,32 @@ pub fn load(rows: impl Iterator<Item = (String, Option<Contribution>)>) -> Regio
     }
     figures
 }
+
+/// Loads the figures cache of every region database in the background (the blocking pool,
+/// one region after another), so that the first figures request after a restart does not
+/// wait for it. A request that comes first simply loads it itself.
+pub fn warm_up(databases: &crate::db::Databases) {
+    let stores: Vec<crate::db::SledStore> = databases
+        .list()
+        .iter()
+        .filter(|db| indexed(db))
+        .filter_map(|db| databases.get(db))
+        .collect();
+    if stores.is_empty() {
+        return;
+    }
+    tokio::task::spawn_blocking(move || {
+        for store in stores {
+            let started = std::time::Instant::now();
+            match store.with_figures(RegionFigures::inspection_count) {
+                Ok(count) => tracing::info!(
+                    db = store.name(),
+                    inspections = count.unwrap_or(0),
+                    ms = started.elapsed().as_millis() as u64,
+                    "figures cache loaded"
+                ),
+                Err(err) => tracing::warn!(db = store.name(), %err, "figures cache not loaded"),
+            }
+        }
+    });
+}
