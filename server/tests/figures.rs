@@ -5,6 +5,9 @@
 //! incremental index equals a rebuild from scratch.
 
 #[allow(dead_code)]
+#[path = "support/binary.rs"]
+mod binary;
+#[allow(dead_code)]
 #[path = "api/helpers.rs"]
 mod helpers;
 
@@ -894,6 +897,84 @@ async fn the_geojson_export_is_a_valid_rfc_7946_feature_collection_in_lon_lat_or
         .await;
     let doc: Value = serde_json::from_str(&none).expect("valid JSON");
     assert_eq!(doc["features"], json!([]));
+}
+
+#[tokio::test]
+async fn chaski_figures_rebuild_on_a_stopped_server_gives_the_same_figures() {
+    let f = Fixture::start().await;
+    f.load().await;
+    let (_, before) = f
+        .get(&f.admin, "/api/figures?by=district&stalled_days=36500")
+        .await;
+    let Fixture { app, admin, .. } = f;
+    let (data_dir, _keep) = app.stop().await;
+
+    let out = binary::run(&data_dir, &["figures", "rebuild", "--db", MDD], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 30 inspections and 11 events; the draft, the deleted one and the loser give nothing.
+    assert!(
+        stdout.contains("madre-de-dios\t41 documents counted"),
+        "{stdout}"
+    );
+    let out = binary::run(&data_dir, &["figures", "rebuild"], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("cusco\t0 documents") && stdout.contains("madre-de-dios\t41"),
+        "{stdout}"
+    );
+    let out = binary::run(&data_dir, &["figures", "rebuild", "--db", "atlantis"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a region database"));
+
+    let app = helpers::spawn_app_on(data_dir.clone()).await;
+    let after: Value = app
+        .client
+        .get(app.url("/api/figures?by=district&stalled_days=36500"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    assert_eq!(after["totals"]["inspections"], 30);
+}
+
+#[tokio::test]
+async fn a_database_from_before_the_index_is_rebuilt_when_it_is_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let sled = sled::Config::new().path(dir.path()).open().unwrap();
+    let store = SledStore::open(&sled, MDD).unwrap();
+    let mut docs: Vec<Value> = (0..30).map(inspection).collect();
+    docs.extend(fixture_events());
+    let docs = docs
+        .into_iter()
+        .map(|d| Document::from_json(d).unwrap())
+        .collect();
+    store.bulk_docs(docs, false).await.unwrap();
+    let rows = store.figure_rows().unwrap();
+    assert_eq!(rows.len(), 41);
+    drop(store);
+    // A data folder written before the index: no rows and no version.
+    sled.open_tree(format!("couch:{MDD}:figures"))
+        .unwrap()
+        .clear()
+        .unwrap();
+    sled.open_tree(format!("couch:{MDD}:meta"))
+        .unwrap()
+        .remove("figures_version")
+        .unwrap();
+    let reopened = SledStore::open(&sled, MDD).unwrap();
+    assert_eq!(reopened.figure_rows().unwrap(), rows);
+    let report = report_of(&reopened).await;
+    assert_eq!(report["totals"]["inspections"], 30);
+    assert_eq!(report["totals"]["prosecutions"]["opened"], 2);
 }
 
 // ---------------------------------------------------------------------------------------------
