@@ -1238,6 +1238,9 @@ impl SledStore {
             return Err(no_such_database());
         }
         let trees = &self.inner.trees;
+        // The version goes first: a crash halfway leaves no version, so the next open
+        // rebuilds again (sled recovers a prefix of its log) instead of trusting half a tree.
+        trees.meta.remove(FIGURES_VERSION_KEY).map_err(sled_err)?;
         trees.figures.clear().map_err(sled_err)?;
         let mut rows = 0u64;
         let mut batch = sled::Batch::default();

@@ -63,7 +63,7 @@ pub fn indexed(db: &str) -> bool {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Contribution {
     #[serde(rename = "i")]
-    Inspection(InspectionFacts),
+    Inspection(Box<InspectionFacts>),
     /// The event's canonical body (`CaseEvent::to_body`), read back with the shared parser.
     #[serde(rename = "e")]
     Event(Map<String, Value>),
@@ -203,10 +203,10 @@ pub fn contribution(
         if inspection.status != Status::Submitted {
             return None;
         }
-        Some(Contribution::Inspection(InspectionFacts::of(
+        Some(Contribution::Inspection(Box::new(InspectionFacts::of(
             &inspection,
             &rev.to_string(),
-        )))
+        ))))
     } else if id.starts_with(EVENT_PREFIX) {
         let doc = Document::new(DocId::parse(id).ok()?, body.clone());
         let event = CaseEvent::from_document(&doc).ok()?;
@@ -280,7 +280,7 @@ impl RegionFigures {
         let owner = if id.starts_with(INSPECTION_PREFIX) {
             let case = self.cases.entry(id.to_owned()).or_default();
             case.inspection = match row {
-                Some(Contribution::Inspection(facts)) => Some(facts),
+                Some(Contribution::Inspection(facts)) => Some(*facts),
                 _ => None,
             };
             id.to_owned()
@@ -421,7 +421,7 @@ pub fn load(rows: impl Iterator<Item = (String, Option<Contribution>)>) -> Regio
         if id.starts_with(INSPECTION_PREFIX) {
             let case = figures.cases.entry(id.clone()).or_default();
             if let Some(Contribution::Inspection(facts)) = row {
-                case.inspection = Some(facts);
+                case.inspection = Some(*facts);
             }
             touched.push(id);
         } else if let Some(owner) = inspection_of_event_id(&id) {
