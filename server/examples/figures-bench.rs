@@ -118,14 +118,18 @@ async fn main() -> Result<(), String> {
         let databases = Databases::open(storage.sled()).map_err(|e| e.to_string())?;
         let store = databases.require(&db).map_err(|e| e.to_string())?;
 
+        let rss_before = vm_rss_kb();
         let started = Instant::now();
         let cases = store
             .with_figures(|f| f.inspection_count())
             .map_err(|e| e.to_string())?
             .unwrap_or(0);
         println!(
-            "figures cache loaded from the index rows: {cases} submitted inspections in {:.0} ms",
-            ms(started.elapsed())
+            "figures cache loaded from the index rows: {cases} submitted inspections in {:.0} ms \
+             (process RSS {} → {} MB, sled's page cache included)",
+            ms(started.elapsed()),
+            rss_before / 1024,
+            vm_rss_kb() / 1024
         );
 
         let (rows, bytes) = {

@@ -218,12 +218,12 @@ impl FiguresQuery {
     }
 }
 
-/// Index of a choice value in its enum's declaration order (the order of `ALL`).
-fn ix<T: Choice>(value: T) -> usize {
-    T::NAMES
-        .iter()
-        .position(|n| *n == value.name())
-        .unwrap_or(0)
+/// Index of a choice value in its enum's declaration order, which is the order of its
+/// `NAMES` (the `choice!` macro declares both from one list, as a field-less enum).
+macro_rules! ix {
+    ($value:expr) => {
+        $value as usize
+    };
 }
 
 /// The figures of one group of cases, as counters.
@@ -290,28 +290,28 @@ impl Acc {
     pub fn add(&mut self, facts: &InspectionFacts, case: &CaseFacts) {
         self.inspections += 1;
         for f in &facts.findings {
-            self.findings[ix(*f)] += 1;
+            self.findings[ix!(*f)] += 1;
         }
         for i in &facts.indicators {
-            self.indicators[ix(*i)] += 1;
+            self.indicators[ix!(*i)] += 1;
         }
         for s in &facts.stages {
-            self.stages[ix(*s)] += 1;
+            self.stages[ix!(*s)] += 1;
         }
         for (total, n) in self.workers.iter_mut().zip(facts.workers) {
             *total += u64::from(n);
         }
         for (country, n) in &facts.foreign {
-            self.foreign[ix(*country)] += u64::from(*n);
+            self.foreign[ix!(*country)] += u64::from(*n);
         }
         for p in &facts.people {
             self.identified += 1;
-            self.by_sex[ix(p.sex.unwrap_or(Sex::Unknown))] += 1;
-            self.by_age[ix(p.age_band.unwrap_or(AgeBand::Unknown))] += 1;
+            self.by_sex[ix!(p.sex.unwrap_or(Sex::Unknown))] += 1;
+            self.by_age[ix!(p.age_band.unwrap_or(AgeBand::Unknown))] += 1;
             if let Some(n) = p.nationality {
-                self.by_nationality[ix(n)] += 1;
+                self.by_nationality[ix!(n)] += 1;
             }
-            self.by_indigenous[ix(p.indigenous_people.unwrap_or(IndigenousPeople::Unknown))] += 1;
+            self.by_indigenous[ix!(p.indigenous_people.unwrap_or(IndigenousPeople::Unknown))] += 1;
         }
         for r in &case.referred {
             self.referred += 1;
@@ -325,7 +325,7 @@ impl Acc {
         }
         if let Some((at, offence)) = case.prosecution {
             self.opened += 1;
-            self.by_offence[ix(offence)] += 1;
+            self.by_offence[ix!(offence)] += 1;
             if let Some(visit) = facts.visit_ms {
                 self.days_to_prosecution.push(days_between(visit, at));
             }
@@ -387,7 +387,7 @@ impl Acc {
                 })
             }
         };
-        let forced = self.findings[ix(Finding::ForcedLabour)];
+        let forced = self.findings[ix!(Finding::ForcedLabour)];
         json!({
             "inspections": cell(self.inspections),
             "findings": map::<Finding>(&self.findings, &cell),
@@ -499,6 +499,7 @@ impl Report {
         now_ms: i64,
     ) {
         let stalled_before = now_ms - i64::from(query.stalled_days) * DAY_MS;
+        let mut stalled_ids: Vec<&str> = Vec::new();
         for (id, facts, case) in figures.cases() {
             if !query.period.contains(facts.visit_date.as_deref()) {
                 continue;
@@ -522,9 +523,21 @@ impl Report {
                 case.outcome.is_none() && case.last_step_ms.is_some_and(|ms| ms < stalled_before);
             if stalled {
                 self.stalled.count += 1;
-                self.stalled.ids.push(id.to_owned());
+                if !query.public {
+                    stalled_ids.push(id);
+                }
             }
         }
+        // Only the first ids (in order) are listed: keep those, without copying the rest.
+        if stalled_ids.len() > MAX_STALLED_IDS {
+            stalled_ids.select_nth_unstable(MAX_STALLED_IDS);
+            stalled_ids.truncate(MAX_STALLED_IDS);
+        }
+        self.stalled
+            .ids
+            .extend(stalled_ids.into_iter().map(str::to_owned));
+        self.stalled.ids.sort_unstable();
+        self.stalled.ids.truncate(MAX_STALLED_IDS);
     }
 
     /// The JSON answer.
@@ -551,11 +564,8 @@ impl Report {
         };
         let mut stalled = json!({"days": query.stalled_days, "count": count});
         if !query.public {
-            self.stalled.ids.sort();
-            let truncated = self.stalled.ids.len() > MAX_STALLED_IDS;
-            self.stalled.ids.truncate(MAX_STALLED_IDS);
             stalled["ids"] = json!(self.stalled.ids);
-            if truncated {
+            if self.stalled.count > self.stalled.ids.len() as u64 {
                 stalled["ids_truncated"] = json!(true);
             }
         }
@@ -705,6 +715,27 @@ mod tests {
         assert_eq!(ok.regions.unwrap().len(), 2);
         assert!(FiguresQuery::parse(&pairs(&[("by", "sector")]), false).is_err());
         assert!(FiguresQuery::parse(&pairs(&[("from", "2024-02-29")]), false).is_ok());
+    }
+
+    #[test]
+    fn an_enum_value_s_index_is_its_place_in_names() {
+        fn check<T: Choice + Copy>(all: &[T], index: impl Fn(T) -> usize) {
+            for (i, value) in all.iter().enumerate() {
+                assert_eq!(index(*value), i);
+                assert_eq!(T::NAMES[i], value.name());
+            }
+            assert_eq!(all.len(), T::NAMES.len());
+        }
+        check(Finding::ALL, |v| ix!(v));
+        check(Indicator::ALL, |v| ix!(v));
+        check(Stage::ALL, |v| ix!(v));
+        check(Nationality::ALL, |v| ix!(v));
+        check(Sex::ALL, |v| ix!(v));
+        check(AgeBand::ALL, |v| ix!(v));
+        check(IndigenousPeople::ALL, |v| ix!(v));
+        check(Service::ALL, |v| ix!(v));
+        check(Offence::ALL, |v| ix!(v));
+        check(Sector::ALL, |v| ix!(v));
     }
 
     #[test]
