@@ -16,6 +16,8 @@
 //!   database ([`auth::Principal`]).
 //! - [`regions`]: Peru's 25 departments and their database names.
 //! - [`office`]: the regional office's inbox index (case states of every inspection).
+//! - [`figures`]: the figures index of each region (kept in the documents' own write), the
+//!   annual report's figures and the streamed exports.
 //! - [`admin`]: the administration commands (users, tokens, backup and restore).
 //! - [`routes`]: one module per resource (`health`, the PWA's static `assets`, the `office`
 //!   API).
