@@ -146,6 +146,13 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // Polled once before saying where we listen: `shutdown_signal` installs its SIGTERM
+        // handler on its first poll, and a supervisor (or a test) that sends SIGTERM as soon
+        // as it reads "listening on" must find it installed, not kill the process outright.
+        let mut shutdown: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(shutdown);
+        if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
+            shutdown = Box::pin(std::future::ready(()));
+        }
         tracing::info!("listening on http://{}", self.addr);
         crate::office::warm_up(&self.state.databases, &self.state.office);
         crate::figures::warm_up(&self.state.databases);
