@@ -977,6 +977,43 @@ async fn a_database_from_before_the_index_is_rebuilt_when_it_is_opened() {
     assert_eq!(report["totals"]["prosecutions"]["opened"], 2);
 }
 
+#[tokio::test]
+async fn an_export_whose_reading_fails_midway_ends_in_an_error_never_a_short_complete_body() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    let f = Fixture::start().await;
+    // Three pages of 500: the stream holds at most two pages ahead of its reader.
+    let docs: Vec<Value> = (0..1_200)
+        .map(|n| {
+            let mut doc = inspection(n % 30);
+            doc["_id"] = json!(inspection_id(1_000 + n).as_str());
+            doc
+        })
+        .collect();
+    f.bulk(docs, false).await;
+    let router = chaski_server::routes::router(f.app.state.clone(), &[]);
+    let response = router
+        .oneshot(
+            Request::get("/api/export/inspections.csv")
+                .header("authorization", format!("Bearer {}", f.supervisor))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // The database goes away before the reader has taken anything: the producer is at most
+    // two pages ahead, so a later page fails to read.
+    f.app.state.databases.delete(MDD).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await;
+    assert!(
+        body.is_err(),
+        "a cut export must end in an error, not a clean end"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The property test: incremental index == rebuild.
 // ---------------------------------------------------------------------------------------------
