@@ -741,8 +741,9 @@ impl SledStore {
         if let Some(cache) = &self.inner.figures {
             let mut cache = Self::figures_cache(cache);
             if let Some(cache) = cache.as_mut() {
+                let events_of = |owner: &str| self.figure_events(owner);
                 for (id, row) in figure_rows {
-                    cache.apply(&id, row);
+                    cache.apply(&id, row, &events_of);
                 }
             }
         }
@@ -1325,6 +1326,27 @@ impl SledStore {
         }
         drop(writer);
         Ok(guard.as_ref().map(read))
+    }
+
+    /// The valid case events of inspection `owner`, from the figures rows (the cache keeps
+    /// none). A row that cannot be read is skipped, like an invalid event.
+    fn figure_events(&self, owner: &str) -> Vec<chaski_shared::domain::CaseEvent> {
+        let rows = self
+            .inner
+            .trees
+            .figures
+            .scan_prefix(crate::figures::events_prefix(owner))
+            .filter_map(|item| match item {
+                Ok((key, value)) => Some((
+                    String::from_utf8(key.to_vec()).ok()?,
+                    crate::figures::decode(&value),
+                )),
+                Err(err) => {
+                    tracing::error!(%err, db = %self.inner.name, "cannot read figures rows");
+                    None
+                }
+            });
+        crate::figures::events_from_rows(owner, rows)
     }
 
     /// Every figures row (document id → bytes), in id order: to compare an incremental index

@@ -16,7 +16,8 @@
 //! # The cache
 //! Figures need each case's state (referrals, prosecution, outcome), which
 //! [`derive_case`] gives from an inspection and all its events. [`RegionFigures`] holds every
-//! case's facts and derived view in memory: loaded from the `figures` rows at the first
+//! case's facts and derived view in memory (not its events: those are read back from the rows
+//! when a case changes): loaded from the `figures` rows at the first
 //! figures request (holding the writer lock, so no batch slips between the read and the
 //! cache), then updated by each batch right after its commit (under the writer lock too). A
 //! query then reads about 100 bytes per case.
@@ -259,12 +260,12 @@ pub struct CaseFacts {
     pub outcome: Option<(OutcomeKind, Option<Sentence>)>,
 }
 
-/// One case in the cache: the inspection's facts (when it is a submitted inspection here),
-/// its valid events, and the derived facts.
+/// One case in the cache: the inspection's facts (when it is a submitted inspection here) and
+/// the derived facts. Its events are not kept: they are read back from the rows whenever the
+/// case is derived again, which keeps the cache to what a query reads.
 #[derive(Default)]
 pub struct Case {
     pub inspection: Option<InspectionFacts>,
-    events: BTreeMap<String, CaseEvent>,
     pub derived: Option<CaseFacts>,
 }
 
@@ -274,49 +275,57 @@ pub struct RegionFigures {
     cases: HashMap<String, Case>,
 }
 
+/// The valid events among figures rows (`id`, row), for inspection `owner`.
+pub fn events_from_rows(
+    owner: &str,
+    rows: impl Iterator<Item = (String, Option<Contribution>)>,
+) -> Vec<CaseEvent> {
+    rows.filter(|(id, _)| inspection_of_event_id(id) == Some(owner))
+        .filter_map(|(id, row)| match (row, DocId::parse(id)) {
+            (Some(Contribution::Event(body)), Ok(doc_id)) => {
+                CaseEvent::from_document(&Document::new(doc_id, body)).ok()
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The row-key prefix of inspection `owner`'s events (a superset: see [`events_from_rows`]).
+pub fn events_prefix(owner: &str) -> String {
+    format!("{EVENT_PREFIX}{owner}:")
+}
+
 impl RegionFigures {
-    /// Applies the contribution of document `id` (replacing whatever it contributed before).
-    pub fn apply(&mut self, id: &str, row: Option<Contribution>) {
+    /// Applies the (already committed) contribution of document `id`, replacing whatever it
+    /// contributed before; `events_of(owner)` reads an inspection's events from the rows.
+    pub fn apply(
+        &mut self,
+        id: &str,
+        row: Option<Contribution>,
+        events_of: &dyn Fn(&str) -> Vec<CaseEvent>,
+    ) {
         let owner = if id.starts_with(INSPECTION_PREFIX) {
-            let case = self.cases.entry(id.to_owned()).or_default();
-            case.inspection = match row {
-                Some(Contribution::Inspection(facts)) => Some(*facts),
-                _ => None,
-            };
-            id.to_owned()
-        } else if let Some(owner) = inspection_of_event_id(id) {
-            let event = match (row, DocId::parse(id)) {
-                (Some(Contribution::Event(body)), Ok(doc_id)) => {
-                    CaseEvent::from_document(&Document::new(doc_id, body)).ok()
+            match row {
+                Some(Contribution::Inspection(facts)) => {
+                    self.cases.entry(id.to_owned()).or_default().inspection = Some(*facts);
                 }
-                _ => None,
-            };
-            let case = self.cases.entry(owner.to_owned()).or_default();
-            match event {
-                Some(event) => {
-                    case.events.insert(id.to_owned(), event);
-                }
-                None => {
-                    case.events.remove(id);
+                _ => {
+                    self.cases.remove(id);
+                    return;
                 }
             }
-            owner.to_owned()
+            id
+        } else if let Some(owner) = inspection_of_event_id(id) {
+            owner
         } else {
             return;
         };
-        self.derive(&owner);
-    }
-
-    fn derive(&mut self, id: &str) {
-        let Some(case) = self.cases.get_mut(id) else {
+        let Some(case) = self.cases.get_mut(owner) else {
+            // Events of an inspection not (yet) here count when it comes.
             return;
         };
-        if case.inspection.is_none() && case.events.is_empty() {
-            self.cases.remove(id);
-            return;
-        }
-        case.derived = match (&case.inspection, DocId::parse(id)) {
-            (Some(facts), Ok(doc_id)) => Some(derive(doc_id, facts, &case.events)),
+        case.derived = match (&case.inspection, DocId::parse(owner)) {
+            (Some(facts), Ok(doc_id)) => Some(derive(doc_id, facts, events_of(owner))),
             _ => None,
         };
     }
@@ -347,7 +356,7 @@ impl RegionFigures {
     }
 }
 
-fn derive(id: DocId, facts: &InspectionFacts, events: &BTreeMap<String, CaseEvent>) -> CaseFacts {
+fn derive(id: DocId, facts: &InspectionFacts, events: Vec<CaseEvent>) -> CaseFacts {
     let person_codes: Vec<PersonCode> = {
         let mut codes: Vec<PersonCode> = facts
             .people
@@ -365,7 +374,6 @@ fn derive(id: DocId, facts: &InspectionFacts, events: &BTreeMap<String, CaseEven
         person_codes,
         updated_at: facts.updated_at.as_deref().and_then(Timestamp::parse),
     };
-    let events: Vec<CaseEvent> = events.values().cloned().collect();
     let view = derive_case(Some(&inspection), &events);
     let referrals: Vec<ReferralFacts> = view
         .referrals
@@ -415,35 +423,28 @@ fn derive(id: DocId, facts: &InspectionFacts, events: &BTreeMap<String, CaseEven
 /// Builds the cache from every row of a `figures` tree.
 pub fn load(rows: impl Iterator<Item = (String, Option<Contribution>)>) -> RegionFigures {
     let mut figures = RegionFigures::default();
-    let mut touched = Vec::new();
+    // Events are only held here, until their case is derived.
+    let mut events: HashMap<String, Vec<CaseEvent>> = HashMap::new();
     for (id, row) in rows {
-        // Fill first, derive once per case at the end.
         if id.starts_with(INSPECTION_PREFIX) {
-            let case = figures.cases.entry(id.clone()).or_default();
             if let Some(Contribution::Inspection(facts)) = row {
-                case.inspection = Some(*facts);
+                figures.cases.entry(id).or_default().inspection = Some(*facts);
             }
-            touched.push(id);
         } else if let Some(owner) = inspection_of_event_id(&id) {
-            if let (Some(Contribution::Event(body)), Ok(doc_id)) = (row, DocId::parse(id.as_str()))
-            {
-                if let Ok(event) = CaseEvent::from_document(&Document::new(doc_id, body)) {
-                    let owner = owner.to_owned();
-                    figures
-                        .cases
-                        .entry(owner.clone())
-                        .or_default()
-                        .events
-                        .insert(id, event);
-                    touched.push(owner);
-                }
-            }
+            let owner = owner.to_owned();
+            events
+                .entry(owner.clone())
+                .or_default()
+                .extend(events_from_rows(&owner, std::iter::once((id, row))));
         }
     }
-    touched.sort();
-    touched.dedup();
-    for id in touched {
-        figures.derive(&id);
+    for (id, case) in figures.cases.iter_mut() {
+        case.derived = match (&case.inspection, DocId::parse(id.as_str())) {
+            (Some(facts), Ok(doc_id)) => {
+                Some(derive(doc_id, facts, events.remove(id).unwrap_or_default()))
+            }
+            _ => None,
+        };
     }
     figures
 }
