@@ -506,18 +506,25 @@ impl Report {
             }
             self.totals.add(facts, case);
             if let Some(by) = query.by {
-                let key = match by {
-                    By::Sector => facts.sector.map_or("unknown", |s| s.name()).to_owned(),
-                    By::Region => region.db_name().to_owned(),
+                let key: &str = match by {
+                    By::Sector => facts.sector.map_or("unknown", |s| s.name()),
+                    By::Region => region.db_name(),
                     By::Month => facts
                         .visit_date
                         .as_deref()
                         .and_then(|d| d.get(..7))
-                        .unwrap_or("unknown")
-                        .to_owned(),
-                    By::District => facts.district.clone().unwrap_or_else(|| "unknown".into()),
+                        .unwrap_or("unknown"),
+                    By::District => facts.district.as_deref().unwrap_or("unknown"),
                 };
-                self.breakdown.entry(key).or_default().add(facts, case);
+                // Looked up by `&str`: no allocation per case once a key exists.
+                match self.breakdown.get_mut(key) {
+                    Some(group) => group.add(facts, case),
+                    None => {
+                        let mut group = Acc::default();
+                        group.add(facts, case);
+                        self.breakdown.insert(key.to_owned(), group);
+                    }
+                }
             }
             let stalled =
                 case.outcome.is_none() && case.last_step_ms.is_some_and(|ms| ms < stalled_before);
