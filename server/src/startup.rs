@@ -26,6 +26,9 @@ pub enum StartupError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    /// A relay of the configuration file that cannot run (a database it names is missing).
+    #[error("{0}")]
+    Relay(String),
 }
 
 /// What every handler can reach.
@@ -43,6 +46,8 @@ pub struct AppState {
     pub behind_https_proxy: bool,
     /// The office's inbox index, per region database.
     pub office: Arc<crate::office::Inboxes>,
+    /// The continuous relays' status (`GET /api/relay`).
+    pub relays: Arc<crate::relay::Relays>,
 }
 
 /// A server that is bound and ready to run.
@@ -52,6 +57,8 @@ pub struct Application {
     router: Router,
     state: AppState,
     connection_limits: ConnectionLimits,
+    /// Started with the server, stopped with it.
+    relays: Vec<crate::config::RelayConfig>,
 }
 
 impl Application {
@@ -90,6 +97,7 @@ impl Application {
             dir: config.data_dir.display().to_string(),
             source,
         })?;
+        crate::relay::check_databases(&config.relays, &databases).map_err(StartupError::Relay)?;
         let token_ttl = Duration::from_secs(config.token_ttl_days.saturating_mul(24 * 3600));
         let accounts = Accounts::open_with_checks(&storage, token_ttl, config.max_password_checks)
             .map_err(|source| StartupError::Store {
@@ -119,6 +127,7 @@ impl Application {
             accounts,
             behind_https_proxy: config.behind_https_proxy,
             office: Arc::default(),
+            relays: Arc::default(),
         };
         let router = routes::router(state.clone(), &config.cors_origins);
         Ok(Self {
@@ -127,6 +136,7 @@ impl Application {
             router,
             state,
             connection_limits,
+            relays: config.relays.clone(),
         })
     }
 
@@ -148,8 +158,28 @@ impl Application {
     ) -> std::io::Result<()> {
         tracing::info!("listening on http://{}", self.addr);
         crate::office::warm_up(&self.state.databases, &self.state.office);
+        // The relays stop when the server is told to stop, before the final flush.
+        let (stop_relays, stopped) = tokio::sync::watch::channel(false);
+        let relays = crate::relay::start(
+            &self.relays,
+            &self.state.databases,
+            &self.state.limits,
+            &self.state.relays,
+            &stopped,
+        );
+        let stop_sender = stop_relays.clone();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_sender.send(true);
+        };
         let served =
             connections::serve(self.listener, self.router, self.connection_limits, shutdown).await;
+        let _ = stop_relays.send(true);
+        for relay in relays {
+            // Each leg ends at its next await point; a store call already on the blocking pool
+            // finishes on its own, before the flush below is reached or soon after.
+            let _ = tokio::time::timeout(Duration::from_secs(5), relay).await;
+        }
         match self.state.storage.flush().await {
             Ok(_) => tracing::info!("stopped; data store flushed"),
             Err(err) => tracing::error!(%err, "stopped, but the final flush failed"),

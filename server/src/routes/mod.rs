@@ -6,6 +6,7 @@ pub mod client_errors;
 pub mod couch;
 pub mod health;
 pub mod office;
+pub mod relay;
 pub mod session;
 
 use std::time::Duration;
@@ -39,6 +40,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .merge(account::router())
         .merge(client_errors::router())
         .merge(office::router())
+        .merge(relay::router())
         .fallback(api_not_found)
         .layer(compression)
         .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT));

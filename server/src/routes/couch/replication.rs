@@ -523,6 +523,7 @@ pub async fn bulk_docs(
         }
     }
     let docs = check_event_targets(&store, &db, docs, &mut slots, new_edits).await?;
+    let docs = check_relay_events(&store, &principal, docs, &mut slots).await?;
     let written = store.bulk_docs(docs, new_edits).await?;
     let mut written = written.into_iter();
     let mut results = Vec::with_capacity(slots.len());
@@ -587,6 +588,37 @@ async fn check_event_targets(
             Some(Err(rejection)) => *slot = Slot::Refused(rejection.into_result(&doc)),
             Some(Ok(())) => kept.push(doc),
             None => return Err(ApiError::Internal("an event without its check".into())),
+        }
+    }
+    Ok(kept)
+}
+
+/// A relay account's batch: a second revision of a case event already here is refused (see
+/// `validate`'s "Relay accounts"); each refused one turns its `Written` slot into its result.
+async fn check_relay_events(
+    store: &SledStore,
+    principal: &Principal,
+    docs: Vec<Document>,
+    slots: &mut [Slot],
+) -> Result<Vec<Document>, ApiError> {
+    let verdicts = {
+        let refs: Vec<&Document> = docs.iter().collect();
+        validate::relay_event_verdicts(store, principal, &refs).await?
+    };
+    if verdicts.iter().all(Option::is_none) {
+        return Ok(docs);
+    }
+    let mut written_slots = slots
+        .iter_mut()
+        .filter(|slot| matches!(slot, Slot::Written));
+    let mut kept = Vec::with_capacity(docs.len());
+    for (doc, verdict) in docs.into_iter().zip(verdicts) {
+        let slot = written_slots
+            .next()
+            .ok_or_else(|| ApiError::Internal("a batch document without its slot".into()))?;
+        match verdict {
+            Some(rejection) => *slot = Slot::Refused(rejection.into_result(&doc)),
+            None => kept.push(doc),
         }
     }
     Ok(kept)
