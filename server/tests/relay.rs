@@ -734,3 +734,269 @@ async fn the_latency_from_a_tablets_push_to_the_national_server() {
         ms(latencies[99])
     );
 }
+
+/// A stock `pouchdb-server` (npm, in memory) on a free port: a third-party CouchDB-compatible
+/// target. Not found is a failure, never a skip: `npm install` at the repository root
+/// installs it (`package.json`).
+struct PouchServer {
+    child: Child,
+    port: u16,
+}
+
+impl PouchServer {
+    fn start(folder: &Path) -> PouchServer {
+        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../node_modules/.bin/pouchdb-server");
+        assert!(
+            bin.exists(),
+            "{} is missing: run `npm install` at the repository root (package.json lists \
+             pouchdb-server)",
+            bin.display()
+        );
+        let port = free_port();
+        std::fs::create_dir_all(folder).unwrap();
+        let child = Command::new(bin)
+            .args([
+                "--in-memory",
+                "--port",
+                &port.to_string(),
+                "--host",
+                "127.0.0.1",
+            ])
+            .current_dir(folder)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pouchdb-server (is Node.js installed?)");
+        let server = PouchServer { child, port };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "pouchdb-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for PouchServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `GET` with Basic auth for `user`, or none (pouchdb-server runs as an open "admin party").
+async fn get_as(url: &str, user: Option<&str>) -> (u16, Value) {
+    let mut request = client().get(url).header("Accept", "application/json");
+    if let Some(user) = user {
+        request = request.basic_auth(user, Some(PASSWORD));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A document's whole revision tree as the server shows it: each leaf with its ancestry, its
+/// deletion flag, and its attachments' digests, sorted by leaf.
+async fn revision_tree(db_url: &str, user: Option<&str>, id: &str) -> Vec<Value> {
+    let (status, body) = get_as(&format!("{db_url}/{id}?open_revs=all&revs=true"), user).await;
+    assert_eq!(status, 200, "{db_url}/{id}: {body}");
+    let mut leaves: Vec<Value> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|row| row.get("ok"))
+        .map(|doc| {
+            let digests: Value = doc["_attachments"]
+                .as_object()
+                .map(|atts| {
+                    atts.iter()
+                        .map(|(name, a)| (name.clone(), a["digest"].clone()))
+                        .collect::<serde_json::Map<_, _>>()
+                        .into()
+                })
+                .unwrap_or(Value::Null);
+            json!({
+                "rev": doc["_rev"],
+                "revisions": doc["_revisions"],
+                "deleted": doc["_deleted"].as_bool().unwrap_or(false),
+                "attachments": digests,
+                "notes": doc["notes"],
+            })
+        })
+        .collect();
+    leaves.sort_by_key(|leaf| leaf["rev"].as_str().unwrap_or_default().to_owned());
+    leaves
+}
+
+/// Every document id of a database, deleted ones included (from `_changes`).
+async fn every_id(db_url: &str, user: Option<&str>) -> Vec<String> {
+    let (_, changes) = get_as(&format!("{db_url}/_changes?style=all_docs"), user).await;
+    let mut ids: Vec<String> = changes["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_into_a_stock_pouchdb_server_every_document_revision_tree_and_conflict() {
+    let temp = tempfile::tempdir().unwrap();
+    let pouch = PouchServer::start(&temp.path().join("pouchdb-server"));
+    let created = client()
+        .put(pouch.url(&format!("/{DB}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let config = temp.path().join("chaski.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[relay]]\nname = \"archive\"\ndatabases = [\"{DB}\"]\ntarget = \"{}\"\n",
+            pouch.url("")
+        ),
+    )
+    .unwrap();
+    let region = Server::start(&region_data(temp.path()), Some(&config), &[]);
+    let region_db = region.url(&format!("/db/{DB}"));
+    let pouch_db = pouch.url(&format!("/{DB}"));
+    let tablet = Tablet::new(&region);
+
+    // 30 inspections, 5 of them with a photo; some edited twice at the region, conflicts
+    // made between the tablet (offline) and the region, and one deleted.
+    for n in 0..30 {
+        let mut value = fixtures::inspection_json_in(n, Region::Loreto);
+        if n % 6 == 0 {
+            value = fixtures::inspection_with_photo_json(n, 4000 + n as usize);
+            value["region"] = json!(DB);
+        }
+        let written = tablet
+            .local
+            .store()
+            .bulk_docs(vec![fixtures::doc(value)], true)
+            .await
+            .unwrap();
+        assert!(written[0].is_ok(), "{written:?}");
+    }
+    tablet.push().await;
+    for n in [1, 2, 3] {
+        let url = format!("{region_db}/{}", fixtures::inspection_id(n));
+        for round in 0..2 {
+            let (_, mut doc) = get_as(&url, Some("ines")).await;
+            doc["notes"] = json!(format!("Edited at the region, round {round}."));
+            let (status, body) = put_json(&url, "ines", &doc).await;
+            assert_eq!(status, 201, "{body}");
+        }
+    }
+    for n in [4, 5, 6] {
+        let id = fixtures::inspection_id(n);
+        let mut mine = tablet
+            .local
+            .store()
+            .get(&id, &GetOptions::default())
+            .await
+            .unwrap();
+        mine.body
+            .insert("notes".into(), json!("Edited on the tablet."));
+        tablet
+            .local
+            .store()
+            .bulk_docs(vec![mine], true)
+            .await
+            .unwrap();
+        let url = format!("{region_db}/{id}");
+        let (_, mut doc) = get_as(&url, Some("ines")).await;
+        doc["notes"] = json!("Edited at the region.");
+        let (status, body) = put_json(&url, "ines", &doc).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    tablet.push().await;
+    let gone = fixtures::inspection_id(7);
+    let (_, doc) = get_as(&format!("{region_db}/{gone}"), Some("ines")).await;
+    let deleted = client()
+        .delete(format!(
+            "{region_db}/{gone}?rev={}",
+            doc["_rev"].as_str().unwrap()
+        ))
+        .basic_auth("ines", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+
+    let ids = every_id(&region_db, Some("ines")).await;
+    assert_eq!(ids.len(), 30);
+    eventually(
+        Duration::from_secs(30),
+        "every document at pouchdb-server",
+        || async { every_id(&pouch_db, None).await == ids },
+    )
+    .await;
+    // Every revision tree, leaf by leaf with its ancestry, deletion and attachments.
+    let mut conflicts = 0;
+    for id in &ids {
+        let ours = revision_tree(&region_db, Some("ines"), id).await;
+        let mut theirs = revision_tree(&pouch_db, None, id).await;
+        let start = Instant::now();
+        while theirs != ours && start.elapsed() < Duration::from_secs(15) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            theirs = revision_tree(&pouch_db, None, id).await;
+        }
+        assert_eq!(theirs, ours, "{id}");
+        if ours.len() > 1 {
+            conflicts += 1;
+        }
+    }
+    assert_eq!(conflicts, 3, "the three conflicts arrived as conflicts");
+    let with_photo = fixtures::inspection_id(0);
+    let photo = client()
+        .get(pouch.url(&format!("/{DB}/{with_photo}/photo-1.jpg")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(photo.len(), 4000);
+
+    // A conflict made at the third-party server comes back (direction `both`): the same tree
+    // on both sides.
+    let id = fixtures::inspection_id(8);
+    let (_, mut doc) = get_as(&format!("{pouch_db}/{id}"), None).await;
+    doc["notes"] = json!("Edited at the archive.");
+    let edited = client()
+        .put(format!("{pouch_db}/{id}"))
+        .json(&doc)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), 201);
+    let url = format!("{region_db}/{id}");
+    let (_, mut doc) = get_as(&url, Some("ines")).await;
+    doc["notes"] = json!("Edited at the region meanwhile.");
+    let (status, _) = put_json(&url, "ines", &doc).await;
+    assert!(status == 201 || status == 409, "{status}");
+    eventually(
+        Duration::from_secs(20),
+        "the archive's edit at the region",
+        || async {
+            let ours = revision_tree(&region_db, Some("ines"), id.as_str()).await;
+            ours.iter()
+                .any(|leaf| leaf["notes"] == "Edited at the archive.")
+                && ours == revision_tree(&pouch_db, None, id.as_str()).await
+        },
+    )
+    .await;
+    let rows = relay_status(&region).await;
+    assert!(rows.iter().all(|r| r["last_error"].is_null()), "{rows:?}");
+}

@@ -489,7 +489,7 @@ impl Leg {
         }
     }
 
-    /// Whether the target's root answers CouchDB's welcome.
+    /// Whether the target's root answers a CouchDB-compatible welcome.
     async fn root_is_couchdb(&self) -> bool {
         let mut request = self.client.get(format!("{}/", self.root));
         if let Auth::Basic { user, password } = &self.auth {
@@ -499,8 +499,9 @@ impl Leg {
             return false;
         };
         response.text().await.is_ok_and(|text| {
+            // CouchDB says {"couchdb": "Welcome"}, pouchdb-server {"express-pouchdb": …}.
             serde_json::from_str::<serde_json::Value>(&text)
-                .is_ok_and(|v| v.get("couchdb").is_some())
+                .is_ok_and(|v| v.get("couchdb").is_some() || v.get("express-pouchdb").is_some())
         })
     }
 
