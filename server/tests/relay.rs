@@ -349,7 +349,9 @@ async fn three_tiers_tablet_region_and_national_stay_in_step_with_no_manual_step
 
     // (2) National stops while the region keeps receiving; once it is back, everything arrives
     // once, with no duplicate revision.
+    let stopping = Instant::now();
     national.stop();
+    eprintln!("national stopped in {:?}", stopping.elapsed());
     for n in 5..25 {
         tablet.record(n).await;
     }
@@ -641,6 +643,16 @@ async fn a_relay_says_in_words_why_it_fails_and_the_server_keeps_serving() {
     // Only administrators see the status.
     let (status, _) = get_json(&region.url("/api/relay"), "ines").await;
     assert_eq!(status, 403);
+
+    // The relays stop with the server: SIGTERM ends it at once, backing off or not.
+    let mut region = region;
+    let stopping = Instant::now();
+    region.stop();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "the region took {:?} to stop",
+        stopping.elapsed()
+    );
 }
 
 #[test]

@@ -51,8 +51,11 @@ use crate::routes::couch::Limits;
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(2);
 /// Longest wait after failures.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// How long a longpoll on the target waits for a change before asking again.
-const LONGPOLL: Duration = Duration::from_secs(50);
+/// How long a longpoll on the target waits for a change before asking again. Short, because a
+/// server stopping gracefully waits for the requests in flight, longpolls included: ten
+/// seconds bound how long a relay holds up the national server's restart, for one small
+/// request per region every ten seconds when nothing happens.
+const LONGPOLL: Duration = Duration::from_secs(10);
 
 /// What a leg is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -156,7 +159,10 @@ pub fn start(
 ) -> Vec<JoinHandle<()>> {
     let client = match reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
-        .timeout(LONGPOLL + Duration::from_secs(40))
+        // No limit on a whole request (a batch of photos over a satellite link takes long),
+        // but a minute of silence means the connection is dead.
+        .read_timeout(Duration::from_secs(60))
+        .tcp_keepalive(Duration::from_secs(30))
         .build()
     {
         Ok(client) => client,
@@ -380,7 +386,8 @@ impl Leg {
                     ("limit", "1".to_owned()),
                     ("timeout", LONGPOLL.as_millis().to_string()),
                 ])
-                .header("Accept", "application/json");
+                .header("Accept", "application/json")
+                .timeout(LONGPOLL + Duration::from_secs(30));
             if let Auth::Basic { user, password } = &self.auth {
                 request = request.basic_auth(user, Some(password));
             }
