@@ -747,9 +747,10 @@ async fn the_latency_from_a_tablets_push_to_the_national_server() {
     );
 }
 
-/// A stock `pouchdb-server` (npm, in memory) on a free port: a third-party CouchDB-compatible
-/// target. Not found is a failure, never a skip: `npm install` at the repository root
-/// installs it (`package.json`).
+/// A stock PouchDB server in memory (`tests/e2e/pouchdb-server.mjs`: Express with
+/// `express-pouchdb` over PouchDB's memory adapter, what the npm `pouchdb-server` runs) on a
+/// free port: a third-party CouchDB-compatible target. Missing Node or packages is a failure,
+/// never a skip: `npm ci` at the repository root installs them (`package.json`).
 struct PouchServer {
     child: Child,
     port: u16,
@@ -757,38 +758,32 @@ struct PouchServer {
 
 impl PouchServer {
     fn start(folder: &Path) -> PouchServer {
-        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../node_modules/.bin/pouchdb-server");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let script = root.join("tests/e2e/pouchdb-server.mjs");
         assert!(
-            bin.exists(),
-            "{} is missing: run `npm install` at the repository root (package.json lists \
-             pouchdb-server)",
-            bin.display()
+            root.join("node_modules/express-pouchdb").exists(),
+            "node_modules/express-pouchdb is missing: run `npm ci` at the repository root \
+             (package.json lists it)"
         );
         let port = free_port();
         std::fs::create_dir_all(folder).unwrap();
-        let child = Command::new(bin)
-            .args([
-                "--in-memory",
-                "--port",
-                &port.to_string(),
-                "--host",
-                "127.0.0.1",
-            ])
+        let mut child = Command::new("node")
+            .arg(&script)
+            .arg(port.to_string())
             .current_dir(folder)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
             .spawn()
-            .expect("start pouchdb-server (is Node.js installed?)");
-        let server = PouchServer { child, port };
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "pouchdb-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
+            .expect("start the PouchDB server (is Node.js installed?)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the PouchDB server's first line");
+        assert!(
+            line.contains("listening on"),
+            "the PouchDB server said {line:?}"
+        );
+        PouchServer { child, port }
     }
 
     fn url(&self, path: &str) -> String {
