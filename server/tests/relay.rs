@@ -517,6 +517,9 @@ async fn relay_account_may_only_carry(national: &Server, national_db: &str) {
     assert_eq!(status, 403);
     let (status, _) = get_json(&national.url("/api/relay"), "relay-loreto").await;
     assert_eq!(status, 403);
+    // A server with no relay configured says so with an empty list.
+    let (status, body) = get_json(&national.url("/api/relay"), "lima").await;
+    assert_eq!((status, body), (200, json!([])));
 
     // A second revision of an event that exists is refused: a stolen relay credential cannot
     // turn a real prosecution into another.
@@ -649,7 +652,7 @@ async fn a_relay_says_in_words_why_it_fails_and_the_server_keeps_serving() {
     let stopping = Instant::now();
     region.stop();
     assert!(
-        stopping.elapsed() < Duration::from_secs(10),
+        stopping.elapsed() < Duration::from_secs(15),
         "the region took {:?} to stop",
         stopping.elapsed()
     );

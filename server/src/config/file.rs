@@ -385,6 +385,48 @@ mod tests {
     }
 
     #[test]
+    fn a_flag_wins_over_a_variable_which_wins_over_the_file_which_wins_over_the_default() {
+        use clap::{CommandFactory, FromArgMatches, Parser};
+
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: Config,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("chaski.toml");
+        std::fs::write(
+            &file,
+            "max_longpoll_secs = 30
+max_changes_limit = 5
+header_timeout_secs = 3
+             data_dir = \"region-data\"\n",
+        )
+        .unwrap();
+        // Only this test reads this variable.
+        std::env::set_var("CHASKI_HEADER_TIMEOUT_SECS", "7");
+        let matches = Cli::command().get_matches_from([
+            "chaski",
+            "--config",
+            file.to_str().unwrap(),
+            "--max-longpoll-secs",
+            "9",
+        ]);
+        std::env::remove_var("CHASKI_HEADER_TIMEOUT_SECS");
+        let mut config = Cli::from_arg_matches(&matches).unwrap().config;
+        config.apply_file(&matches).unwrap();
+        assert_eq!(config.max_longpoll_secs, 9, "the flag");
+        assert_eq!(config.header_timeout_secs, 7, "the variable");
+        assert_eq!(config.max_changes_limit, 5, "the file");
+        assert_eq!(
+            config.data_dir,
+            dir.path().join("region-data"),
+            "beside the file"
+        );
+        assert_eq!(config.max_password_checks, 4, "the default");
+    }
+
+    #[test]
     fn an_unknown_key_or_a_wrong_type_names_the_file_the_line_and_the_key() {
         let err = apply("bind = \"127.0.0.1:1\"\nmax_longpol_secs = 5\n", &[]).unwrap_err();
         assert!(err.contains("/etc/chaski/chaski.toml"), "{err}");
