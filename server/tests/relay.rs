@@ -302,7 +302,7 @@ async fn three_tiers_tablet_region_and_national_stay_in_step_with_no_manual_step
         &[("lima", national.url("/db"), "CHASKI_RELAY_LIMA")],
     );
     let credentials = format!("relay-loreto:{PASSWORD}");
-    let region = Server::start(
+    let mut region = Server::start(
         &region_dir,
         Some(&config),
         &[("CHASKI_RELAY_LIMA", &credentials)],
@@ -483,6 +483,32 @@ async fn three_tiers_tablet_region_and_national_stay_in_step_with_no_manual_step
         assert_eq!(doc["_conflicts"].as_array().map(Vec::len), Some(1), "{doc}");
     }
 
+    // (5) The region restarts: its relay resumes from the checkpoints and asks national about
+    // nothing it carried before.
+    region.stop();
+    region.restart();
+    tablet.record(30).await;
+    tablet.push().await;
+    let newest = fixtures::inspection_id(30);
+    eventually(
+        Duration::from_secs(15),
+        "a record after the region's restart",
+        || async { get_json(&format!("{national_db}/{newest}"), "lima").await.0 == 200 },
+    )
+    .await;
+    let checkpoint =
+        chaski_shared::replicate::replication_id(&format!("chaski-local:{DB}"), &national_db, None);
+    let (status, checkpoint) =
+        get_json(&format!("{national_db}/_local/{checkpoint}"), "lima").await;
+    assert_eq!(status, 200, "{checkpoint}");
+    let session = &checkpoint["history"][0];
+    assert!(
+        session["start_last_seq"].as_u64().unwrap() > 25,
+        "{session}"
+    );
+    assert_eq!(session["missing_checked"], 1, "{session}");
+    assert_eq!(session["docs_written"], 1, "{session}");
+
     // The relay account carries, and does nothing else.
     relay_account_may_only_carry(&national, &national_db).await;
 }
@@ -498,6 +524,13 @@ async fn relay_account_may_only_carry(national: &Server, national_db: &str) {
     assert_eq!(login.status(), 403);
     let reason = login.json::<Value>().await.unwrap()["reason"].to_string();
     assert!(reason.contains("relay account"), "{reason}");
+    let session = client()
+        .post(national.url("/db/_session"))
+        .json(&json!({"name": "relay-loreto", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(session.status(), 403);
 
     // No edits of its own, even a valid inspection.
     let mut new = fixtures::inspection_json_in(900, Region::Loreto);

@@ -494,6 +494,26 @@ mod tests {
     }
 
     #[test]
+    fn a_relay_carries_replicated_documents_and_events_but_makes_no_edit_of_its_own() {
+        let relay = user(Role::Relay);
+        let inspection = fixtures::doc(fixtures::inspection_json(1));
+        assert!(matches!(
+            check(&relay, "madre-de-dios", &inspection, true),
+            Err(Rejection::NotAllowed(_))
+        ));
+        assert_eq!(check(&relay, "madre-de-dios", &inspection, false), Ok(()));
+        // A supervisor's event keeps its `by` when a relay carries it.
+        let event = fixtures::doc(fixtures::prosecution_json(1, 1));
+        assert_eq!(check(&relay, "madre-de-dios", &event, false), Ok(()));
+        assert!(check(&relay, "madre-de-dios", &event, true).is_err());
+        let design = fixtures::doc(json!({"_id": "_design/app", "_rev": "1-abc"}));
+        assert!(matches!(
+            check(&relay, "madre-de-dios", &design, false),
+            Err(Rejection::DesignNotAdmin(_))
+        ));
+    }
+
+    #[test]
     fn a_rejected_batch_document_is_forbidden_with_its_revision() {
         // A submitted inspection must say where and when; this one says nothing.
         let doc = fixtures::doc(json!({
