@@ -68,10 +68,12 @@ pub fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
+    // Before the server can say it listens (see `shutdown_signal`).
+    let shutdown = shutdown_signal();
     let app = Application::build(config)
         .await
         .map_err(|e| e.to_string())?;
-    app.run_until_stopped(shutdown_signal())
+    app.run_until_stopped(shutdown)
         .await
         .map_err(|e| format!("server stopped with an error: {e}"))
 }

@@ -160,13 +160,20 @@ impl Application {
         crate::office::warm_up(&self.state.databases, &self.state.office);
         // The relays stop when the server is told to stop, before the final flush.
         let (stop_relays, stopped) = tokio::sync::watch::channel(false);
-        let relays = crate::relay::start(
-            &self.relays,
-            &self.state.databases,
-            &self.state.limits,
-            &self.state.relays,
-            &stopped,
-        );
+        // Started on a worker of its own (building the HTTP client reads the system's
+        // certificates), so that nothing delays serving and listening for SIGTERM.
+        let relays = {
+            let (configs, state) = (self.relays, self.state.clone());
+            tokio::spawn(async move {
+                crate::relay::start(
+                    &configs,
+                    &state.databases,
+                    &state.limits,
+                    &state.relays,
+                    &stopped,
+                )
+            })
+        };
         let stop_sender = stop_relays.clone();
         let shutdown = async move {
             shutdown.await;
@@ -175,7 +182,7 @@ impl Application {
         let served =
             connections::serve(self.listener, self.router, self.connection_limits, shutdown).await;
         let _ = stop_relays.send(true);
-        for relay in relays {
+        for relay in relays.await.unwrap_or_default() {
             // Each leg ends at its next await point; a store call already on the blocking pool
             // finishes on its own, before the flush below is reached or soon after.
             let _ = tokio::time::timeout(Duration::from_secs(5), relay).await;
@@ -188,30 +195,51 @@ impl Application {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(%err, "cannot listen for Ctrl-C");
+/// Completes on Ctrl-C or SIGTERM. Call it (in the runtime) before the server says where it
+/// listens: the handlers are installed by the call itself, not when the future is first polled,
+/// so a SIGTERM sent the moment "listening on" is logged stops the server gracefully instead of
+/// killing it.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        let (ctrl_c, terminate) = (
+            wait_for(interrupt, "Ctrl-C"),
+            wait_for(terminate, "SIGTERM"),
+        );
+        #[cfg(not(unix))]
+        let (ctrl_c, terminate) = (
+            async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            },
+            std::future::pending::<()>(),
+        );
+        tokio::select! {
+            () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+            () = terminate => tracing::info!("SIGTERM received, shutting down"),
+        }
+    }
+}
+
+/// Completes when `signal` arrives; never when it could not be installed (said in the log).
+#[cfg(unix)]
+async fn wait_for(signal: std::io::Result<tokio::signal::unix::Signal>, what: &str) {
+    match signal {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(err) => {
+            tracing::error!(%err, "cannot listen for {what}");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
     }
 }

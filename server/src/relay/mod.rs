@@ -157,6 +157,9 @@ pub fn start(
     status: &Arc<Relays>,
     stop: &watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
+    if relays.is_empty() {
+        return Vec::new();
+    }
     let client = match reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         // No limit on a whole request (a batch of photos over a satellite link takes long),
