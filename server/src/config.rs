@@ -6,7 +6,7 @@ pub mod file;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-pub use file::{Credentials, Direction, RelayConfig};
+pub use file::{CredentialSource, Credentials, Direction, RelayConfig};
 
 /// Everything the server needs to start. Tests build it directly; the binary fills it from
 /// the command line, the environment and the configuration file (a flag wins over its

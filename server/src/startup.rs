@@ -98,6 +98,10 @@ impl Application {
             source,
         })?;
         crate::relay::check_databases(&config.relays, &databases).map_err(StartupError::Relay)?;
+        let mut config = config;
+        config
+            .read_relay_credentials(|var| std::env::var(var).ok())
+            .map_err(StartupError::Relay)?;
         let token_ttl = Duration::from_secs(config.token_ttl_days.saturating_mul(24 * 3600));
         let accounts = Accounts::open_with_checks(&storage, token_ttl, config.max_password_checks)
             .map_err(|source| StartupError::Store {

@@ -726,6 +726,37 @@ fn a_relay_to_an_unknown_database_or_a_bad_key_stops_start_up_naming_it() {
         "{stderr}"
     );
 
+    // Credentials are read when the server starts: administration commands need none.
+    std::fs::write(
+        &config,
+        "[[relay]]\nname = \"lima\"\ndatabases = [\"loreto\"]\n\
+         target = \"http://127.0.0.1:9/db\"\ncredentials_env = \"CHASKI_RELAY_UNSET\"\n",
+    )
+    .unwrap();
+    let out = chaski(&data, &["--config"])
+        .arg(&config)
+        .args(["user", "list"])
+        .env_remove("CHASKI_RELAY_UNSET")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = chaski(&data, &["--config"])
+        .arg(&config)
+        .args(["--bind", "127.0.0.1:0"])
+        .env_remove("CHASKI_RELAY_UNSET")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("CHASKI_RELAY_UNSET") && stderr.contains("line 2"),
+        "{stderr}"
+    );
+
     // CHASKI_CONFIG names the file too, for the administration commands as for the server.
     std::fs::write(&config, "bind = \"not an address\"\n").unwrap();
     let out = chaski(&data, &["user", "list"])

@@ -101,13 +101,59 @@ pub struct RelayConfig {
     /// database's URL is `<target>/<db>`.
     pub target: String,
     pub direction: Direction,
-    /// `None`: the target needs none (an open pouchdb-server).
+    /// Where its account's `name:password` is read from, at start.
+    pub credentials_from: CredentialSource,
+    /// The account, once read ([`Config::read_relay_credentials`]); `None`: the target needs
+    /// none (an open PouchDB server).
     pub credentials: Option<Credentials>,
     /// Where it was set (`chaski.toml line 12`), for start-up errors.
     pub origin: String,
 }
 
+/// Where a relay's credentials are kept: read when the server starts, so that the
+/// administration commands, which read the same file, never need them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    None,
+    /// An environment variable's name.
+    Env(String),
+    /// A file (relative paths already made relative to the configuration file's folder).
+    File(PathBuf),
+}
+
 impl RelayConfig {
+    /// Reads the credentials from where the file says; `env` reads the environment.
+    fn read_credentials(
+        &self,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Credentials>, String> {
+        let (at, name) = (&self.origin, &self.name);
+        let (text, from) = match &self.credentials_from {
+            CredentialSource::None => return Ok(None),
+            CredentialSource::Env(var) => (
+                env(var).ok_or_else(|| {
+                    format!(
+                        "{at}: relay {name:?}: credentials_env names {var}, which is not set; \
+                         set it to the relay account's `name:password`"
+                    )
+                })?,
+                format!("the variable {var}"),
+            ),
+            CredentialSource::File(file) => (
+                std::fs::read_to_string(file).map_err(|e| {
+                    format!(
+                        "{at}: relay {name:?}: cannot read credentials_file {}: {e}",
+                        file.display()
+                    )
+                })?,
+                format!("the file {}", file.display()),
+            ),
+        };
+        Credentials::parse(&text, &from)
+            .map(Some)
+            .map_err(|e| format!("{at}: relay {name:?}: {e}"))
+    }
+
     /// The URL of database `db` at the target.
     pub fn db_url(&self, db: &str) -> String {
         format!("{}/{db}", self.target)
@@ -218,17 +264,29 @@ impl Config {
                 Some(ValueSource::CommandLine | ValueSource::EnvVariable)
             )
         };
-        self.apply_text(&path, &text, explicit, |name| std::env::var(name).ok())
+        self.apply_text(&path, &text, explicit)
+    }
+
+    /// Reads every relay's credentials (from the environment, or a file): when the server
+    /// starts, not when the file is read, so that administration commands need none. `Err`
+    /// names the file's line, the relay and what is missing.
+    pub fn read_relay_credentials(
+        &mut self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), String> {
+        for relay in &mut self.relays {
+            relay.credentials = relay.read_credentials(&env)?;
+        }
+        Ok(())
     }
 
     /// [`apply_file`](Self::apply_file) on the file's `text`: `explicit(id)` says a setting
-    /// came from a flag or a variable, `env` reads the environment (credentials).
+    /// came from a flag or a variable.
     pub fn apply_text(
         &mut self,
         path: &Path,
         text: &str,
         explicit: impl Fn(&str) -> bool,
-        env: impl Fn(&str) -> Option<String>,
     ) -> Result<(), String> {
         let shown = path.display();
         let file: FileConfig = toml::from_str(text)
@@ -303,45 +361,23 @@ impl Config {
                     databases.push(db);
                 }
             }
-            let credentials = match (relay.credentials_env, relay.credentials_file) {
+            let credentials_from = match (relay.credentials_env, relay.credentials_file) {
                 (Some(_), Some(_)) => {
                     return Err(format!(
                         "{at}: relay {name:?}: give credentials_env or credentials_file, not both"
                     ))
                 }
-                (Some(var), None) => {
-                    let value = env(&var).ok_or_else(|| {
-                        format!(
-                            "{at}: relay {name:?}: credentials_env names {var}, which is not \
-                             set; set it to the relay account's `name:password`"
-                        )
-                    })?;
-                    Some(
-                        Credentials::parse(&value, &format!("the variable {var}"))
-                            .map_err(|e| format!("{at}: relay {name:?}: {e}"))?,
-                    )
-                }
-                (None, Some(file)) => {
-                    let file = relative(file);
-                    let value = std::fs::read_to_string(&file).map_err(|e| {
-                        format!(
-                            "{at}: relay {name:?}: cannot read credentials_file {}: {e}",
-                            file.display()
-                        )
-                    })?;
-                    Some(
-                        Credentials::parse(&value, &format!("the file {}", file.display()))
-                            .map_err(|e| format!("{at}: relay {name:?}: {e}"))?,
-                    )
-                }
-                (None, None) => None,
+                (Some(var), None) => CredentialSource::Env(var),
+                (None, Some(file)) => CredentialSource::File(relative(file)),
+                (None, None) => CredentialSource::None,
             };
             relays.push(RelayConfig {
                 name,
                 databases,
                 target: relay.target,
                 direction: relay.direction,
-                credentials,
+                credentials_from,
+                credentials: None,
                 origin: at,
             });
         }
@@ -360,12 +396,12 @@ mod tests {
 
     fn apply(text: &str, explicit: &[&str]) -> Result<Config, String> {
         let mut config = base();
-        config.apply_text(
-            Path::new("/etc/chaski/chaski.toml"),
-            text,
-            |id| explicit.contains(&id),
-            |var| (var == "CHASKI_RELAY_LIMA").then(|| "relay-lima:una clave larga\n".to_owned()),
-        )?;
+        config.apply_text(Path::new("/etc/chaski/chaski.toml"), text, |id| {
+            explicit.contains(&id)
+        })?;
+        config.read_relay_credentials(|var| {
+            (var == "CHASKI_RELAY_LIMA").then(|| "relay-lima:una clave larga\n".to_owned())
+        })?;
         Ok(config)
     }
 
@@ -397,9 +433,7 @@ mod tests {
         let file = dir.path().join("chaski.toml");
         std::fs::write(
             &file,
-            "max_longpoll_secs = 30
-max_changes_limit = 5
-header_timeout_secs = 3
+            "max_longpoll_secs = 30\nmax_changes_limit = 5\nheader_timeout_secs = 3\n\
              data_dir = \"region-data\"\n",
         )
         .unwrap();
