@@ -366,6 +366,7 @@ async fn three_tiers_tablet_region_and_national_stay_in_step_with_no_manual_step
                 && rows[0]["last_error"]
                     .as_str()
                     .is_some_and(|e| e.starts_with("unreachable"))
+                && rows[0]["pending"] == 20
         },
     )
     .await;

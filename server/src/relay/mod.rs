@@ -284,12 +284,15 @@ struct Leg {
 impl Leg {
     async fn run<S: Peer, T: Peer>(&self, replicator: &Replicator<S, T>, follow: Follow) {
         let mut failures: u32 = 0;
+        // The last checkpointed source sequence this process saw, for `pending` while failing.
+        let mut checkpointed: Option<u64> = None;
         loop {
             self.set(|s| s.state = LegState::Replicating);
             let outcome = self.once(replicator, follow).await;
             let since = match outcome {
                 Ok(since) => {
                     failures = 0;
+                    checkpointed = Some(since.number());
                     since
                 }
                 Err(err) => {
@@ -297,9 +300,26 @@ impl Leg {
                     let (state, words) = self.describe(&err).await;
                     let wait = backoff(failures);
                     tracing::warn!(relay = %self.name(), target = %self.url, error = %words, wait_secs = wait.as_secs(), "relay failed; retrying");
+                    // A push still knows what waits: this server's sequence past the
+                    // checkpoint (kept in its own `_local` document too).
+                    if let Follow::Local = follow {
+                        if checkpointed.is_none() {
+                            checkpointed = local_checkpoint(replicator).await;
+                        }
+                    }
+                    let pending = match (follow, checkpointed) {
+                        (Follow::Local, Some(seq)) => {
+                            Some(self.store.update_seq().saturating_sub(seq))
+                        }
+                        (Follow::Local, None) => Some(self.store.update_seq()),
+                        (Follow::Remote, _) => None,
+                    };
                     self.set(|s| {
                         s.state = state;
                         s.last_error = Some(words);
+                        if pending.is_some() {
+                            s.pending = pending;
+                        }
                     });
                     tokio::time::sleep(wait).await;
                     continue;
@@ -526,6 +546,18 @@ impl Leg {
     fn set(&self, change: impl FnOnce(&mut LegStatus)) {
         self.status.update(self.index, change);
     }
+}
+
+/// The source sequence in the checkpoint the source keeps (a push's source is this server).
+async fn local_checkpoint<S: Peer, T: Peer>(replicator: &Replicator<S, T>) -> Option<u64> {
+    let doc = replicator
+        .source()
+        .get_local(&replicator.checkpoint_id())
+        .await
+        .ok()??;
+    let checkpoint: chaski_shared::replicate::Checkpoint =
+        serde_json::from_value(serde_json::Value::Object(doc.body)).ok()?;
+    Some(checkpoint.source_last_seq.number())
 }
 
 fn now_secs() -> u64 {
