@@ -48,6 +48,9 @@ pub struct AppState {
     pub office: Arc<crate::office::Inboxes>,
     /// The continuous relays' status (`GET /api/relay`).
     pub relays: Arc<crate::relay::Relays>,
+    /// Turns true when the server is told to stop: longpolls answer at once and relays end,
+    /// so that a graceful stop does not wait out their timeouts.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A server that is bound and ready to run.
@@ -59,6 +62,8 @@ pub struct Application {
     connection_limits: ConnectionLimits,
     /// Started with the server, stopped with it.
     relays: Vec<crate::config::RelayConfig>,
+    /// Sets [`AppState::stopping`].
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -123,6 +128,7 @@ impl Application {
             max_password_checks = config.max_password_checks,
             "limits"
         );
+        let (stop, stopping) = tokio::sync::watch::channel(false);
         let state = AppState {
             databases,
             limits: routes::couch::Limits::from_config(&config),
@@ -132,6 +138,7 @@ impl Application {
             behind_https_proxy: config.behind_https_proxy,
             office: Arc::default(),
             relays: Arc::default(),
+            stopping,
         };
         let router = routes::router(state.clone(), &config.cors_origins);
         Ok(Self {
@@ -141,6 +148,7 @@ impl Application {
             state,
             connection_limits,
             relays: config.relays.clone(),
+            stop,
         })
     }
 
@@ -163,7 +171,8 @@ impl Application {
         tracing::info!("listening on http://{}", self.addr);
         crate::office::warm_up(&self.state.databases, &self.state.office);
         // The relays stop when the server is told to stop, before the final flush.
-        let (stop_relays, stopped) = tokio::sync::watch::channel(false);
+        let stop_relays = self.stop;
+        let stopped = self.state.stopping.clone();
         // Started on a worker of its own (building the HTTP client reads the system's
         // certificates), so that nothing delays serving and listening for SIGTERM.
         let relays = {
