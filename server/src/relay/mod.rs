@@ -10,7 +10,7 @@
 //!    [`HttpPeer`]; it resumes from the `_local` checkpoints both sides keep, so a restart of
 //!    either server starts where the last run stopped and writes nothing twice;
 //! 2. then waits for the source to change: this server's own update sequence (a `watch`
-//!    that every durable write bumps) for push, `_changes?feed=longpoll` on the target for pull.
+//!    that every durable write bumps) for push, `_changes?feed=longpoll` on the target for pull (30 s polls).
 //!    A record reaches the other side within one run of arriving;
 //! 3. on failure, waits 2 s, doubling up to 5 minutes, each wait ±20 % at random so that
 //!    many regions do not all knock on the national server in the same second; then 1.
@@ -51,11 +51,10 @@ use crate::routes::couch::Limits;
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(2);
 /// Longest wait after failures.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// How long a longpoll on the target waits for a change before asking again. Short, because a
-/// server stopping gracefully waits for the requests in flight, longpolls included: ten
-/// seconds bound how long a relay holds up the national server's restart, for one small
-/// request per region every ten seconds when nothing happens.
-const LONGPOLL: Duration = Duration::from_secs(10);
+/// How long a longpoll on the target waits for a change before asking again: below the idle
+/// timeouts of the proxies in front of servers (often 60 s), one small request per leg every
+/// half minute when nothing happens.
+const LONGPOLL: Duration = Duration::from_secs(30);
 
 /// What a leg is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
