@@ -1081,3 +1081,91 @@ async fn relays_into_a_stock_pouchdb_server_every_document_revision_tree_and_con
     let rows = relay_status(&region).await;
     assert!(rows.iter().all(|r| r["last_error"].is_null()), "{rows:?}");
 }
+
+/// `tests/e2e/tls-proxy.mjs`: HTTPS on a free port in front of `target_port`, with the test
+/// certificate for `localhost` and `127.0.0.1` (signed by `server/tests/fixtures/tls/ca.pem`).
+fn tls_proxy(target_port: u16) -> (Child, u16) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let port = free_port();
+    let mut child = Command::new("node")
+        .arg(root.join("tests/e2e/tls-proxy.mjs"))
+        .arg(port.to_string())
+        .arg(target_port.to_string())
+        .arg(tls.join("server.pem"))
+        .arg(tls.join("server.key"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the TLS proxy (is Node.js installed?)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the TLS proxy's first line");
+    assert!(line.contains("listening on"), "the TLS proxy said {line:?}");
+    (child, port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_reaches_an_https_national_server_and_refuses_an_untrusted_certificate() {
+    let temp = tempfile::tempdir().unwrap();
+    let national = Server::start(&national_data(temp.path()), None, &[]);
+    let (mut proxy, port) = tls_proxy(national.port);
+    let config = relay_config(
+        temp.path(),
+        &[(
+            "lima",
+            format!("https://localhost:{port}/db"),
+            "CHASKI_RELAY_LIMA",
+        )],
+    );
+    let credentials = format!("relay-loreto:{PASSWORD}");
+    let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem");
+    let ca = ca.to_str().unwrap();
+    let mut region = Server::start(
+        &region_data(temp.path()),
+        Some(&config),
+        &[("CHASKI_RELAY_LIMA", &credentials), ("SSL_CERT_FILE", ca)],
+    );
+    let tablet = Tablet::new(&region);
+    tablet.record(1).await;
+    tablet.push().await;
+    let url = national.url(&format!("/db/{DB}/{}", fixtures::inspection_id(1)));
+    eventually(
+        Duration::from_secs(15),
+        "the record at national over https",
+        || async { get_json(&url, "lima").await.0 == 200 },
+    )
+    .await;
+
+    // Without the authority that signed the certificate, the relay says so in words.
+    region.stop();
+    region.env.retain(|(k, _)| k != "SSL_CERT_FILE");
+    region.env.push((
+        "SSL_CERT_FILE".to_owned(),
+        temp.path().join("no-such-ca.pem").display().to_string(),
+    ));
+    region.restart();
+    tablet.record(2).await;
+    tablet.push().await;
+    eventually(
+        Duration::from_secs(15),
+        "the untrusted certificate in words",
+        || async {
+            relay_status(&region).await.first().is_some_and(|row| {
+                row["state"] == "error"
+                    && row["last_error"]
+                        .as_str()
+                        .is_some_and(|e| e.starts_with("TLS: ") && e.contains("not trusted"))
+            })
+        },
+    )
+    .await;
+    // While it waits to retry, the push still counts the record waiting.
+    eventually(Duration::from_secs(5), "one record pending", || async {
+        relay_status(&region).await[0]["pending"] == 1
+    })
+    .await;
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+}

@@ -320,7 +320,10 @@ impl Leg {
                             s.pending = pending;
                         }
                     });
-                    tokio::time::sleep(wait).await;
+                    match (follow, checkpointed) {
+                        (Follow::Local, Some(seq)) => self.sleep_counting(wait, seq).await,
+                        _ => tokio::time::sleep(wait).await,
+                    }
                     continue;
                 }
             };
@@ -383,6 +386,28 @@ impl Leg {
         Ok(report.last_seq)
     }
 
+    /// Sleeps `wait` (a push backing off), keeping `pending` up to date as this server's
+    /// database receives writes meanwhile.
+    async fn sleep_counting(&self, wait: Duration, checkpointed: u64) {
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        let mut changes = self.store.subscribe();
+        loop {
+            tokio::select! {
+                () = &mut sleep => return,
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        // The database is gone: nothing more to count.
+                        sleep.as_mut().await;
+                        return;
+                    }
+                    let now = self.store.update_seq();
+                    self.set(|s| s.pending = Some(now.saturating_sub(checkpointed)));
+                }
+            }
+        }
+    }
+
     /// Waits until this server's database has a change after `seen`.
     async fn wait_local(&self, seen: u64) {
         let mut changes = self.store.subscribe();
@@ -413,15 +438,9 @@ impl Leg {
             if let Auth::Basic { user, password } = &self.auth {
                 request = request.basic_auth(user, Some(password));
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| Error::Transport(e.to_string()))?;
+            let response = request.send().await.map_err(transport)?;
             let status = response.status().as_u16();
-            let text = response
-                .text()
-                .await
-                .map_err(|e| Error::Transport(e.to_string()))?;
+            let text = response.text().await.map_err(transport)?;
             if !(200..300).contains(&status) {
                 return Err(match status {
                     401 => Error::Unauthorized(text),
@@ -455,6 +474,14 @@ impl Leg {
                 format!(
                     "not CouchDB: {url} answered, but not with CouchDB's JSON ({detail}). Check \
                      the target URL: it is the server's CouchDB root (Chaski's ends in /db)."
+                ),
+            ),
+            Error::Transport(detail) if detail.contains("certificate") => (
+                LegState::Error,
+                format!(
+                    "TLS: {url}'s certificate is not trusted ({detail}). Add the authority \
+                     that signed it to this machine's certificates (Debian: \
+                     /usr/local/share/ca-certificates, then update-ca-certificates)."
                 ),
             ),
             Error::Transport(detail) => (
@@ -557,6 +584,21 @@ async fn local_checkpoint<S: Peer, T: Peer>(replicator: &Replicator<S, T>) -> Op
     let checkpoint: chaski_shared::replicate::Checkpoint =
         serde_json::from_value(serde_json::Value::Object(doc.body)).ok()?;
     Some(checkpoint.source_last_seq.number())
+}
+
+/// A reqwest error with its causes (its own message alone does not say why).
+fn transport(e: reqwest::Error) -> Error {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    Error::Transport(text)
 }
 
 fn now_secs() -> u64 {
