@@ -794,10 +794,12 @@ async fn the_latency_from_a_tablets_push_to_the_national_server() {
     let national_db = national.url(&format!("/db/{DB}"));
     let tablet = Tablet::new(&region);
     let mut latencies = Vec::new();
+    let mut pushes = Vec::new();
     for n in 0..100 {
         tablet.record(n).await;
         let start = Instant::now();
         tablet.push().await;
+        pushes.push(start.elapsed());
         let url = format!("{national_db}/{}", fixtures::inspection_id(n));
         loop {
             if get_json(&url, "lima").await.0 == 200 {
@@ -812,12 +814,15 @@ async fn the_latency_from_a_tablets_push_to_the_national_server() {
         latencies.push(start.elapsed());
     }
     latencies.sort();
+    pushes.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "tablet push -> national, 100 records: median {:.0} ms, p90 {:.0} ms, max {:.0} ms",
+        "tablet push -> national, 100 records: median {:.0} ms, p90 {:.0} ms, max {:.0} ms \
+         (the tablet's own push to the region: median {:.0} ms)",
         ms(latencies[49]),
         ms(latencies[89]),
-        ms(latencies[99])
+        ms(latencies[99]),
+        ms(pushes[49])
     );
 }
 
