@@ -26,7 +26,8 @@ pub enum StartupError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    /// A relay of the configuration file that cannot run (a database it names is missing).
+    /// A relay of the configuration file that cannot run (a database it names is missing, or
+    /// its credentials cannot be read).
     #[error("{0}")]
     Relay(String),
 }
