@@ -8,6 +8,9 @@
 //! - Inspectors and supervisors read and write only their regions' databases; another
 //!   database gets 403 with a reason naming it. Admins reach every database.
 //! - Creating and deleting databases and managing users is for admins only.
+//! - Relay accounts (another server relaying, issue 10) reach their regions' databases too, but
+//!   only to replicate (`new_edits=false`; see `routes::couch::validate`), and cannot sign in
+//!   to the apps ([`sign_in_refusal`]).
 //! - Supervisors and inspectors have the same database access for now; what sets them apart
 //!   (reviewing, referring and closing cases) comes with the append-only case events.
 //!

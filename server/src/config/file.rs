@@ -154,9 +154,9 @@ impl RelayConfig {
             .map_err(|e| format!("{at}: relay {name:?}: {e}"))
     }
 
-    /// The URL of database `db` at the target.
+    /// The URL of database `db` at the target (a `/` in its name as `%2F`, as CouchDB wants).
     pub fn db_url(&self, db: &str) -> String {
-        format!("{}/{db}", self.target)
+        format!("{}/{}", self.target, db.replace('/', "%2F"))
     }
 }
 
@@ -371,6 +371,18 @@ impl Config {
                 (None, Some(file)) => CredentialSource::File(relative(file)),
                 (None, None) => CredentialSource::None,
             };
+            if let Some((other, db)) = relays.iter().find_map(|r: &RelayConfig| {
+                (r.target == relay.target)
+                    .then(|| databases.iter().find(|db| r.databases.contains(db)))
+                    .flatten()
+                    .map(|db| (r.name.clone(), db.clone()))
+            }) {
+                return Err(format!(
+                    "{at}: relay {name:?}: relay {other:?} already relays {db:?} to {}; name \
+                     each database once per target",
+                    relay.target
+                ));
+            }
             relays.push(RelayConfig {
                 name,
                 databases,
@@ -507,6 +519,17 @@ mod tests {
             "Debug hides it"
         );
 
+        let err = apply(
+            "[[relay]]\nname = \"a\"\ndatabases = [\"loreto\"]\ntarget = \"http://x/db\"\n\
+             [[relay]]\nname = \"b\"\ndatabases = [\"cusco\", \"loreto\"]\n\
+             target = \"http://x/db/\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("line 6") && err.contains("\"loreto\""),
+            "{err}"
+        );
         let err = apply(
             "[[relay]]\nname = \"lima\"\ndatabases = [\"loreto\"]\n\
              target = \"http://relay:secret@lima.example/db\"\n",
