@@ -473,6 +473,38 @@ mod tests {
     }
 
     #[test]
+    fn a_credentials_file_is_read_beside_the_configuration_file_when_the_server_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chaski.toml");
+        let text = "[[relay]]\nname = \"lima\"\ndatabases = [\"loreto\"]\n\
+                    target = \"https://lima.example/db\"\ncredentials_file = \"secrets/lima\"\n";
+        let mut config = base();
+        config.apply_text(&path, text, |_| false).unwrap();
+        assert_eq!(
+            config.relays[0].credentials_from,
+            CredentialSource::File(dir.path().join("secrets/lima"))
+        );
+        let err = config.read_relay_credentials(|_| None).unwrap_err();
+        assert!(
+            err.contains("line 2") && err.contains("secrets/lima"),
+            "{err}"
+        );
+        std::fs::create_dir(dir.path().join("secrets")).unwrap();
+        std::fs::write(
+            dir.path().join("secrets/lima"),
+            "relay-lima:selva verde 2026\n",
+        )
+        .unwrap();
+        config.read_relay_credentials(|_| None).unwrap();
+        let credentials = config.relays[0].credentials.clone().unwrap();
+        assert_eq!(credentials.name, "relay-lima");
+        assert_eq!(credentials.password, "selva verde 2026");
+        std::fs::write(dir.path().join("secrets/lima"), "no colon here\n").unwrap();
+        let err = config.read_relay_credentials(|_| None).unwrap_err();
+        assert!(err.contains("name:password"), "{err}");
+    }
+
+    #[test]
     fn an_unknown_key_or_a_wrong_type_names_the_file_the_line_and_the_key() {
         let err = apply("bind = \"127.0.0.1:1\"\nmax_longpol_secs = 5\n", &[]).unwrap_err();
         assert!(err.contains("/etc/chaski/chaski.toml"), "{err}");
