@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::Config;
 use crate::startup::{shutdown_signal, Application};
@@ -36,7 +36,13 @@ enum Command {
 /// Parses the command line, runs what it asks for and turns failures into an exit code with a
 /// message a person can act on.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // The configuration file fills what no flag or variable set (see `config::file`).
+    if let Err(message) = cli.config.apply_file(&matches) {
+        eprintln!("chaski: {message}");
+        return ExitCode::FAILURE;
+    }
     telemetry::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -68,10 +74,12 @@ pub fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
+    // Before the server can say it listens (see `shutdown_signal`).
+    let shutdown = shutdown_signal();
     let app = Application::build(config)
         .await
         .map_err(|e| e.to_string())?;
-    app.run_until_stopped(shutdown_signal())
+    app.run_until_stopped(shutdown)
         .await
         .map_err(|e| format!("server stopped with an error: {e}"))
 }

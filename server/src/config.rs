@@ -1,12 +1,23 @@
-//! The server's configuration: from flags, or from `CHASKI_*` environment variables.
+//! The server's configuration: from flags, `CHASKI_*` environment variables, and a TOML file
+//! (`--config chaski.toml`, see [`file`]), in that order of precedence, then the defaults.
+
+pub mod file;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+pub use file::{CredentialSource, Credentials, Direction, RelayConfig};
+
 /// Everything the server needs to start. Tests build it directly; the binary fills it from
-/// the command line and the environment (a flag wins over its variable).
+/// the command line, the environment and the configuration file (a flag wins over its
+/// variable, which wins over the file, which wins over the default).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
+    /// A TOML file holding any of these settings (named like the flags, with `_` for `-`) and
+    /// the relays (`[[relay]]`). A flag or an environment variable wins over the file.
+    #[arg(long = "config", env = "CHASKI_CONFIG")]
+    pub config_file: Option<PathBuf>,
+
     /// Address and port to listen on. Port 0 picks a free port.
     #[arg(long, env = "CHASKI_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
@@ -88,10 +99,14 @@ pub struct Config {
     /// `Secure` attribute. Set it in every deployment reached over HTTPS.
     #[arg(long, env = "CHASKI_BEHIND_HTTPS_PROXY")]
     pub behind_https_proxy: bool,
+
+    /// The continuous relays to other servers: only from the configuration file.
+    #[arg(skip)]
+    pub relays: Vec<RelayConfig>,
 }
 
 /// An origin as browsers send it: scheme, host and optional port, nothing after.
-fn parse_origin(text: &str) -> Result<String, String> {
+pub(crate) fn parse_origin(text: &str) -> Result<String, String> {
     let origin = text.trim();
     let rest = origin
         .strip_prefix("https://")
@@ -110,6 +125,7 @@ impl Config {
     /// A configuration for tests and tools: a free port on loopback.
     pub fn ephemeral(data_dir: PathBuf, static_dir: PathBuf) -> Self {
         Self {
+            config_file: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
             static_dir,
@@ -127,6 +143,7 @@ impl Config {
             max_password_checks: 4,
             cors_origins: Vec::new(),
             behind_https_proxy: false,
+            relays: Vec::new(),
         }
     }
 }

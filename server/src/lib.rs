@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line of the `chaski` binary (flags, environment, subcommands).
-//! - [`config`]: where the server listens, where its data and the built PWA live.
+//! - [`config`]: where the server listens, where its data and the built PWA live; the
+//!   configuration file (`config::file`).
 //! - [`startup`]: [`startup::Application`] opens the store, binds the listener and runs the
 //!   router until a shutdown signal, then flushes the store. Tests start it on `127.0.0.1:0`.
 //! - [`connections`]: the connection loop (header timeout, connection cap, descriptor limit).
@@ -18,6 +19,8 @@
 //! - [`office`]: the regional office's inbox index (case states of every inspection).
 //! - [`figures`]: the figures index of each region (kept in the documents' own write), the
 //!   annual report's figures and the streamed exports.
+//! - [`relay`]: the continuous relay of databases to and from another CouchDB-compatible
+//!   server, configured in the configuration file (`[[relay]]`).
 //! - [`admin`]: the administration commands (users, tokens, backup and restore).
 //! - [`routes`]: one module per resource (`health`, the PWA's static `assets`, the `office`
 //!   API).
@@ -33,6 +36,7 @@ pub mod error;
 pub mod figures;
 pub mod office;
 pub mod regions;
+pub mod relay;
 pub mod routes;
 pub mod startup;
 pub mod storage;

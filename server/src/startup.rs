@@ -26,6 +26,10 @@ pub enum StartupError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    /// A relay of the configuration file that cannot run (a database it names is missing, or
+    /// its credentials cannot be read).
+    #[error("{0}")]
+    Relay(String),
 }
 
 /// What every handler can reach.
@@ -43,6 +47,11 @@ pub struct AppState {
     pub behind_https_proxy: bool,
     /// The office's inbox index, per region database.
     pub office: Arc<crate::office::Inboxes>,
+    /// The continuous relays' status (`GET /api/relay`).
+    pub relays: Arc<crate::relay::Relays>,
+    /// Turns true when the server is told to stop: longpolls answer at once and relays end,
+    /// so that a graceful stop does not wait out their timeouts.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A server that is bound and ready to run.
@@ -52,6 +61,10 @@ pub struct Application {
     router: Router,
     state: AppState,
     connection_limits: ConnectionLimits,
+    /// Started with the server, stopped with it.
+    relays: Vec<crate::config::RelayConfig>,
+    /// Sets [`AppState::stopping`].
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Application {
@@ -90,6 +103,11 @@ impl Application {
             dir: config.data_dir.display().to_string(),
             source,
         })?;
+        crate::relay::check_databases(&config.relays, &databases).map_err(StartupError::Relay)?;
+        let mut config = config;
+        config
+            .read_relay_credentials(|var| std::env::var(var).ok())
+            .map_err(StartupError::Relay)?;
         let token_ttl = Duration::from_secs(config.token_ttl_days.saturating_mul(24 * 3600));
         let accounts = Accounts::open_with_checks(&storage, token_ttl, config.max_password_checks)
             .map_err(|source| StartupError::Store {
@@ -111,6 +129,7 @@ impl Application {
             max_password_checks = config.max_password_checks,
             "limits"
         );
+        let (stop, stopping) = tokio::sync::watch::channel(false);
         let state = AppState {
             databases,
             limits: routes::couch::Limits::from_config(&config),
@@ -119,6 +138,8 @@ impl Application {
             accounts,
             behind_https_proxy: config.behind_https_proxy,
             office: Arc::default(),
+            relays: Arc::default(),
+            stopping,
         };
         let router = routes::router(state.clone(), &config.cors_origins);
         Ok(Self {
@@ -127,6 +148,8 @@ impl Application {
             router,
             state,
             connection_limits,
+            relays: config.relays.clone(),
+            stop,
         })
     }
 
@@ -146,18 +169,39 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // Polled once before saying where we listen: `shutdown_signal` installs its SIGTERM
-        // handler on its first poll, and a supervisor (or a test) that sends SIGTERM as soon
-        // as it reads "listening on" must find it installed, not kill the process outright.
-        let mut shutdown: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(shutdown);
-        if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
-            shutdown = Box::pin(std::future::ready(()));
-        }
         tracing::info!("listening on http://{}", self.addr);
         crate::office::warm_up(&self.state.databases, &self.state.office);
         crate::figures::warm_up(&self.state.databases);
+        // The relays stop when the server is told to stop, before the final flush.
+        let stop_relays = self.stop;
+        let stopped = self.state.stopping.clone();
+        // Started on a worker of its own (building the HTTP client reads the system's
+        // certificates), so that nothing delays serving and listening for SIGTERM.
+        let relays = {
+            let (configs, state) = (self.relays, self.state.clone());
+            tokio::spawn(async move {
+                crate::relay::start(
+                    &configs,
+                    &state.databases,
+                    &state.limits,
+                    &state.relays,
+                    &stopped,
+                )
+            })
+        };
+        let stop_sender = stop_relays.clone();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_sender.send(true);
+        };
         let served =
             connections::serve(self.listener, self.router, self.connection_limits, shutdown).await;
+        let _ = stop_relays.send(true);
+        for relay in relays.await.unwrap_or_default() {
+            // Each leg ends at its next await point; a store call already on the blocking pool
+            // finishes on its own, before the flush below is reached or soon after.
+            let _ = tokio::time::timeout(Duration::from_secs(5), relay).await;
+        }
         match self.state.storage.flush().await {
             Ok(_) => tracing::info!("stopped; data store flushed"),
             Err(err) => tracing::error!(%err, "stopped, but the final flush failed"),
@@ -166,30 +210,51 @@ impl Application {
     }
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(%err, "cannot listen for Ctrl-C");
+/// Completes on Ctrl-C or SIGTERM. Call it (in the runtime) before the server says where it
+/// listens: the handlers are installed by the call itself, not when the future is first polled,
+/// so a SIGTERM sent the moment "listening on" is logged stops the server gracefully instead of
+/// killing it.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        let (ctrl_c, terminate) = (
+            wait_for(interrupt, "Ctrl-C"),
+            wait_for(terminate, "SIGTERM"),
+        );
+        #[cfg(not(unix))]
+        let (ctrl_c, terminate) = (
+            async {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            },
+            std::future::pending::<()>(),
+        );
+        tokio::select! {
+            () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
+            () = terminate => tracing::info!("SIGTERM received, shutting down"),
+        }
+    }
+}
+
+/// Completes when `signal` arrives; never when it could not be installed (said in the log).
+#[cfg(unix)]
+async fn wait_for(signal: std::io::Result<tokio::signal::unix::Signal>, what: &str) {
+    match signal {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(err) => {
+            tracing::error!(%err, "cannot listen for {what}");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(%err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
     }
 }

@@ -258,9 +258,21 @@ extern "C" {
     fn fetch(request: &web_sys::Request) -> js_sys::Promise;
 }
 
+/// A reqwest error with its causes ("error sending request …: … invalid peer certificate:
+/// UnknownIssuer"): reqwest's own message alone does not say why.
 #[cfg(not(target_arch = "wasm32"))]
 fn transport(e: reqwest::Error) -> Error {
-    Error::Transport(e.to_string())
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    Error::Transport(text)
 }
 
 /// A JavaScript exception (a failed fetch is a `TypeError`) as a transport error.

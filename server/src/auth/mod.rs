@@ -8,6 +8,9 @@
 //! - Inspectors and supervisors read and write only their regions' databases; another
 //!   database gets 403 with a reason naming it. Admins reach every database.
 //! - Creating and deleting databases and managing users is for admins only.
+//! - Relay accounts (another server relaying, issue 10) reach their regions' databases too, but
+//!   only to replicate (`new_edits=false`; see `routes::couch::validate`), and cannot sign in
+//!   to the apps ([`sign_in_refusal`]).
 //! - Supervisors and inspectors have the same database access for now; what sets them apart
 //!   (reviewing, referring and closing cases) comes with the append-only case events.
 //!
@@ -60,6 +63,9 @@ pub enum Role {
     Supervisor,
     /// National office: every region, users, devices and databases.
     Admin,
+    /// A service account another Chaski server relays with: replicates its regions'
+    /// databases (`new_edits=false` only), cannot sign in to the apps (issue 10).
+    Relay,
 }
 
 impl Role {
@@ -68,6 +74,7 @@ impl Role {
             Role::Inspector => "inspector",
             Role::Supervisor => "supervisor",
             Role::Admin => "admin",
+            Role::Relay => "relay",
         }
     }
 }
@@ -76,6 +83,16 @@ impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Why a relay account may not sign in (`/api/login`, `/db/_session`), or `None` for others.
+pub fn sign_in_refusal(role: Role, name: &str) -> Option<ApiError> {
+    (role == Role::Relay).then(|| {
+        ApiError::Forbidden(format!(
+            "{name} is a relay account: it replicates databases with its name and password \
+             (HTTP Basic) and cannot sign in to the app. Sign in with a person's account."
+        ))
+    })
 }
 
 /// What a request does to a database.

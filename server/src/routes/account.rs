@@ -59,6 +59,9 @@ pub async fn login(
         .login_from(&req.name, &req.password, addr, holds_token)
         .await
         .map_err(|e| auth::login_error(e, false))?;
+    if let Some(refusal) = auth::sign_in_refusal(user.role, &user.name) {
+        return Err(refusal);
+    }
     let device = req.device.as_deref().unwrap_or("unnamed device");
     let issued = state.accounts.issue_token(&user.name, device).await?;
     tracing::info!(user = %user.name, device = %issued.record.device, token_id = %issued.record.id, "token issued");

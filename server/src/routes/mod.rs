@@ -7,6 +7,7 @@ pub mod couch;
 pub mod figures;
 pub mod health;
 pub mod office;
+pub mod relay;
 pub mod session;
 
 use std::time::Duration;
@@ -41,6 +42,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .merge(client_errors::router())
         .merge(office::router())
         .merge(figures::router())
+        .merge(relay::router())
         .fallback(api_not_found)
         .layer(compression)
         .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT));

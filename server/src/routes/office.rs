@@ -42,10 +42,16 @@ pub fn router() -> Router<AppState> {
 
 /// The database `db` for the office: supervisors and administrators who may read it.
 fn office_db(state: &AppState, principal: &Principal, db: &str) -> Result<SledStore, ApiError> {
-    if principal.role == Role::Inspector {
+    if !matches!(principal.role, Role::Supervisor | Role::Admin) {
         return Err(ApiError::Forbidden(format!(
-            "The office workspace is for supervisors and administrators; {} is an inspector.",
-            principal.name
+            "The office workspace is for supervisors and administrators; {} is {} {}.",
+            principal.name,
+            if principal.role == Role::Inspector {
+                "an"
+            } else {
+                "a"
+            },
+            principal.role
         )));
     }
     principal.authorize(db, Access::Read)?;

@@ -60,6 +60,9 @@ pub async fn post_session(
         .login_from(&form.name, &form.password, addr, holds_token)
         .await
         .map_err(|e| auth::login_error(e, false))?;
+    if let Some(refusal) = auth::sign_in_refusal(user.role, &user.name) {
+        return Err(refusal);
+    }
     let issued = state
         .accounts
         .issue_session(&user.name, "CouchDB session", SESSION_TTL)

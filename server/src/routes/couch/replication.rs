@@ -181,7 +181,7 @@ pub async fn changes_get(
 ) -> Result<Response, ApiError> {
     let store = open_db(&state, &principal, &db, Access::Read)?;
     let query = changes_query(&store, &params, &state.limits, None)?;
-    answer_changes(store, query).await
+    answer_changes(store, query, state.stopping.clone()).await
 }
 
 pub async fn changes_post(
@@ -205,15 +205,16 @@ pub async fn changes_post(
         None => None,
     };
     let query = changes_query(&store, &params, &state.limits, doc_ids)?;
-    answer_changes(store, query).await
+    answer_changes(store, query, state.stopping.clone()).await
 }
 
-/// Reads the feed; with longpoll and nothing new, waits for a durable write (or the timeout)
-/// and reads again.
+/// Reads the feed; with longpoll and nothing new, waits for a durable write (or the timeout,
+/// or the server stopping: a graceful stop must not wait out every longpoll) and reads again.
 async fn collect_changes(
     store: &SledStore,
     query: &ChangesQuery,
     wait: Option<Duration>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Result<ChangesResponse, ApiError> {
     // Subscribe before reading so that a write between the read and the wait is not missed.
     let mut updates = store.subscribe();
@@ -226,7 +227,11 @@ async fn collect_changes(
     }
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        match tokio::time::timeout_at(deadline, updates.changed()).await {
+        let changed = tokio::select! {
+            changed = tokio::time::timeout_at(deadline, updates.changed()) => changed,
+            () = stopped(&mut stopping) => return Ok(changes.into()),
+        };
+        match changed {
             // Timed out, or the database is gone: an empty page, as CouchDB answers.
             Err(_) | Ok(Err(_)) => return Ok(changes.into()),
             Ok(Ok(())) => {
@@ -236,6 +241,14 @@ async fn collect_changes(
                 }
             }
         }
+    }
+}
+
+/// Completes once the server is told to stop; never if nobody can tell it (a router driven
+/// without a running server).
+async fn stopped(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    if stopping.wait_for(|stopping| *stopping).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -271,13 +284,21 @@ fn json_bytes(response: &ChangesResponse) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(response).map_err(|e| ApiError::Internal(format!("changes: {e}")))
 }
 
-async fn answer_changes(store: SledStore, query: ChangesQuery) -> Result<Response, ApiError> {
+async fn answer_changes(
+    store: SledStore,
+    query: ChangesQuery,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> Result<Response, ApiError> {
     match query.feed {
-        Feed::Normal => Ok(Json(collect_changes(&store, &query, None).await?).into_response()),
+        Feed::Normal => {
+            Ok(Json(collect_changes(&store, &query, None, stopping).await?).into_response())
+        }
         Feed::Longpoll {
             timeout,
             heartbeat: None,
-        } => Ok(Json(collect_changes(&store, &query, Some(timeout)).await?).into_response()),
+        } => Ok(
+            Json(collect_changes(&store, &query, Some(timeout), stopping).await?).into_response(),
+        ),
         Feed::Longpoll {
             timeout,
             heartbeat: Some(every),
@@ -286,7 +307,7 @@ async fn answer_changes(store: SledStore, query: ChangesQuery) -> Result<Respons
             // JSON allows the leading whitespace.
             let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(4);
             tokio::spawn(async move {
-                let work = collect_changes(&store, &query, Some(timeout));
+                let work = collect_changes(&store, &query, Some(timeout), stopping);
                 tokio::pin!(work);
                 let mut ticks = tokio::time::interval(every);
                 ticks.tick().await;
@@ -523,6 +544,7 @@ pub async fn bulk_docs(
         }
     }
     let docs = check_event_targets(&store, &db, docs, &mut slots, new_edits).await?;
+    let docs = check_relay_events(&store, &principal, docs, &mut slots).await?;
     let written = store.bulk_docs(docs, new_edits).await?;
     let mut written = written.into_iter();
     let mut results = Vec::with_capacity(slots.len());
@@ -587,6 +609,37 @@ async fn check_event_targets(
             Some(Err(rejection)) => *slot = Slot::Refused(rejection.into_result(&doc)),
             Some(Ok(())) => kept.push(doc),
             None => return Err(ApiError::Internal("an event without its check".into())),
+        }
+    }
+    Ok(kept)
+}
+
+/// A relay account's batch: a second revision of a case event already here is refused (see
+/// `validate`'s "Relay accounts"); each refused one turns its `Written` slot into its result.
+async fn check_relay_events(
+    store: &SledStore,
+    principal: &Principal,
+    docs: Vec<Document>,
+    slots: &mut [Slot],
+) -> Result<Vec<Document>, ApiError> {
+    let verdicts = {
+        let refs: Vec<&Document> = docs.iter().collect();
+        validate::relay_event_verdicts(store, principal, &refs).await?
+    };
+    if verdicts.iter().all(Option::is_none) {
+        return Ok(docs);
+    }
+    let mut written_slots = slots
+        .iter_mut()
+        .filter(|slot| matches!(slot, Slot::Written));
+    let mut kept = Vec::with_capacity(docs.len());
+    for (doc, verdict) in docs.into_iter().zip(verdicts) {
+        let slot = written_slots
+            .next()
+            .ok_or_else(|| ApiError::Internal("a batch document without its slot".into()))?;
+        match verdict {
+            Some(rejection) => *slot = Slot::Refused(rejection.into_result(&doc)),
+            None => kept.push(doc),
         }
     }
     Ok(kept)

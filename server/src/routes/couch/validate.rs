@@ -41,6 +41,19 @@
 //!   store: [`check_event_targets`] runs inside the store's blocking work, never on an async
 //!   worker.
 //!
+//! # Relay accounts (issue 10)
+//! A `relay` account (another Chaski server carrying its databases) writes only replicated
+//! documents (`new_edits=false`): any new edit from it is 403 / `forbidden`. It may carry case
+//! events, whoever wrote them (a supervisor's review, the national office's prosecution): the
+//! event keeps its `by`. What a stolen relay credential could still do is inject documents
+//! into the relay's own regions as if someone else wrote them, the same trust a region already
+//! places in its own server's administrator. What it cannot do: reach other regions, sign in
+//! to the apps, write new edits or design documents, or change an event that exists: events
+//! are never edited, so a legitimate event has one revision everywhere, and a relay bringing a
+//! *second* revision of an event already here ([`relay_event_verdicts`]) is refused, so a
+//! forged branch can never become the winner of a real prosecution or outcome. Every write of
+//! a relay names its account in the request log; disabling the account cuts it off at once.
+//!
 //! Exempt from the domain rules: `_local/` documents (replication checkpoints; `local.rs`
 //! never calls this), and databases that are not one of the 25 regions' (an administrator's
 //! `national-archive` keeps what it is given).
@@ -90,6 +103,13 @@ pub fn check(
         return Err(Rejection::DesignNotAdmin(format!(
             "Only an administrator may write design documents; {} is a {}.",
             principal.name, principal.role
+        )));
+    }
+    if principal.role == Role::Relay && new_edits {
+        return Err(Rejection::NotAllowed(format!(
+            "{} is a relay account: it carries replicated documents (new_edits=false) and \
+             makes no edits of its own.",
+            principal.name
         )));
     }
     if !regions::is_region_db(db) {
@@ -191,6 +211,58 @@ pub fn check_in_batch(
 /// Whether the rules that read the store ([`check_event_targets`]) apply to this write.
 pub fn needs_store_check(db: &str, doc: &Document, new_edits: bool) -> bool {
     new_edits && regions::is_region_db(db) && is_case_event(doc) && !doc.deleted
+}
+
+/// For a relay account's batch (`new_edits=false`): one verdict per document of `docs`,
+/// refusing a case event this database already holds under other revisions (see the module's
+/// "Relay accounts"). Anyone else's batch passes whole. Reads the store on the blocking pool.
+pub async fn relay_event_verdicts(
+    store: &SledStore,
+    principal: &Principal,
+    docs: &[&Document],
+) -> chaski_shared::Result<Vec<Option<Rejection>>> {
+    let mut verdicts = vec![None; docs.len()];
+    if principal.role != Role::Relay || !regions::is_region_db(store.name()) {
+        return Ok(verdicts);
+    }
+    let events: Vec<(usize, String, Option<chaski_shared::rev::RevId>)> = docs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| is_case_event(d))
+        .map(|(i, d)| (i, d.id.to_string(), d.rev.clone()))
+        .collect();
+    if events.is_empty() {
+        return Ok(verdicts);
+    }
+    let ids: Vec<String> = events.iter().map(|(_, id, _)| id.clone()).collect();
+    let winners = store
+        .blocking(move |s| ids.iter().map(|id| s.winner(id)).collect())
+        .await?;
+    let winners: Vec<Option<(chaski_shared::rev::RevId, bool)>> = winners;
+    let mut asked = chaski_shared::store::RevsDiffRequest::new();
+    for ((_, id, rev), winner) in events.iter().zip(&winners) {
+        if let (Some(rev), Some(_)) = (rev, winner) {
+            asked.entry(id.clone()).or_default().push(rev.clone());
+        }
+    }
+    let missing = if asked.is_empty() {
+        Default::default()
+    } else {
+        chaski_shared::Store::revs_diff(store, &asked).await?
+    };
+    for ((i, id, _), winner) in events.iter().zip(winners) {
+        let Some((existing, _)) = winner else {
+            continue;
+        };
+        if missing.contains_key(id) {
+            verdicts[*i] = Some(Rejection::NotAllowed(format!(
+                "Case events have a single revision: {id} is already here as {existing}, and \
+                 a relay may not add another revision to it. A correction is a new event with \
+                 `supersedes`."
+            )));
+        }
+    }
+    Ok(verdicts)
 }
 
 /// What an event points at, from its raw body (the domain rules have checked the types).
@@ -419,6 +491,26 @@ mod tests {
             check(&user(Role::Admin), "madre-de-dios", &design, true),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_relay_carries_replicated_documents_and_events_but_makes_no_edit_of_its_own() {
+        let relay = user(Role::Relay);
+        let inspection = fixtures::doc(fixtures::inspection_json(1));
+        assert!(matches!(
+            check(&relay, "madre-de-dios", &inspection, true),
+            Err(Rejection::NotAllowed(_))
+        ));
+        assert_eq!(check(&relay, "madre-de-dios", &inspection, false), Ok(()));
+        // A supervisor's event keeps its `by` when a relay carries it.
+        let event = fixtures::doc(fixtures::prosecution_json(1, 1));
+        assert_eq!(check(&relay, "madre-de-dios", &event, false), Ok(()));
+        assert!(check(&relay, "madre-de-dios", &event, true).is_err());
+        let design = fixtures::doc(json!({"_id": "_design/app", "_rev": "1-abc"}));
+        assert!(matches!(
+            check(&relay, "madre-de-dios", &design, false),
+            Err(Rejection::DesignNotAdmin(_))
+        ));
     }
 
     #[test]
