@@ -43,6 +43,8 @@ pub struct AppState {
     pub behind_https_proxy: bool,
     /// The office's inbox index, per region database.
     pub office: Arc<crate::office::Inboxes>,
+    /// Users, tokens and databases changed by administrators, with the audit log.
+    pub admin: crate::admin_ops::AdminOps,
 }
 
 /// A server that is bound and ready to run.
@@ -111,7 +113,13 @@ impl Application {
             max_password_checks = config.max_password_checks,
             "limits"
         );
+        let admin = crate::admin_ops::AdminOps::open(&storage, accounts.clone(), databases.clone())
+            .map_err(|source| StartupError::Store {
+                dir: config.data_dir.display().to_string(),
+                source,
+            })?;
         let state = AppState {
+            admin,
             databases,
             limits: routes::couch::Limits::from_config(&config),
             storage,

@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per resource, assembled by [`router`].
 
 pub mod account;
+pub mod admin_api;
 pub mod assets;
 pub mod client_errors;
 pub mod couch;
@@ -39,6 +40,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .merge(account::router())
         .merge(client_errors::router())
         .merge(office::router())
+        .merge(admin_api::router())
         .fallback(api_not_found)
         .layer(compression)
         .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT));
