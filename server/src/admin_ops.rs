@@ -304,7 +304,9 @@ impl AdminOps {
             .map_err(ApiError::from)
     }
 
-    async fn record(
+    /// Logs a change made elsewhere (a database created or deleted through CouchDB's API, a
+    /// device revoked through `DELETE /api/tokens/{id}`); durable on return.
+    pub async fn record(
         &self,
         by: &str,
         action: &str,

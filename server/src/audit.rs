@@ -1,7 +1,8 @@
 //! The administration log: who changed which user, device token or database, when, and how.
 //!
 //! Every change made through [`crate::admin_ops`] (the admin API and the `chaski` command line
-//! alike) appends one entry to the sled tree `admin_log` and writes the same as a `tracing`
+//! alike, and databases created or deleted through CouchDB's `PUT`/`DELETE /db/{db}`, and a
+//! device an administrator revokes with `DELETE /api/tokens/{id}`) appends one entry to the sled tree `admin_log` and writes the same as a `tracing`
 //! line (`admin change`). Entries are keyed by sled's monotonic id (big-endian), so the tree's
 //! order is the order of the changes and the newest are read from its end. The entry is
 //! flushed before the change is acknowledged. No entry ever holds a password: a password change
@@ -25,7 +26,7 @@ pub struct AuditEntry {
     /// Who: an administrator's name, or `cli` (with the system user) for the command line.
     pub by: String,
     /// What, as `thing.verb`: `user.add`, `user.role`, `user.regions`, `user.disable`,
-    /// `user.enable`, `user.password`, `token.revoke`, `db.create`.
+    /// `user.enable`, `user.password`, `token.revoke`, `db.create`, `db.delete`.
     pub action: String,
     /// Which user, token id or database.
     pub target: String,

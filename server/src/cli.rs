@@ -29,7 +29,7 @@ enum Command {
     #[command(flatten)]
     Admin(crate::admin::AdminCommand),
     /// Administer a running server through its admin API: `chaski admin --server URL --as
-    /// ADMIN user add …` (the same commands, but backup and restore).
+    /// ADMIN user add …` (the same commands except backup and restore).
     #[command(name = "admin")]
     Remote(crate::admin_remote::RemoteArgs),
 }

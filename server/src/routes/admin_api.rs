@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::admin_ops::UserChange;
-use crate::auth::{Principal, Role};
+use crate::auth::{session_cookie, Principal, Role};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -57,7 +57,7 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if !is_bearer(parts) {
+        if has_ambient_credentials(parts) {
             same_origin(parts, state.behind_https_proxy)?;
         }
         let principal = Principal::from_request_parts(parts, state).await?;
@@ -66,13 +66,18 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-fn is_bearer(parts: &Parts) -> bool {
-    parts
-        .headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+/// Credentials a browser may attach by itself: the session cookie (when no `Authorization`
+/// header says otherwise, it is what authenticates) or HTTP Basic. A request without any is
+/// left to the authentication's 401.
+fn has_ambient_credentials(parts: &Parts) -> bool {
+    match parts.headers.get(AUTHORIZATION) {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().split_once(' '))
+            .is_none_or(|(scheme, _)| !scheme.eq_ignore_ascii_case("bearer")),
+        None => session_cookie(&parts.headers).is_some(),
+    }
 }
 
 /// Whether a request with ambient credentials comes from the server's own pages. Browsers set
