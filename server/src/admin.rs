@@ -372,15 +372,15 @@ fn sh(word: &str) -> String {
     }
 }
 
+/// An admin API call: method, path and JSON body.
+type ApiCall = (&'static str, String, Option<serde_json::Value>);
+
 /// What to say when a running server holds the data folder: the same change through the
 /// admin page, `chaski admin --server`, or `curl` on the admin API. Passwords are never
 /// repeated, only shown as placeholders.
 fn running_server_hint(command: &AdminCommand, url: &str) -> String {
     // (the command's words for `chaski admin --server`, the API call: method, path, body)
-    let (words, call): (
-        Vec<String>,
-        Option<(&str, String, Option<serde_json::Value>)>,
-    ) = match command {
+    let (words, call): (Vec<String>, Option<ApiCall>) = match command {
         AdminCommand::User(cmd) => match cmd {
             UserCommand::Add {
                 name,

@@ -13,7 +13,7 @@
 //! - Everyone else: 401 without credentials, 403 when not an administrator. Both are decided
 //!   before a byte of the body is read; bodies are at most [`ADMIN_BODY_LIMIT`].
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::header::{AUTHORIZATION, HOST, ORIGIN};
 use axum::http::request::Parts;
@@ -172,6 +172,16 @@ fn json_error(rejection: JsonRejection) -> ApiError {
     }
 }
 
+/// A name or id from the path; one that is not text is 400 in the API's JSON.
+fn segment(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path.map(|Path(value)| value).map_err(|rejection| {
+        ApiError::BadRequest(format!(
+            "The name or id in the path is not usable: {}",
+            rejection.body_text()
+        ))
+    })
+}
+
 fn query_error(rejection: QueryRejection) -> ApiError {
     ApiError::BadRequest(format!("Bad query: {}", rejection.body_text()))
 }
@@ -229,9 +239,10 @@ struct PatchUser {
 async fn change_user(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     AdminJson(body): AdminJson<PatchUser>,
 ) -> Result<Json<Value>, ApiError> {
+    let name = segment(name)?;
     let change = UserChange {
         role: body.role.as_deref().map(parse_role).transpose()?,
         regions: body.regions,
@@ -251,9 +262,10 @@ struct NewPassword {
 async fn set_password(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
     AdminJson(body): AdminJson<NewPassword>,
 ) -> Result<Json<Value>, ApiError> {
+    let name = segment(name)?;
     state
         .admin
         .set_password(&admin.name, &name, &body.password)
@@ -281,8 +293,9 @@ async fn list_tokens(
 async fn revoke_token(
     State(state): State<AppState>,
     Admin(admin): Admin,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let id = segment(id)?;
     let revoked = state.admin.revoke_token(&admin.name, &id).await?;
     Ok(Json(json!({"ok": true, "revoked": revoked})))
 }
