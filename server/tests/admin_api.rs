@@ -1210,3 +1210,27 @@ async fn odd_admin_requests_never_get_a_5xx() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn a_configured_cors_origin_may_send_the_admin_apis_patch() {
+    let office = "https://office.example.org";
+    let app = helpers::spawn_app_with(|config| config.cors_origins = vec![office.to_owned()]).await;
+    let preflight = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/admin/users/ines"))
+        .header("origin", office)
+        .header("access-control-request-method", "PATCH")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), StatusCode::OK);
+    let methods = preflight.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(methods.contains("PATCH"), "{methods}");
+}

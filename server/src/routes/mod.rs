@@ -114,6 +114,8 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 Method::POST,
                 Method::DELETE,
                 Method::HEAD,
+                // The admin API's `PATCH /api/admin/users/{name}`.
+                Method::PATCH,
             ])
             // Tablets on slow links should not repeat a preflight before every request.
             .max_age(Duration::from_secs(600)),
