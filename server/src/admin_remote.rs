@@ -65,6 +65,8 @@ pub enum RemoteCommand {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Show the state of each relay to the national server (`GET /api/relay`).
+    Relays,
 }
 
 /// Runs `args.command` against the server at `args.server`.
@@ -236,6 +238,29 @@ impl Session {
                 let names: Vec<String> =
                     self.call(Method::GET, "/api/admin/databases", None).await?;
                 names.iter().for_each(|name| println!("{name}"));
+                Ok(())
+            }
+            RemoteCommand::Relays => {
+                let relays: Vec<Value> = self.call(Method::GET, "/api/relay", None).await?;
+                println!("name\tdb\ttarget\tdirection\tstate\tlast_success\tpending\tlast_error");
+                for relay in &relays {
+                    let fields = [
+                        "name",
+                        "db",
+                        "target",
+                        "direction",
+                        "state",
+                        "last_success",
+                        "pending",
+                        "last_error",
+                    ]
+                    .map(|key| match &relay[key] {
+                        Value::Null => "-".to_owned(),
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    });
+                    println!("{}", fields.join("\t"));
+                }
                 Ok(())
             }
             RemoteCommand::Log { limit } => {
