@@ -20,13 +20,15 @@ use crate::storage::Storage;
 /// The administration subcommands of `chaski`.
 #[derive(Debug, clap::Subcommand)]
 pub enum AdminCommand {
-    /// Manage users (run while the server is stopped).
+    /// Manage users (server stopped; while it runs: `chaski admin --server URL user …`).
     #[command(subcommand)]
     User(UserCommand),
-    /// List and revoke devices' login tokens (run while the server is stopped).
+    /// List and revoke devices' login tokens (server stopped; while it runs: `chaski admin
+    /// --server URL tokens …`).
     #[command(subcommand)]
     Tokens(TokensCommand),
-    /// Create and list regional databases (server stopped).
+    /// Create and list regional databases (server stopped; while it runs: `chaski admin
+    /// --server URL db …`).
     #[command(subcommand)]
     Db(DbCommand),
     /// Show the log of administration changes, newest first (server stopped).
