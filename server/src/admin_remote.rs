@@ -9,11 +9,12 @@
 //! the next line of standard input (`--password-stdin`). The answers are printed as the
 //! offline commands print them.
 //!
-//! Plain HTTP only (the binary carries no TLS): point it at the server's own address on its
-//! machine (`http://127.0.0.1:8080`), or through an SSH tunnel.
+//! `https://` works when the binary is built with reqwest's TLS (the relay brings it); the
+//! server's own plain-HTTP address on its machine (`http://127.0.0.1:8080`) always does.
 
 use std::time::Duration;
 
+use reqwest::header::CONTENT_TYPE;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
@@ -32,7 +33,7 @@ const DEVICE: &str = "chaski admin (command line)";
 /// `chaski admin --server URL [--as ADMIN] <command>`.
 #[derive(Debug, clap::Args)]
 pub struct RemoteArgs {
-    /// The running server, e.g. http://127.0.0.1:8080 (plain HTTP).
+    /// The running server, e.g. http://127.0.0.1:8080.
     #[arg(long, env = "CHASKI_SERVER")]
     pub server: String,
     /// The administrator who signs in (not needed when CHASKI_TOKEN holds a token).
@@ -82,18 +83,15 @@ pub async fn run(args: RemoteArgs) -> Result<(), String> {
     result
 }
 
-/// The server's base URL without a trailing slash; plain HTTP only.
+/// The server's base URL without a trailing slash.
 fn server_url(server: &str) -> Result<String, String> {
     let url = server.trim().trim_end_matches('/');
-    if url.starts_with("https://") {
-        return Err(format!(
-            "{url}: this chaski speaks plain HTTP only. Run it on the server's machine against \
-             its --bind address (e.g. http://127.0.0.1:8080), or through an SSH tunnel."
-        ));
-    }
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        format!("{server:?} is not a server address; give one like http://127.0.0.1:8080")
-    })?;
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| {
+            format!("{server:?} is not a server address; give one like http://127.0.0.1:8080")
+        })?;
     if rest.is_empty() || rest.contains(['/', '?', '#']) {
         return Err(format!(
             "{server:?} must be just the server's address, like http://127.0.0.1:8080"
@@ -140,7 +138,8 @@ impl Session {
         let answer = send(
             client
                 .post(format!("{base}/api/login"))
-                .json(&json!({"name": name, "password": password, "device": DEVICE})),
+                .header(CONTENT_TYPE, "application/json")
+                .body(json!({"name": name, "password": password, "device": DEVICE}).to_string()),
             &base,
         )
         .await
@@ -180,7 +179,9 @@ impl Session {
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.token);
         if let Some(body) = body {
-            request = request.json(&body);
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_string());
         }
         let answer = send(request, &self.base).await?;
         serde_json::from_value(answer)
@@ -336,10 +337,15 @@ impl Session {
 
 /// Sends a request; a 2xx answer's JSON, or the server's reason with the status.
 async fn send(request: reqwest::RequestBuilder, base: &str) -> Result<Value, String> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach {base}: {e}. Is the server running there?"))?;
+    let response = request.send().await.map_err(|e| {
+        let tls = if base.starts_with("https://") {
+            " If this chaski was built without TLS, use the server's plain-HTTP address on its \
+             machine (its --bind, e.g. http://127.0.0.1:8080) or an SSH tunnel."
+        } else {
+            ""
+        };
+        format!("cannot reach {base}: {e}. Is the server running there?{tls}")
+    })?;
     let status = response.status();
     let text = response
         .text()
@@ -376,14 +382,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_server_is_a_plain_http_address() {
+    fn the_server_is_a_scheme_a_host_and_a_port() {
         assert_eq!(
             server_url("http://127.0.0.1:8080/").unwrap(),
             "http://127.0.0.1:8080"
         );
-        assert!(server_url("https://office.example")
-            .unwrap_err()
-            .contains("plain HTTP"));
+        assert_eq!(
+            server_url("https://office.example").unwrap(),
+            "https://office.example"
+        );
         assert!(server_url("127.0.0.1:8080").is_err());
         assert!(server_url("http://a/b").is_err());
     }
