@@ -1,28 +1,42 @@
 //! Administration from the command line: users, device tokens, backup and restore.
 //!
 //! These commands open the data folder directly, so they run while the server is stopped;
-//! sled's lock refuses a folder that a running server holds, and the message says so.
+//! sled's lock refuses a folder that a running server holds, and the message then says how to
+//! do the same through the running server: its admin page, `chaski admin --server URL …`
+//! ([`crate::admin_remote`]) or the admin API with `curl`. Changes go through
+//! [`crate::admin_ops`], so the safety rules and the audit log are the API's.
 
 use std::io::{BufRead, Read, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::admin_ops::{cli_actor, AdminOps, UserChange};
 use crate::auth::{accounts::DEFAULT_TOKEN_TTL, Accounts, Role, TokenInfo, UserInfo};
+use crate::config::Config;
 use crate::storage::Storage;
 
 /// The administration subcommands of `chaski`.
 #[derive(Debug, clap::Subcommand)]
 pub enum AdminCommand {
-    /// Manage users (run while the server is stopped).
+    /// Manage users (server stopped; while it runs: `chaski admin --server URL user …`).
     #[command(subcommand)]
     User(UserCommand),
-    /// List and revoke devices' login tokens (run while the server is stopped).
+    /// List and revoke devices' login tokens (server stopped; while it runs: `chaski admin
+    /// --server URL tokens …`).
     #[command(subcommand)]
     Tokens(TokensCommand),
-    /// Create regional databases (server stopped).
+    /// Create and list regional databases (server stopped; while it runs: `chaski admin
+    /// --server URL db …`).
     #[command(subcommand)]
     Db(DbCommand),
+    /// Show the log of administration changes, newest first (server stopped).
+    Log {
+        /// How many entries (at most 1,000).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Write every tree of the data folder to FILE, with a checksum (server stopped).
     Backup { file: PathBuf },
     /// Restore a backup FILE into the data folder, which must be empty or absent unless
@@ -35,7 +49,7 @@ pub enum AdminCommand {
     },
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum UserCommand {
     /// Add a user. The password comes from --password-stdin or the CHASKI_PASSWORD variable,
     /// never from the command line (other users could read it in the process list).
@@ -72,7 +86,7 @@ pub enum UserCommand {
     List,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum DbCommand {
     /// Create the databases of the given regions (e.g. madre-de-dios), or of all 25 with
     /// --all-regions. Existing ones are left as they are.
@@ -81,9 +95,11 @@ pub enum DbCommand {
         #[arg(long)]
         all_regions: bool,
     },
+    /// List the databases.
+    List,
 }
 
-#[derive(Debug, clap::Subcommand)]
+#[derive(Debug, Clone, clap::Subcommand)]
 pub enum TokensCommand {
     /// List the live tokens (of one user with --user).
     List {
@@ -94,15 +110,35 @@ pub enum TokensCommand {
     Revoke { id: String },
 }
 
-/// Runs an administration command on the data folder `data_dir`.
-pub async fn run(data_dir: &Path, command: AdminCommand) -> Result<(), String> {
+/// Runs an administration command on the data folder of `config`.
+pub async fn run(config: &Config, command: AdminCommand) -> Result<(), String> {
+    let data_dir = config.data_dir.as_path();
+    let running = running_server_hint(&command, &local_url(config.bind));
     match command {
-        AdminCommand::User(cmd) => user(data_dir, cmd).await,
-        AdminCommand::Tokens(cmd) => tokens(data_dir, cmd).await,
+        AdminCommand::User(cmd) => user(&open_ops(data_dir, &running)?, cmd).await,
+        AdminCommand::Tokens(cmd) => tokens(&open_ops(data_dir, &running)?, cmd).await,
         AdminCommand::Db(DbCommand::Create {
             regions,
             all_regions,
-        }) => create_databases(data_dir, regions, all_regions).await,
+        }) => {
+            let names = databases_to_create(regions, all_regions)?;
+            create_databases(&open_ops(data_dir, &running)?, names).await
+        }
+        AdminCommand::Db(DbCommand::List) => {
+            open_ops(data_dir, &running)?
+                .databases()
+                .iter()
+                .for_each(|name| println!("{name}"));
+            Ok(())
+        }
+        AdminCommand::Log { limit } => {
+            let entries = open_ops(data_dir, &running)?
+                .log(limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            print_log(&entries);
+            Ok(())
+        }
         AdminCommand::Backup { file } => {
             let (n_trees, n_items) = backup(data_dir, &file)?;
             println!(
@@ -130,33 +166,81 @@ pub async fn run(data_dir: &Path, command: AdminCommand) -> Result<(), String> {
 }
 
 fn open(data_dir: &Path) -> Result<(Storage, Accounts), String> {
+    open_or(
+        data_dir,
+        "Stop the server first: these commands need it to themselves.",
+    )
+}
+
+/// Opens the data folder; `running` is what to say when a running server holds it.
+fn open_or(data_dir: &Path, running: &str) -> Result<(Storage, Accounts), String> {
     let storage = Storage::open(data_dir).map_err(|e| {
-        format!(
-            "cannot open the data folder {}: {e}. Stop the server first: these commands need \
-             it to themselves.",
-            data_dir.display()
-        )
+        // sled's words when another process holds the folder's lock.
+        if e.to_string().contains("could not acquire lock") {
+            format!(
+                "the data folder {} is in use by a running chaski server. {running}",
+                data_dir.display()
+            )
+        } else {
+            format!(
+                "cannot open the data folder {}: {e}. Stop the server first: these commands \
+                 need it to themselves.",
+                data_dir.display()
+            )
+        }
     })?;
     let accounts = Accounts::open(&storage, DEFAULT_TOKEN_TTL).map_err(|e| e.to_string())?;
     Ok((storage, accounts))
 }
 
-async fn user(data_dir: &Path, cmd: UserCommand) -> Result<(), String> {
-    let (_storage, accounts) = open(data_dir)?;
-    let show = |u: &UserInfo| {
+fn open_ops(data_dir: &Path, running: &str) -> Result<AdminOps, String> {
+    let (storage, accounts) = open_or(data_dir, running)?;
+    let databases = crate::db::Databases::open(storage.sled()).map_err(|e| e.to_string())?;
+    AdminOps::open(&storage, accounts, databases).map_err(|e| e.to_string())
+}
+
+/// One line of `user list`: name, role, regions, state, tab-separated.
+pub fn user_line(u: &UserInfo) -> String {
+    format!(
+        "{}\t{}\t{}\t{}",
+        u.name,
+        u.role,
+        if u.regions.is_empty() {
+            "-".to_owned()
+        } else {
+            u.regions.iter().cloned().collect::<Vec<_>>().join(",")
+        },
+        if u.disabled { "disabled" } else { "enabled" }
+    )
+}
+
+/// One line of `tokens list`: id, user, device, created, expires, tab-separated.
+pub fn token_line(t: &TokenInfo) -> String {
+    format!(
+        "{}\t{}\t{}\t{}\t{}",
+        t.id, t.user, t.device, t.created_at, t.expires_at
+    )
+}
+
+/// The log, one change a line: when, who, what, on what, detail.
+pub fn print_log(entries: &[crate::audit::AuditEntry]) {
+    println!("at\tby\taction\ttarget\tdetail");
+    for e in entries {
         println!(
-            "{}\t{}\t{}\t{}",
-            u.name,
-            u.role,
-            if u.regions.is_empty() {
-                "-".to_owned()
-            } else {
-                u.regions.iter().cloned().collect::<Vec<_>>().join(",")
-            },
-            if u.disabled { "disabled" } else { "enabled" }
+            "{}\t{}\t{}\t{}\t{}",
+            e.at, e.by, e.action, e.target, e.detail
         );
+    }
+}
+
+async fn user(ops: &AdminOps, cmd: UserCommand) -> Result<(), String> {
+    let by = cli_actor();
+    let change = |role, regions, disabled| UserChange {
+        role,
+        regions,
+        disabled,
     };
-    match cmd {
+    let (verb, user) = match cmd {
         UserCommand::Add {
             name,
             role,
@@ -164,87 +248,66 @@ async fn user(data_dir: &Path, cmd: UserCommand) -> Result<(), String> {
             password_stdin,
         } => {
             let password = read_password(password_stdin)?;
-            let user = accounts
-                .create_user(&name, &password, role, regions)
-                .await
-                .map_err(|e| e.to_string())?;
-            print!("added ");
-            show(&user);
+            (
+                "added",
+                ops.add_user(&by, &name, &password, role, regions).await,
+            )
         }
-        UserCommand::Disable { name } => {
-            let user = accounts
-                .set_disabled(&name, true)
-                .await
-                .map_err(|e| e.to_string())?;
-            print!("disabled ");
-            show(&user);
-        }
-        UserCommand::Enable { name } => {
-            let user = accounts
-                .set_disabled(&name, false)
-                .await
-                .map_err(|e| e.to_string())?;
-            print!("enabled ");
-            show(&user);
-        }
-        UserCommand::Regions { name, regions } => {
-            let user = accounts
-                .set_regions(&name, regions)
-                .await
-                .map_err(|e| e.to_string())?;
-            print!("updated ");
-            show(&user);
-        }
-        UserCommand::Role { name, role } => {
-            let user = accounts
-                .set_role(&name, role)
-                .await
-                .map_err(|e| e.to_string())?;
-            print!("updated ");
-            show(&user);
-        }
+        UserCommand::Disable { name } => (
+            "disabled",
+            ops.change_user(&by, &name, change(None, None, Some(true)))
+                .await,
+        ),
+        UserCommand::Enable { name } => (
+            "enabled",
+            ops.change_user(&by, &name, change(None, None, Some(false)))
+                .await,
+        ),
+        UserCommand::Regions { name, regions } => (
+            "updated",
+            ops.change_user(&by, &name, change(None, Some(regions), None))
+                .await,
+        ),
+        UserCommand::Role { name, role } => (
+            "updated",
+            ops.change_user(&by, &name, change(Some(role), None, None))
+                .await,
+        ),
         UserCommand::Password {
             name,
             password_stdin,
         } => {
             let password = read_password(password_stdin)?;
-            accounts
-                .set_password(&name, &password)
+            ops.set_password(&by, &name, &password)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("password changed for {name}");
+            return Ok(());
         }
         UserCommand::List => {
-            let users = accounts.list_users().map_err(|e| e.to_string())?;
+            let users = ops.users().await.map_err(|e| e.to_string())?;
             println!("name\trole\tregions\tstate");
-            users.iter().for_each(show);
+            users.iter().for_each(|u| println!("{}", user_line(u)));
+            return Ok(());
         }
-    }
+    };
+    let user = user.map_err(|e| e.to_string())?;
+    println!("{verb} {}", user_line(&user));
     Ok(())
 }
 
-async fn tokens(data_dir: &Path, cmd: TokensCommand) -> Result<(), String> {
-    let (_storage, accounts) = open(data_dir)?;
+async fn tokens(ops: &AdminOps, cmd: TokensCommand) -> Result<(), String> {
     match cmd {
         TokensCommand::List { user } => {
-            let tokens = accounts
-                .list_tokens(user.as_deref())
-                .map_err(|e| e.to_string())?;
+            let tokens = ops.tokens(user).await.map_err(|e| e.to_string())?;
             println!("id\tuser\tdevice\tcreated\texpires");
-            for TokenInfo {
-                id,
-                user,
-                device,
-                created_at,
-                expires_at,
-            } in tokens
-            {
-                println!("{id}\t{user}\t{device}\t{created_at}\t{expires_at}");
+            for token in tokens.iter().filter(|t| !t.revoked) {
+                println!("{}", token_line(&token.token));
             }
         }
         TokensCommand::Revoke { id } => {
-            let revoked = accounts
-                .revoke_token(&id)
+            let revoked = ops
+                .revoke_token(&cli_actor(), &id)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
@@ -256,11 +319,8 @@ async fn tokens(data_dir: &Path, cmd: TokensCommand) -> Result<(), String> {
     Ok(())
 }
 
-async fn create_databases(
-    data_dir: &Path,
-    regions: Vec<String>,
-    all_regions: bool,
-) -> Result<(), String> {
+/// The regions to create: those named, or all 25; each must be a region.
+pub fn databases_to_create(regions: Vec<String>, all_regions: bool) -> Result<Vec<String>, String> {
     let names: Vec<String> = if all_regions {
         crate::regions::db_names().map(str::to_owned).collect()
     } else {
@@ -275,17 +335,196 @@ async fn create_databases(
             crate::regions::db_names().collect::<Vec<_>>().join(", ")
         ));
     }
-    let (storage, _accounts) = open(data_dir)?;
-    let databases = crate::db::Databases::open(storage.sled()).map_err(|e| e.to_string())?;
+    Ok(names)
+}
+
+async fn create_databases(ops: &AdminOps, names: Vec<String>) -> Result<(), String> {
+    let by = cli_actor();
     for name in names {
-        let db = crate::db::DbName::parse(&name).map_err(|e| e.to_string())?;
-        let created = databases.ensure(&db).await.map_err(|e| e.to_string())?;
+        let created = ops
+            .create_database(&by, &name)
+            .await
+            .map_err(|e| e.to_string())?;
         println!("{name}\t{}", if created { "created" } else { "exists" });
     }
     Ok(())
 }
 
-fn read_password(from_stdin: bool) -> Result<String, String> {
+/// The server's address as seen from this machine, from `--bind`.
+fn local_url(bind: SocketAddr) -> String {
+    let ip = match bind.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
+        ip if ip.is_unspecified() => "[::1]".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{ip}:{}", bind.port())
+}
+
+/// A word for a shell: as it is when harmless, else in single quotes.
+fn sh(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/:@=,".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// An admin API call: method, path and JSON body.
+type ApiCall = (&'static str, String, Option<serde_json::Value>);
+
+/// What to say when a running server holds the data folder: the same change through the
+/// admin page, `chaski admin --server`, or `curl` on the admin API. Passwords are never
+/// repeated, only shown as placeholders.
+fn running_server_hint(command: &AdminCommand, url: &str) -> String {
+    // (the command's words for `chaski admin --server`, the API call: method, path, body)
+    let (words, call): (Vec<String>, Option<ApiCall>) = match command {
+        AdminCommand::User(cmd) => match cmd {
+            UserCommand::Add {
+                name,
+                role,
+                regions,
+                ..
+            } => {
+                let mut words = vec!["user".into(), "add".into(), sh(name)];
+                words.extend(["--role".into(), role.to_string()]);
+                for r in regions {
+                    words.extend(["--region".into(), sh(r)]);
+                }
+                words.push("--password-stdin".into());
+                let body = serde_json::json!({"name": name, "password": "<new password>",
+                        "role": role, "regions": regions});
+                (words, Some(("POST", "/api/admin/users".into(), Some(body))))
+            }
+            UserCommand::Disable { name } | UserCommand::Enable { name } => {
+                let disable = matches!(cmd, UserCommand::Disable { .. });
+                let verb = if disable { "disable" } else { "enable" };
+                (
+                    vec!["user".into(), verb.into(), sh(name)],
+                    Some((
+                        "PATCH",
+                        format!("/api/admin/users/{name}"),
+                        Some(serde_json::json!({ "disabled": disable })),
+                    )),
+                )
+            }
+            UserCommand::Regions { name, regions } => {
+                let mut words = vec!["user".into(), "regions".into(), sh(name)];
+                words.extend(regions.iter().map(|r| sh(r)));
+                (
+                    words,
+                    Some((
+                        "PATCH",
+                        format!("/api/admin/users/{name}"),
+                        Some(serde_json::json!({ "regions": regions })),
+                    )),
+                )
+            }
+            UserCommand::Role { name, role } => (
+                vec!["user".into(), "role".into(), sh(name), role.to_string()],
+                Some((
+                    "PATCH",
+                    format!("/api/admin/users/{name}"),
+                    Some(serde_json::json!({ "role": role })),
+                )),
+            ),
+            UserCommand::Password { name, .. } => (
+                vec![
+                    "user".into(),
+                    "password".into(),
+                    sh(name),
+                    "--password-stdin".into(),
+                ],
+                Some((
+                    "POST",
+                    format!("/api/admin/users/{name}/password"),
+                    Some(serde_json::json!({"password": "<new password>"})),
+                )),
+            ),
+            UserCommand::List => (
+                vec!["user".into(), "list".into()],
+                Some(("GET", "/api/admin/users".into(), None)),
+            ),
+        },
+        AdminCommand::Tokens(TokensCommand::List { user }) => {
+            let mut words = vec!["tokens".into(), "list".into()];
+            let mut path = "/api/admin/tokens".to_owned();
+            if let Some(user) = user {
+                words.extend(["--user".into(), sh(user)]);
+                path.push_str(&format!("?user={user}"));
+            }
+            (words, Some(("GET", path, None)))
+        }
+        AdminCommand::Tokens(TokensCommand::Revoke { id }) => (
+            vec!["tokens".into(), "revoke".into(), sh(id)],
+            Some(("POST", format!("/api/admin/tokens/{id}/revoke"), None)),
+        ),
+        AdminCommand::Db(DbCommand::Create {
+            regions,
+            all_regions,
+        }) => {
+            let mut words = vec!["db".into(), "create".into()];
+            words.extend(regions.iter().map(|r| sh(r)));
+            if *all_regions {
+                words.push("--all-regions".into());
+            }
+            let first = regions.first().map_or("loreto", String::as_str);
+            (
+                words,
+                Some((
+                    "POST",
+                    "/api/admin/databases".into(),
+                    Some(serde_json::json!({ "name": first })),
+                )),
+            )
+        }
+        AdminCommand::Db(DbCommand::List) => (
+            vec!["db".into(), "list".into()],
+            Some(("GET", "/api/admin/databases".into(), None)),
+        ),
+        AdminCommand::Log { limit } => (
+            vec!["log".into(), "--limit".into(), limit.to_string()],
+            Some(("GET", format!("/api/admin/log?limit={limit}"), None)),
+        ),
+        AdminCommand::Backup { .. } | AdminCommand::Restore { .. } => (Vec::new(), None),
+    };
+    let Some((method, path, body)) = call else {
+        return "Stop the server first: a backup or a restore needs the data folder to itself."
+            .to_owned();
+    };
+    let mut curl = format!(
+        "curl -X {method} {} -H \"Authorization: Bearer $TOKEN\"",
+        sh(&format!("{url}{path}"))
+    );
+    if let Some(body) = body {
+        curl.push_str(&format!(
+            " -H 'Content-Type: application/json' -d {}",
+            sh(&body.to_string())
+        ));
+    }
+    format!(
+        "Stop the server first to work on the folder directly, or do the same while it runs \
+         (as an administrator; {url} is this machine's --bind address):\n\
+         \x20 on the admin page:  {url}/office/admin\n\
+         \x20 from this command:  chaski admin --server {url} --as <admin> {words}\n\
+         \x20                     (the admin's password from CHASKI_ADMIN_PASSWORD, or \
+         --admin-password-stdin)\n\
+         \x20 with curl:          TOKEN=$(curl -s -X POST '{url}/api/login' -H \
+         'Content-Type: application/json' -d \
+         '{{\"name\":\"<admin>\",\"password\":\"<password>\",\"device\":\"curl\"}}' \
+         | sed -E 's/.*\"token\":\"([^\"]+)\".*/\\1/')\n\
+         \x20                     {curl}",
+        words = words.join(" ")
+    )
+}
+
+/// A password from the first unread line of standard input (`from_stdin`), else from the
+/// environment variable `var`; never from the command line.
+pub fn read_secret(from_stdin: bool, var: &str, flag: &str) -> Result<String, String> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin()
@@ -298,14 +537,17 @@ fn read_password(from_stdin: bool) -> Result<String, String> {
         }
         return Ok(password);
     }
-    match std::env::var("CHASKI_PASSWORD") {
+    match std::env::var(var) {
         Ok(password) if !password.is_empty() => Ok(password),
-        _ => Err(
-            "give the password on standard input with --password-stdin, or in the \
-             CHASKI_PASSWORD environment variable (never on the command line)"
-                .to_owned(),
-        ),
+        _ => Err(format!(
+            "give the password on standard input with {flag}, or in the {var} environment \
+             variable (never on the command line)"
+        )),
     }
+}
+
+pub(crate) fn read_password(from_stdin: bool) -> Result<String, String> {
+    read_secret(from_stdin, "CHASKI_PASSWORD", "--password-stdin")
 }
 
 /// The first bytes of a backup file.

@@ -31,6 +31,10 @@ enum Command {
     /// The figures index of the region databases (server stopped).
     #[command(subcommand)]
     Figures(crate::figures::admin::FiguresCommand),
+    /// Administer a running server through its admin API: `chaski admin --server URL --as
+    /// ADMIN user add …` (the same commands except backup and restore).
+    #[command(name = "admin")]
+    Remote(crate::admin_remote::RemoteArgs),
 }
 
 /// Parses the command line, runs what it asks for and turns failures into an exit code with a
@@ -56,9 +60,8 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(serve(cli.config)),
-        Command::Admin(command) => {
-            runtime.block_on(crate::admin::run(&cli.config.data_dir, command))
-        }
+        Command::Admin(command) => runtime.block_on(crate::admin::run(&cli.config, command)),
+        Command::Remote(args) => runtime.block_on(crate::admin_remote::run(args)),
         Command::Figures(command) => {
             runtime.block_on(crate::figures::admin::run(&cli.config.data_dir, command))
         }

@@ -22,10 +22,16 @@
 //! - [`relay`]: the continuous relay of databases to and from another CouchDB-compatible
 //!   server, configured in the configuration file (`[[relay]]`).
 //! - [`admin`]: the administration commands (users, tokens, backup and restore).
+//! - [`admin_ops`]: users, tokens and databases changed with the safety rules, once for the
+//!   admin API and the command line; [`audit`]: the log of those changes;
+//!   [`admin_remote`]: `chaski admin --server URL …`, the command line over the admin API.
 //! - [`routes`]: one module per resource (`health`, the PWA's static `assets`, the `office`
 //!   API).
 
 pub mod admin;
+pub mod admin_ops;
+pub mod admin_remote;
+pub mod audit;
 pub mod auth;
 pub mod budget;
 pub mod cli;

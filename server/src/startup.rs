@@ -52,6 +52,8 @@ pub struct AppState {
     /// Turns true when the server is told to stop: longpolls answer at once and relays end,
     /// so that a graceful stop does not wait out their timeouts.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Users, tokens and databases changed by administrators, with the audit log.
+    pub admin: crate::admin_ops::AdminOps,
 }
 
 /// A server that is bound and ready to run.
@@ -130,7 +132,13 @@ impl Application {
             "limits"
         );
         let (stop, stopping) = tokio::sync::watch::channel(false);
+        let admin = crate::admin_ops::AdminOps::open(&storage, accounts.clone(), databases.clone())
+            .map_err(|source| StartupError::Store {
+                dir: config.data_dir.display().to_string(),
+                source,
+            })?;
         let state = AppState {
+            admin,
             databases,
             limits: routes::couch::Limits::from_config(&config),
             storage,

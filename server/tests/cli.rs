@@ -120,7 +120,14 @@ fn bad_users_are_refused_with_a_reason_and_a_failing_exit_code() {
 
     let mut child = chaski(
         &data,
-        &["user", "add", "jefa", "--role", "admin", "--password-stdin"],
+        &[
+            "user",
+            "add",
+            "jefa",
+            "--role",
+            "supervisor",
+            "--password-stdin",
+        ],
     )
     .stdin(Stdio::piped())
     .stdout(Stdio::piped())
@@ -139,7 +146,7 @@ fn bad_users_are_refused_with_a_reason_and_a_failing_exit_code() {
     let disabled = run(&data, &["user", "disable", "jefa"], None);
     assert!(disabled.status.success());
     let list = text(&run(&data, &["user", "list"], None).stdout);
-    assert!(list.contains("jefa\tadmin\t-\tdisabled"), "{list}");
+    assert!(list.contains("jefa\tsupervisor\t-\tdisabled"), "{list}");
     let missing = run(&data, &["user", "enable", "nadie"], None);
     assert!(!missing.status.success());
     assert!(text(&missing.stderr).contains("no user called nadie"));

@@ -358,6 +358,31 @@ impl Accounts {
         .await
     }
 
+    /// Changes a user's role, regions and disabled flag together, in one write (`None`:
+    /// unchanged); the regions are checked first, so a bad one changes nothing.
+    pub async fn change_user(
+        &self,
+        name: &str,
+        role: Option<Role>,
+        regions: Option<Vec<String>>,
+        disabled: Option<bool>,
+    ) -> Result<UserInfo, AccountError> {
+        let regions = regions.map(validate_regions).transpose()?;
+        self.update_user(name, move |u| {
+            if let Some(role) = role {
+                u.role = role;
+            }
+            if let Some(regions) = &regions {
+                u.regions = regions.clone();
+            }
+            if let Some(disabled) = disabled {
+                u.disabled = disabled;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn update_user(
         &self,
         name: &str,

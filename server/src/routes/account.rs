@@ -143,7 +143,12 @@ pub async fn revoke_token(
     if principal.role != Role::Admin && record.user != principal.name {
         return Err(not_found());
     }
-    let revoked = state.accounts.revoke_token(&id).await?;
+    // An administrator cutting off someone else's device: logged, and listed as revoked.
+    let revoked = if record.user != principal.name {
+        state.admin.revoke_token(&principal.name, &id).await?
+    } else {
+        state.accounts.revoke_token(&id).await?
+    };
     tracing::info!(by = %principal.name, user = %revoked.user, token_id = %id, "token revoked");
     Ok(Json(json!({"ok": true, "revoked": revoked})))
 }

@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per resource, assembled by [`router`].
 
 pub mod account;
+pub mod admin_api;
 pub mod assets;
 pub mod client_errors;
 pub mod couch;
@@ -43,6 +44,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .merge(office::router())
         .merge(figures::router())
         .merge(relay::router())
+        .merge(admin_api::router())
         .fallback(api_not_found)
         .layer(compression)
         .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT));
@@ -116,6 +118,8 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
                 Method::POST,
                 Method::DELETE,
                 Method::HEAD,
+                // The admin API's `PATCH /api/admin/users/{name}`.
+                Method::PATCH,
             ])
             // Tablets on slow links should not repeat a preflight before every request.
             .max_age(Duration::from_secs(600)),

@@ -225,6 +225,11 @@ async fn create_db(
     let name = DbName::parse(&db)?;
     state.databases.create(&name).await?;
     tracing::info!(db = %name, by = %principal.name, "database created");
+    let detail = "through CouchDB's API (PUT /db/{db})";
+    state
+        .admin
+        .record(&principal.name, "db.create", name.as_str(), detail)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({"ok": true}))).into_response())
 }
 
@@ -237,6 +242,11 @@ async fn delete_db(
     principal.require_admin()?;
     state.databases.delete(&db).await?;
     tracing::warn!(db = %db, by = %principal.name, "database deleted");
+    let detail = "through CouchDB's API (DELETE /db/{db})";
+    state
+        .admin
+        .record(&principal.name, "db.delete", &db, detail)
+        .await?;
     Ok(Json(json!({"ok": true})))
 }
 
