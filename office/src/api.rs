@@ -161,3 +161,197 @@ pub async fn photo(token: &str, db: &str, id: &str, name: &str) -> Result<String
 pub fn encode(value: &str) -> String {
     String::from(js_sys::encode_uri_component(value))
 }
+
+/// The Cifras page's choices, as `GET /api/figures` and the exports read them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FiguresQuery {
+    pub from: String,
+    pub to: String,
+    /// One region's database name, or empty for every region the user may see.
+    pub region: String,
+    /// Small cells as "<5".
+    pub public: bool,
+}
+
+impl FiguresQuery {
+    /// `from=…&to=…&region=…[&public=1][&by=…]`, each value URL-encoded; what is empty is left
+    /// out (the server's defaults).
+    pub fn query_string(&self, by: Option<&str>) -> String {
+        let mut out: Vec<String> = [
+            ("from", self.from.as_str()),
+            ("to", self.to.as_str()),
+            ("region", self.region.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+        if self.public {
+            out.push("public=1".to_string());
+        }
+        if let Some(by) = by {
+            out.push(format!("by={by}"));
+        }
+        out.join("&")
+    }
+}
+
+/// `GET /api/figures?…`, kept as JSON: the page reads it leniently (see [`crate::figures`]).
+pub async fn figures(token: &str, query: &FiguresQuery, by: &str) -> Result<Value, ApiError> {
+    let url = format!("/api/figures?{}", query.query_string(Some(by)));
+    let text = call("GET", &url, Some(token), None).await?;
+    serde_json::from_str(&text).map_err(|e| ApiError::Server(e.to_string()))
+}
+
+/// Downloads `url` with the token (an `<a href>` cannot send it) and hands the file to the
+/// browser as `filename`.
+pub async fn download(token: &str, url: &str, filename: &str) -> Result<(), ApiError> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    let request = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Network)?;
+    let _ = request
+        .headers()
+        .set("Authorization", &format!("Bearer {token}"));
+    let response: Response = JsFuture::from(leptos::prelude::window().fetch_with_request(&request))
+        .await
+        .map_err(|_| ApiError::Network)?
+        .unchecked_into();
+    if !response.ok() {
+        let status = response.status();
+        let text = match response.text() {
+            Ok(p) => JsFuture::from(p)
+                .await
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let reason = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("reason").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        return Err(if status == 401 {
+            ApiError::Unauthorized
+        } else {
+            ApiError::Server(reason)
+        });
+    }
+    let blob: web_sys::Blob = JsFuture::from(response.blob().map_err(|_| ApiError::Network)?)
+        .await
+        .map_err(|_| ApiError::Network)?
+        .unchecked_into();
+    save_blob(&blob, filename);
+    Ok(())
+}
+
+/// Offers `text` to the user as a file named `filename` (a CSV made in the browser). A byte
+/// order mark leads, so that spreadsheet programs read the accents as UTF-8.
+pub fn save_text(filename: &str, mime: &str, text: &str) {
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(&format!("\u{FEFF}{text}")));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    if let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) {
+        save_blob(&blob, filename);
+    }
+}
+
+/// Saves a blob through a temporary `blob:` URL and a download link.
+fn save_blob(blob: &web_sys::Blob, filename: &str) {
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(blob) else {
+        return;
+    };
+    let document = leptos::prelude::document();
+    if let (Ok(element), Some(body)) = (document.create_element("a"), document.body()) {
+        let link: web_sys::HtmlAnchorElement = element.unchecked_into();
+        link.set_href(&url);
+        link.set_download(filename);
+        let _ = body.append_child(&link);
+        link.click();
+        link.remove();
+    }
+    // The download has started from the URL by then; a minute is plenty on a slow disk.
+    leptos::prelude::set_timeout(
+        move || {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        },
+        std::time::Duration::from_secs(60),
+    );
+}
+
+/// A user as `GET /api/admin/users` lists them.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct AdminUser {
+    pub name: String,
+    pub role: String,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// A device's token as `GET /api/admin/tokens` lists them.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct AdminToken {
+    pub id: String,
+    pub user: String,
+    #[serde(default)]
+    pub device: String,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub expires_at: String,
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// One line of the audit log.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct LogEntry {
+    #[serde(default)]
+    pub at: String,
+    #[serde(default)]
+    pub by: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub detail: Value,
+}
+
+/// A relay's status (`GET /api/relay`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct RelayStatus {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub db: String,
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub direction: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub last_success: Option<String>,
+    #[serde(default)]
+    pub pending: Option<u64>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+/// A `GET` of a JSON list or object.
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    token: &str,
+    url: &str,
+) -> Result<T, ApiError> {
+    let text = call("GET", url, Some(token), None).await?;
+    serde_json::from_str(&text).map_err(|e| ApiError::Server(e.to_string()))
+}
+
+/// A `POST` or `PATCH` of a JSON body; the answer is not needed (the page reloads its lists).
+pub async fn send_json(token: &str, method: &str, url: &str, body: &Value) -> Result<(), ApiError> {
+    call(method, url, Some(token), Some(&body.to_string()))
+        .await
+        .map(|_| ())
+}
