@@ -1,0 +1,102 @@
+// The office's administration page (issue 10 §3) against the real, running server, in two
+// browsers: an admin adds an inspector on the page (a guessable password is refused at its
+// field first); that inspector signs in at once on a tablet and syncs; the admin revokes the
+// tablet's device; the tablet's next sync is refused and the app says so in words. The audit
+// log names each change.
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ROOT, newBrowser, signIn, suiteServer } from './harness.mjs';
+
+const DB = 'madre-de-dios';
+const ADMIN = { name: 'ana.nacional', password: 'oficina nacional lima 2026', role: 'admin', regions: [] };
+const NEW = { name: 'nuevo.inspector', password: 'balsa verde sobre el río Inambari' };
+const DEVICE = 'tableta-07';
+const OUTPUT = join(ROOT, 'target', 'e2e-output', 'admin');
+
+describe('the administration page', () => {
+  const server = suiteServer({ users: [ADMIN], dbs: [DB] });
+
+  test('an inspector added on the page signs in at once; a revoked device’s next sync is refused, in words', async () => {
+    const office = await newBrowser();
+    const tablet = await newBrowser();
+    let failure;
+    try {
+      // 1. The admin opens the page from the header (only admins see it).
+      const o = await office.context.newPage();
+      await o.goto(`${server().url}/office/`);
+      await signIn(o, ADMIN, 'oficina-lima');
+      await o.locator('#nav-admin').click();
+      await o.waitForURL(/\/office\/admin$/);
+      await o.locator(`#users-table tr.user-row[data-user="${ADMIN.name}"]`).waitFor();
+      await o.locator('#relays-empty').waitFor();
+      assert.ok(await o.locator(`#databases-list li[data-db="${DB}"]`).count());
+
+      // 2. Adds an inspector. A guessable password is refused, and the server's reason shows
+      // beside the password field; then a good one.
+      await o.locator('#new-name').fill(NEW.name);
+      await o.locator('#new-password').fill('1234567890');
+      await o.locator('#new-role').selectOption('inspector');
+      await o.locator(`#new-regions input[value="${DB}"]`).check();
+      await o.locator('#add-user-submit').click();
+      const passwordError = o.locator('#new-password-error');
+      await passwordError.waitFor();
+      assert.match(await passwordError.innerText(), /password/i);
+      assert.equal(await o.locator('#new-name-error').isVisible(), false);
+      await o.locator('#new-password').fill(NEW.password);
+      await o.locator('#add-user-submit').click();
+      await o.locator('#add-user-done').waitFor();
+      const row = o.locator(`#users-table tr.user-row[data-user="${NEW.name}"]`);
+      await row.waitFor();
+      assert.equal(await row.getAttribute('data-role'), 'inspector');
+      assert.equal(await row.locator('.user-regions').innerText(), 'Madre de Dios');
+      // A duplicate is refused at the name.
+      await o.locator('#new-name').fill(NEW.name);
+      await o.locator('#new-password').fill(NEW.password);
+      await o.locator('#add-user-submit').click();
+      await o.locator('#new-name-error').waitFor();
+      assert.match(await o.locator('#new-name-error').innerText(), /already/);
+
+      // 3. The inspector signs in at once on a tablet (the inspector's app) and syncs.
+      const t = await tablet.context.newPage();
+      await t.goto(server().url);
+      await signIn(t, NEW, DEVICE);
+      await t.locator('#sync-last', { hasText: /\d\d\/\d\d \d\d:\d\d/ }).waitFor({ timeout: 30_000 });
+      assert.equal(await t.locator('#sync-unauthorized').count(), 0);
+
+      // 4. The admin finds the tablet among the user's devices and revokes it.
+      await o.locator('#devices-user').selectOption(NEW.name);
+      const device = o.locator(`#devices-table tr.device-row[data-device="${DEVICE}"]`);
+      await device.waitFor();
+      assert.equal(await device.getAttribute('data-revoked'), 'false');
+      await device.locator('button.revoke').click();
+      await device.locator('button.revoke-confirm').click();
+      await o.locator(`#devices-table tr.device-row[data-device="${DEVICE}"][data-revoked="true"]`).waitFor();
+
+      // 5. The tablet's next sync is refused, and the app says so in words (its records stay).
+      await t.locator('#sync-now').click();
+      const refused = t.locator('#sync-unauthorized');
+      await refused.waitFor({ timeout: 30_000 });
+      assert.match(await refused.innerText(), /ya no es válida/);
+
+      // 6. The audit log names each change, newest first.
+      await o.reload();
+      await o.locator('#log-table').waitFor();
+      const actions = await o.locator('#log-table tr.log-row').evaluateAll((rows) => rows.map((r) => r.dataset.action));
+      assert.deepEqual(actions.slice(0, 2), ['token.revoke', 'user.add']);
+      mkdirSync(OUTPUT, { recursive: true });
+      await o.screenshot({ path: join(OUTPUT, 'administracion.png'), fullPage: true });
+    } catch (error) {
+      failure = error;
+    }
+    const closed = await Promise.allSettled([office.close(), tablet.close()]);
+    const pageErrors = closed.filter((r) => r.status === 'rejected').map((r) => r.reason.message);
+    if (failure) {
+      if (pageErrors.length) failure.message += `\n${pageErrors.join('\n')}`;
+      throw failure;
+    }
+    if (pageErrors.length) throw new Error(pageErrors.join('\n'));
+  });
+});
