@@ -279,72 +279,137 @@ fn save_blob(blob: &web_sys::Blob, filename: &str) {
 }
 
 /// A user as `GET /api/admin/users` lists them.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminUser {
     pub name: String,
     pub role: String,
-    #[serde(default)]
     pub regions: Vec<String>,
-    #[serde(default)]
     pub disabled: bool,
 }
 
 /// A device's token as `GET /api/admin/tokens` lists them.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct AdminToken {
     pub id: String,
     pub user: String,
-    #[serde(default)]
     pub device: String,
-    #[serde(default)]
     pub created_at: String,
-    #[serde(default)]
     pub expires_at: String,
-    #[serde(default)]
     pub revoked: bool,
 }
 
 /// One line of the audit log.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LogEntry {
-    #[serde(default)]
     pub at: String,
-    #[serde(default)]
     pub by: String,
-    #[serde(default)]
     pub action: String,
-    #[serde(default)]
     pub target: String,
-    #[serde(default)]
-    pub detail: Value,
+    pub detail: String,
 }
 
 /// A relay's status (`GET /api/relay`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RelayStatus {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub db: String,
-    #[serde(default)]
     pub target: String,
-    #[serde(default)]
     pub direction: String,
-    #[serde(default)]
     pub state: String,
-    #[serde(default)]
     pub last_success: Option<String>,
-    #[serde(default)]
     pub pending: Option<u64>,
-    #[serde(default)]
     pub last_error: Option<String>,
 }
 
-/// A `GET` of a JSON list or object.
-pub async fn get_json<T: serde::de::DeserializeOwned>(
-    token: &str,
-    url: &str,
-) -> Result<T, ApiError> {
+// The admin lists are read from `serde_json::Value` by hand rather than with derived
+// deserializers: one generic instantiation per type cost the office's first load more than
+// these few lines.
+
+/// A text field (a number or `true` as its text; missing or `null` as empty).
+fn text(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn opt_text(v: &Value, key: &str) -> Option<String> {
+    Some(text(v, key)).filter(|t| !t.is_empty())
+}
+
+fn flag(v: &Value, key: &str) -> bool {
+    v.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The items of a JSON array (none when it is not one).
+fn items(v: &Value) -> impl Iterator<Item = &Value> {
+    v.as_array().into_iter().flatten()
+}
+
+impl AdminUser {
+    pub fn list(v: &Value) -> Vec<AdminUser> {
+        items(v)
+            .map(|u| AdminUser {
+                name: text(u, "name"),
+                role: text(u, "role"),
+                regions: items(u.get("regions").unwrap_or(&Value::Null))
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect(),
+                disabled: flag(u, "disabled"),
+            })
+            .collect()
+    }
+}
+
+impl AdminToken {
+    pub fn list(v: &Value) -> Vec<AdminToken> {
+        items(v)
+            .map(|t| AdminToken {
+                id: text(t, "id"),
+                user: text(t, "user"),
+                device: text(t, "device"),
+                created_at: text(t, "created_at"),
+                expires_at: text(t, "expires_at"),
+                revoked: flag(t, "revoked"),
+            })
+            .collect()
+    }
+}
+
+impl LogEntry {
+    pub fn list(v: &Value) -> Vec<LogEntry> {
+        items(v)
+            .map(|e| LogEntry {
+                at: text(e, "at"),
+                by: text(e, "by"),
+                action: text(e, "action"),
+                target: text(e, "target"),
+                detail: text(e, "detail"),
+            })
+            .collect()
+    }
+}
+
+impl RelayStatus {
+    pub fn list(v: &Value) -> Vec<RelayStatus> {
+        items(v)
+            .map(|r| RelayStatus {
+                name: text(r, "name"),
+                db: text(r, "db"),
+                target: text(r, "target"),
+                direction: text(r, "direction"),
+                state: text(r, "state"),
+                last_success: opt_text(r, "last_success"),
+                pending: r.get("pending").and_then(Value::as_u64),
+                last_error: opt_text(r, "last_error"),
+            })
+            .collect()
+    }
+}
+
+/// A `GET` of JSON.
+pub async fn get_value(token: &str, url: &str) -> Result<Value, ApiError> {
     let text = call("GET", url, Some(token), None).await?;
     serde_json::from_str(&text).map_err(|e| ApiError::Server(e.to_string()))
 }

@@ -72,7 +72,12 @@ impl Cell {
     pub fn text(&self) -> String {
         match self {
             Cell::Count(c) => c.text(),
-            Cell::Measure(f) => format!("{:.1}", f),
+            // By hand: precision formatting would link a second float formatter into the app.
+            Cell::Measure(f) => {
+                let tenths = (f * 10.0).round() as i64;
+                let sign = if tenths < 0 { "-" } else { "" };
+                format!("{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10)
+            }
             Cell::Missing => "—".to_string(),
         }
     }
@@ -322,6 +327,7 @@ mod tests {
         assert_eq!(Cell::from_json(None), Cell::Missing);
         assert_eq!(Cell::from_json(Some(&json!(12.5))).text(), "12.5");
         assert_eq!(Cell::from_json(Some(&json!(12))).text(), "12");
+        assert_eq!(Cell::from_json(Some(&json!(0.25))).text(), "0.3");
         assert_eq!(Cell::from_json(Some(&json!("<5"))).text(), "<5");
     }
 

@@ -215,6 +215,7 @@ pub enum O {
     ErrNetwork,
     ErrUnauthorized,
     ErrTooMany,
+    DeviceActive,
 }
 
 impl Label for O {
@@ -440,6 +441,7 @@ impl Label for O {
             O::ColObject => ("Sobre", "On"),
             O::ColDetail => ("Detalle", "Detail"),
             O::Never => ("nunca", "never"),
+            O::DeviceActive => ("Activo", "Active"),
             O::ErrNetwork => (
                 "No hay conexión con el servidor. Inténtelo de nuevo.",
                 "No connection to the server. Try again.",

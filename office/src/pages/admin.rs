@@ -12,7 +12,6 @@ use chaski_client::session::{use_session, Session};
 use chaski_shared::domain::{Choice, Region};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::api::{self, encode, AdminToken, AdminUser, LogEntry, RelayStatus};
@@ -49,14 +48,11 @@ pub fn field_of(reason: &str, fallback: UserField) -> UserField {
     }
 }
 
-/// A list read from the server, again whenever `version` moves.
-fn loaded<T>(
+/// A list read from the server (as JSON), again whenever `version` moves.
+fn loaded(
     version: RwSignal<u32>,
     url: impl Fn() -> String + 'static,
-) -> RwSignal<Option<Result<T, ApiError>>>
-where
-    T: DeserializeOwned + Send + Sync + 'static,
-{
+) -> RwSignal<Option<Result<Value, ApiError>>> {
     let session = use_session();
     let out = RwSignal::new(None);
     Effect::new(move |_| {
@@ -66,18 +62,29 @@ where
             return;
         };
         spawn_local(async move {
-            let answer = api::get_json::<T>(&token, &url).await;
+            let answer = api::get_value(&token, &url).await;
             out.try_set(Some(answer));
         });
     });
     out
 }
 
-/// Shows a list once loaded, or its error in words.
-fn list_view<T: Clone + Send + Sync + 'static>(
-    list: RwSignal<Option<Result<T, ApiError>>>,
+/// Shows a list once loaded, or its error in words. `draw` is boxed so that this function is
+/// compiled once for the five lists, not once per list.
+fn list_view(
+    list: RwSignal<Option<Result<Value, ApiError>>>,
     id: &'static str,
-    draw: impl Fn(T) -> AnyView + Send + Sync + 'static,
+    draw: impl Fn(Value) -> AnyView + Send + Sync + 'static,
+) -> impl IntoView {
+    list_view_boxed(list, id, std::sync::Arc::new(draw))
+}
+
+type Draw = std::sync::Arc<dyn Fn(Value) -> AnyView + Send + Sync>;
+
+fn list_view_boxed(
+    list: RwSignal<Option<Result<Value, ApiError>>>,
+    id: &'static str,
+    draw: Draw,
 ) -> impl IntoView {
     let i18n = use_i18n();
     move || match list.get() {
@@ -109,7 +116,7 @@ pub fn AdminPage() -> impl IntoView {
 #[component]
 fn Admin() -> impl IntoView {
     let version = RwSignal::new(0u32);
-    let users = loaded::<Vec<AdminUser>>(version, || "/api/admin/users".to_string());
+    let users = loaded(version, || "/api/admin/users".to_string());
     view! {
         <div id="admin" class="admin">
             <Users users=users version=version />
@@ -139,12 +146,13 @@ fn regions_text(regions: &[String], lang: Lang) -> String {
 
 #[component]
 fn Users(
-    users: RwSignal<Option<Result<Vec<AdminUser>, ApiError>>>,
+    users: RwSignal<Option<Result<Value, ApiError>>>,
     version: RwSignal<u32>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let editing = RwSignal::new(None::<String>);
-    let table = list_view(users, "users", move |users: Vec<AdminUser>| {
+    let table = list_view(users, "users", move |users: Value| {
+        let users = AdminUser::list(&users);
         let lang = i18n.lang();
         view! {
             <table id="users-table" class="inbox-table">
@@ -180,7 +188,7 @@ fn Users(
         let user = users.with(|u| {
             u.as_ref()
                 .and_then(|r| r.as_ref().ok())
-                .and_then(|list| list.iter().find(|u| u.name == name).cloned())
+                .and_then(|list| AdminUser::list(list).into_iter().find(|u| u.name == name))
         })?;
         Some(view! { <UserEditor user=user version=version editing=editing /> })
     };
@@ -511,13 +519,13 @@ fn AddUser(version: RwSignal<u32>) -> impl IntoView {
 
 #[component]
 fn Devices(
-    users: RwSignal<Option<Result<Vec<AdminUser>, ApiError>>>,
+    users: RwSignal<Option<Result<Value, ApiError>>>,
     version: RwSignal<u32>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
     let user = RwSignal::new(String::new());
-    let tokens = loaded::<Vec<AdminToken>>(version, move || {
+    let tokens = loaded(version, move || {
         let u = user.get();
         if u.is_empty() {
             "/api/admin/tokens".to_string()
@@ -548,11 +556,17 @@ fn Devices(
         users.with(|u| {
             u.as_ref()
                 .and_then(|r| r.as_ref().ok())
-                .map(|l| l.iter().map(|u| u.name.clone()).collect::<Vec<_>>())
+                .map(|l| {
+                    AdminUser::list(l)
+                        .into_iter()
+                        .map(|u| u.name)
+                        .collect::<Vec<_>>()
+                })
                 .unwrap_or_default()
         })
     };
-    let table = list_view(tokens, "devices", move |tokens: Vec<AdminToken>| {
+    let table = list_view(tokens, "devices", move |tokens: Value| {
+        let tokens = AdminToken::list(&tokens);
         if tokens.is_empty() {
             return view! { <p id="devices-empty" class="hint">{ot(O::NoDevices)}</p> }.into_any();
         }
@@ -575,7 +589,7 @@ fn Devices(
                                 <td>{t.device.clone()}</td>
                                 <td><time>{short(&t.created_at)}</time></td>
                                 <td><time>{short(&t.expires_at)}</time></td>
-                                <td>{move || if t.revoked { i18n.l(O::Revoked) } else { i18n.l(O::Active) }}</td>
+                                <td>{move || if t.revoked { i18n.l(O::Revoked) } else { i18n.l(O::DeviceActive) }}</td>
                                 <td>
                                     {(!t.revoked).then(|| view! {
                                         <Show when=asking fallback=move || {
@@ -638,7 +652,7 @@ fn short(stamp: &str) -> String {
 fn Databases(version: RwSignal<u32>) -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
-    let dbs = loaded::<Vec<String>>(version, || "/api/admin/databases".to_string());
+    let dbs = loaded(version, || "/api/admin/databases".to_string());
     let name = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let created = RwSignal::new(None::<String>);
@@ -667,7 +681,13 @@ fn Databases(version: RwSignal<u32>) -> impl IntoView {
             },
         );
     };
-    let list = list_view(dbs, "databases", move |dbs: Vec<String>| {
+    let list = list_view(dbs, "databases", move |dbs: Value| {
+        let dbs: Vec<String> = dbs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d.as_str().map(str::to_owned))
+            .collect();
         if dbs.is_empty() {
             return view! { <p class="hint">{ot(O::NoDatabases)}</p> }.into_any();
         }
@@ -712,8 +732,9 @@ fn Databases(version: RwSignal<u32>) -> impl IntoView {
 #[component]
 fn Relays(version: RwSignal<u32>) -> impl IntoView {
     let i18n = use_i18n();
-    let relays = loaded::<Vec<RelayStatus>>(version, || "/api/relay".to_string());
-    let table = list_view(relays, "relays", move |relays: Vec<RelayStatus>| {
+    let relays = loaded(version, || "/api/relay".to_string());
+    let table = list_view(relays, "relays", move |relays: Value| {
+        let relays = RelayStatus::list(&relays);
         if relays.is_empty() {
             return view! { <p id="relays-empty" class="hint">{ot(O::NoRelays)}</p> }.into_any();
         }
@@ -752,19 +773,11 @@ fn Relays(version: RwSignal<u32>) -> impl IntoView {
     }
 }
 
-/// A log entry's detail in one line: text as it is, anything else as compact JSON.
-fn detail_text(detail: &Value) -> String {
-    match detail {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 #[component]
 fn AuditLog(version: RwSignal<u32>) -> impl IntoView {
-    let log = loaded::<Vec<LogEntry>>(version, || format!("/api/admin/log?limit={LOG_LIMIT}"));
-    let table = list_view(log, "log", move |entries: Vec<LogEntry>| {
+    let log = loaded(version, || format!("/api/admin/log?limit={LOG_LIMIT}"));
+    let table = list_view(log, "log", move |entries: Value| {
+        let entries = LogEntry::list(&entries);
         if entries.is_empty() {
             return view! { <p class="hint">{ot(O::NoLog)}</p> }.into_any();
         }
@@ -781,7 +794,7 @@ fn AuditLog(version: RwSignal<u32>) -> impl IntoView {
                             <td>{e.by.clone()}</td>
                             <td><code>{e.action.clone()}</code></td>
                             <td>{e.target.clone()}</td>
-                            <td class="log-detail">{detail_text(&e.detail)}</td>
+                            <td class="log-detail">{e.detail.clone()}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>
