@@ -604,10 +604,20 @@ pub const RELAY_WORDS: &[(&str, &str, &str)] = &[
     ("push", "envía", "push"),
     ("pull", "recibe", "pull"),
     ("both", "envía y recibe", "both"),
-    ("idle", "al día", "idle"),
-    ("running", "en curso", "running"),
-    ("ok", "al día", "ok"),
-    ("error", "con error", "error"),
-    ("backoff", "reintentando", "backing off"),
-    ("stopped", "detenido", "stopped"),
+    (
+        "idle",
+        "al día (siguiendo los cambios)",
+        "idle (following changes)",
+    ),
+    ("replicating", "copiando", "replicating"),
+    (
+        "backing_off",
+        "reintentando tras un fallo",
+        "retrying after a failure",
+    ),
+    (
+        "error",
+        "error: requiere atención",
+        "error: needs attention",
+    ),
 ];

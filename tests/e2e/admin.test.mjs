@@ -5,10 +5,10 @@
 // log names each change.
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, test } from 'node:test';
-import { ROOT, newBrowser, signIn, suiteServer } from './harness.mjs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ROOT, newBrowser, scratchDir, signIn, suiteServer, withPage } from './harness.mjs';
 
 const DB = 'madre-de-dios';
 const ADMIN = { name: 'ana.nacional', password: 'oficina nacional lima 2026', role: 'admin', regions: [] };
@@ -98,5 +98,39 @@ describe('the administration page', () => {
       throw failure;
     }
     if (pageErrors.length) throw new Error(pageErrors.join('\n'));
+  });
+});
+
+// A relay set in the configuration file, to a national server that does not answer: the page
+// shows its state and its last error in words.
+const CONFIG = join(scratchDir('config'), 'chaski.toml');
+writeFileSync(CONFIG, `[[relay]]
+name = "lima"
+databases = ["${DB}"]
+target = "http://127.0.0.1:9/db"
+direction = "push"
+`);
+
+describe('the administration page with a relay', () => {
+  const server = suiteServer({ users: [ADMIN], dbs: [DB], args: ['--config', CONFIG] });
+  after(() => rmSync(dirname(CONFIG), { recursive: true, force: true }));
+
+  test('shows the relay’s state and its last error in words', async () => {
+    await withPage(async (page) => {
+      await page.goto(`${server().url}/office/admin`);
+      await signIn(page, ADMIN, 'oficina-lima');
+      const relay = page.locator('#relays-table tr.relay-row[data-relay="lima"]');
+      await relay.waitFor();
+      assert.match(await relay.innerText(), new RegExp(DB));
+      // The first attempt has failed by the time the page reads the status; reload until it has.
+      for (let i = 0; i < 20 && !(await relay.locator('.relay-error').innerText()).trim(); i += 1) {
+        await page.waitForTimeout(500);
+        await page.reload();
+        await relay.waitFor();
+      }
+      assert.equal(await relay.getAttribute('data-state'), 'backing_off');
+      assert.match(await relay.locator('.relay-error').innerText(), /unreachable/);
+      assert.match(await relay.innerText(), /reintentando tras un fallo/);
+    });
   });
 });
