@@ -1,8 +1,9 @@
 // The office's administration page (issue 10 §3) against the real, running server, in two
 // browsers: an admin adds an inspector on the page (a guessable password is refused at its
-// field first); that inspector signs in at once on a tablet and syncs; the admin revokes the
-// tablet's device; the tablet's next sync is refused and the app says so in words. The audit
-// log names each change.
+// field first), changes the inspector's regions, disables and enables them and sets a new
+// password (the last admin cannot be disabled: the page says why); the inspector signs in at
+// once on a tablet and syncs; the admin revokes the tablet's device; the tablet's next sync is
+// refused and the app says so in words. The audit log names each change.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { ROOT, newBrowser, scratchDir, signIn, suiteServer, withPage } from './h
 
 const DB = 'madre-de-dios';
 const ADMIN = { name: 'ana.nacional', password: 'oficina nacional lima 2026', role: 'admin', regions: [] };
-const NEW = { name: 'nuevo.inspector', password: 'balsa verde sobre el río Inambari' };
+const NEW = { name: 'nuevo.inspector', password: 'balsa verde sobre el río inambari' };
 const DEVICE = 'tableta-07';
 const OUTPUT = join(ROOT, 'target', 'e2e-output', 'admin');
 
@@ -59,6 +60,35 @@ describe('the administration page', () => {
       await o.locator('#new-name-error').waitFor();
       assert.match(await o.locator('#new-name-error').innerText(), /already/);
 
+      // Creates Cusco's database, then changes a user: regions, disable and enable, a password (a short one refused at its
+      // field); the last active admin cannot be disabled, and the page says why.
+      await o.locator('#new-db').fill('cusco');
+      await o.locator('#add-database-submit').click();
+      await o.locator('#databases-list li[data-db="cusco"]').waitFor();
+      await o.locator('#add-database-done').waitFor();
+      await row.locator('button', { hasText: 'Editar' }).click();
+      const editor = o.locator(`#user-editor[data-user="${NEW.name}"]`);
+      await editor.locator('#edit-regions input[value="cusco"]').check();
+      await editor.locator('#edit-save').click();
+      await o.locator(`#users-table tr.user-row[data-user="${NEW.name}"] .user-regions`, { hasText: 'Cusco, Madre de Dios' }).waitFor();
+      await o.locator(`#edit-${NEW.name.replace('.', '\\.')}`).click();
+      await o.locator('#edit-disable').click();
+      await o.locator(`#users-table tr.user-row[data-user="${NEW.name}"][data-disabled="true"]`).waitFor();
+      await o.locator('#edit-disable').click();
+      await o.locator(`#users-table tr.user-row[data-user="${NEW.name}"][data-disabled="false"]`).waitFor();
+      await o.locator('#edit-password').fill('corta');
+      await o.locator('#edit-password-save').click();
+      assert.match(await o.locator('#edit-password-error').innerText(), /10 caracteres/);
+      await o.locator('#edit-password').fill(NEW.password.toUpperCase());
+      await o.locator('#edit-password-save').click();
+      await o.locator('#edit-done').waitFor();
+      NEW.password = NEW.password.toUpperCase();
+      await o.locator(`#edit-${ADMIN.name.replace('.', '\\.')}`).click();
+      await o.locator(`#user-editor[data-user="${ADMIN.name}"] #edit-disable`).click();
+      await o.locator('#edit-state-error').waitFor();
+      assert.match(await o.locator('#edit-state-error').innerText(), /admin/i);
+      await o.locator('#edit-close').click();
+
       // 3. The inspector signs in at once on a tablet (the inspector's app) and syncs.
       const t = await tablet.context.newPage();
       await t.goto(server().url);
@@ -85,7 +115,8 @@ describe('the administration page', () => {
       await o.reload();
       await o.locator('#log-table').waitFor();
       const actions = await o.locator('#log-table tr.log-row').evaluateAll((rows) => rows.map((r) => r.dataset.action));
-      assert.deepEqual(actions.slice(0, 2), ['token.revoke', 'user.add']);
+      // (After them, the command line's own: the admin and the first database, made before start.)
+      assert.deepEqual(actions.slice(0, 7), ['token.revoke', 'user.password', 'user.enable', 'user.disable', 'user.regions', 'db.create', 'user.add']);
       mkdirSync(OUTPUT, { recursive: true });
       await o.screenshot({ path: join(OUTPUT, 'administracion.png'), fullPage: true });
     } catch (error) {

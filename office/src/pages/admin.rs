@@ -151,6 +151,8 @@ fn Users(
 ) -> impl IntoView {
     let i18n = use_i18n();
     let editing = RwSignal::new(None::<String>);
+    // Outside the editor, which is drawn again when the list is read again after a change.
+    let done = RwSignal::new(None::<O>);
     let table = list_view(users, "users", move |users: Value| {
         let users = AdminUser::list(&users);
         let lang = i18n.lang();
@@ -172,7 +174,10 @@ fn Users(
                                 <td>{if u.disabled { O::Disabled.label(lang) } else { O::Active.label(lang) }}</td>
                                 <td><button type="button" class="button small secondary"
                                     id=format!("edit-{}", u.name)
-                                    on:click=move |_| editing.set(Some(name.clone()))>
+                                    on:click=move |_| {
+                                        done.set(None);
+                                        editing.set(Some(name.clone()));
+                                    }>
                                     {ot(O::Edit)}
                                 </button></td>
                             </tr>
@@ -190,7 +195,7 @@ fn Users(
                 .and_then(|r| r.as_ref().ok())
                 .and_then(|list| AdminUser::list(list).into_iter().find(|u| u.name == name))
         })?;
-        Some(view! { <UserEditor user=user version=version editing=editing /> })
+        Some(view! { <UserEditor user=user version=version editing=editing done=done /> })
     };
     view! {
         <section id="admin-users" class="admin-section">
@@ -263,6 +268,7 @@ fn UserEditor(
     user: AdminUser,
     version: RwSignal<u32>,
     editing: RwSignal<Option<String>>,
+    done: RwSignal<Option<O>>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
@@ -272,7 +278,6 @@ fn UserEditor(
     let password = RwSignal::new(String::new());
     let errors: [RwSignal<Option<String>>; 4] = std::array::from_fn(|_| RwSignal::new(None));
     let [role_err, regions_err, password_err, state_err] = errors;
-    let done = RwSignal::new(None::<O>);
     let clear = move || {
         errors.iter().for_each(|e| e.set(None));
         done.set(None);
