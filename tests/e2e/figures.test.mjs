@@ -8,12 +8,13 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { ROOT, basic, signIn, suiteServer, withPage } from './harness.mjs';
 
 const MDD = 'madre-de-dios';
 const CUSCO = 'cusco';
 const ADMIN = { name: 'ana.nacional', password: 'oficina nacional lima 2026', role: 'admin', regions: [] };
+const SUPERVISOR = { name: 'sara.supervisora', password: 'oficina puerto maldonado 77', role: 'supervisor', regions: [MDD] };
 const OUTPUT = join(ROOT, 'target', 'e2e-output', 'figures');
 
 // ---------------------------------------------------------------------------------------------
@@ -140,13 +141,16 @@ async function waitForFigures(page, generation) {
 }
 
 describe('the Cifras page', () => {
-  const server = suiteServer({ users: [ADMIN], dbs: [MDD, CUSCO] });
-
-  test('charts, funnel and map show the fixture’s figures, "<5" when publishable, with CSVs and a screenshot', async () => {
+  const server = suiteServer({ users: [ADMIN, SUPERVISOR], dbs: [MDD, CUSCO] });
+  before(async () => {
     const url = server().url;
     await load(url, MDD, [0, 1, 2, 3, 4].map(inspectionDoc));
     await load(url, CUSCO, [inspectionDoc(5)]);
     await load(url, MDD, EVENTS);
+  });
+
+  test('charts, funnel and map show the fixture’s figures, "<5" when publishable, with CSVs and a screenshot', async () => {
+    const url = server().url;
 
     await withPage(async (page) => {
       await page.goto(`${url}/office/`);
@@ -258,6 +262,20 @@ describe('the Cifras page', () => {
       // English on request.
       await page.locator('#lang').selectOption('en');
       await page.locator('#chart-sectors h2', { hasText: 'Inspections by sector' }).waitFor();
+    });
+  });
+
+  test('a supervisor picks among their own regions and sees only them', async () => {
+    await withPage(async (page) => {
+      await page.goto(`${server().url}/office/figures`);
+      await signIn(page, SUPERVISOR, 'oficina-pm');
+      await waitForFigures(page, '0');
+      const options = await page.locator('#fig-region option').evaluateAll((os) => os.map((o) => o.value));
+      assert.deepEqual(options, ['', MDD]);
+      assert.equal((await countsOf(page, 'summary')).inspections, '5');
+      assert.deepEqual(Object.keys(await tableOf(page, 'map')), [MDD]);
+      // No administration for a supervisor.
+      assert.equal(await page.locator('#nav-admin').count(), 0);
     });
   });
 });
