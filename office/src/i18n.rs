@@ -216,6 +216,7 @@ pub enum O {
     ErrUnauthorized,
     ErrTooMany,
     DeviceActive,
+    NoRegionAdmin,
 }
 
 impl Label for O {
@@ -442,6 +443,10 @@ impl Label for O {
             O::ColDetail => ("Detalle", "Detail"),
             O::Never => ("nunca", "never"),
             O::DeviceActive => ("Activo", "Active"),
+            O::NoRegionAdmin => (
+                "La bandeja y los casos son de una región, y su cuenta no tiene ninguna: use «Cifras» y «Administración», o asígnese una región allí.",
+                "The inbox and cases belong to a region, and your account has none: use “Figures” and “Administration”, or give yourself a region there.",
+            ),
             O::ErrNetwork => (
                 "No hay conexión con el servidor. Inténtelo de nuevo.",
                 "No connection to the server. Try again.",

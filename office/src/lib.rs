@@ -59,8 +59,11 @@ pub fn App() -> impl IntoView {
                 }
                 .into_any()
             } else if needs_region && session.region().is_none() {
-                view! { <p id="no-region" class="alert" role="alert">{ot(O::NoRegion)}</p> }
-                    .into_any()
+                // A national administrator works without a region: the figures and
+                // administration are theirs, the inbox and cases are a region's.
+                let admin = session.get().is_some_and(|s| s.user.role == "admin");
+                let msg = if admin { O::NoRegionAdmin } else { O::NoRegion };
+                view! { <p id="no-region" class="alert" role="alert">{ot(msg)}</p> }.into_any()
             } else {
                 page()
             }

@@ -29,6 +29,8 @@ describe('the administration page', () => {
       const o = await office.context.newPage();
       await o.goto(`${server().url}/office/`);
       await signIn(o, ADMIN, 'oficina-lima');
+      // A national admin has no region: the inbox says where to go instead.
+      assert.match(await o.locator('#no-region').innerText(), /Administración/);
       await o.locator('#nav-admin').click();
       await o.waitForURL(/\/office\/admin$/);
       await o.locator(`#users-table tr.user-row[data-user="${ADMIN.name}"]`).waitFor();
