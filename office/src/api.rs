@@ -161,3 +161,262 @@ pub async fn photo(token: &str, db: &str, id: &str, name: &str) -> Result<String
 pub fn encode(value: &str) -> String {
     String::from(js_sys::encode_uri_component(value))
 }
+
+/// The Cifras page's choices, as `GET /api/figures` and the exports read them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FiguresQuery {
+    pub from: String,
+    pub to: String,
+    /// One region's database name, or empty for every region the user may see.
+    pub region: String,
+    /// Small cells as "<5".
+    pub public: bool,
+}
+
+impl FiguresQuery {
+    /// `from=…&to=…&region=…[&public=1][&by=…]`, each value URL-encoded; what is empty is left
+    /// out (the server's defaults).
+    pub fn query_string(&self, by: Option<&str>) -> String {
+        let mut out: Vec<String> = [
+            ("from", self.from.as_str()),
+            ("to", self.to.as_str()),
+            ("region", self.region.as_str()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+        if self.public {
+            out.push("public=1".to_string());
+        }
+        if let Some(by) = by {
+            out.push(format!("by={by}"));
+        }
+        out.join("&")
+    }
+}
+
+/// `GET /api/figures?…`, kept as JSON: the page reads it leniently (see [`crate::figures`]).
+pub async fn figures(token: &str, query: &FiguresQuery, by: &str) -> Result<Value, ApiError> {
+    let url = format!("/api/figures?{}", query.query_string(Some(by)));
+    let text = call("GET", &url, Some(token), None).await?;
+    serde_json::from_str(&text).map_err(|e| ApiError::Server(e.to_string()))
+}
+
+/// Downloads `url` with the token (an `<a href>` cannot send it) and hands the file to the
+/// browser as `filename`.
+pub async fn download(token: &str, url: &str, filename: &str) -> Result<(), ApiError> {
+    let init = RequestInit::new();
+    init.set_method("GET");
+    let request = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Network)?;
+    let _ = request
+        .headers()
+        .set("Authorization", &format!("Bearer {token}"));
+    let response: Response = JsFuture::from(leptos::prelude::window().fetch_with_request(&request))
+        .await
+        .map_err(|_| ApiError::Network)?
+        .unchecked_into();
+    if !response.ok() {
+        let status = response.status();
+        let text = match response.text() {
+            Ok(p) => JsFuture::from(p)
+                .await
+                .ok()
+                .and_then(|v| v.as_string())
+                .unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let reason = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v.get("reason").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        return Err(if status == 401 {
+            ApiError::Unauthorized
+        } else {
+            ApiError::Server(reason)
+        });
+    }
+    let blob: web_sys::Blob = JsFuture::from(response.blob().map_err(|_| ApiError::Network)?)
+        .await
+        .map_err(|_| ApiError::Network)?
+        .unchecked_into();
+    save_blob(&blob, filename);
+    Ok(())
+}
+
+/// Offers `text` to the user as a file named `filename` (a CSV made in the browser). A byte
+/// order mark leads, so that spreadsheet programs read the accents as UTF-8.
+pub fn save_text(filename: &str, mime: &str, text: &str) {
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(&format!("\u{FEFF}{text}")));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    if let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) {
+        save_blob(&blob, filename);
+    }
+}
+
+/// Saves a blob through a temporary `blob:` URL and a download link.
+fn save_blob(blob: &web_sys::Blob, filename: &str) {
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(blob) else {
+        return;
+    };
+    let document = leptos::prelude::document();
+    if let (Ok(element), Some(body)) = (document.create_element("a"), document.body()) {
+        let link: web_sys::HtmlAnchorElement = element.unchecked_into();
+        link.set_href(&url);
+        link.set_download(filename);
+        let _ = body.append_child(&link);
+        link.click();
+        link.remove();
+    }
+    // The download has started from the URL by then; a minute is plenty on a slow disk.
+    leptos::prelude::set_timeout(
+        move || {
+            let _ = web_sys::Url::revoke_object_url(&url);
+        },
+        std::time::Duration::from_secs(60),
+    );
+}
+
+/// A user as `GET /api/admin/users` lists them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdminUser {
+    pub name: String,
+    pub role: String,
+    pub regions: Vec<String>,
+    pub disabled: bool,
+}
+
+/// A device's token as `GET /api/admin/tokens` lists them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdminToken {
+    pub id: String,
+    pub user: String,
+    pub device: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub revoked: bool,
+}
+
+/// One line of the audit log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEntry {
+    pub at: String,
+    pub by: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// A relay's status (`GET /api/relay`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelayStatus {
+    pub name: String,
+    pub db: String,
+    pub target: String,
+    pub direction: String,
+    pub state: String,
+    pub last_success: Option<String>,
+    pub pending: Option<u64>,
+    pub last_error: Option<String>,
+}
+
+// The admin lists are read from `serde_json::Value` by hand rather than with derived
+// deserializers: one generic instantiation per type cost the office's first load more than
+// these few lines.
+
+/// A text field (a number or `true` as its text; missing or `null` as empty).
+fn text(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn opt_text(v: &Value, key: &str) -> Option<String> {
+    Some(text(v, key)).filter(|t| !t.is_empty())
+}
+
+fn flag(v: &Value, key: &str) -> bool {
+    v.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The items of a JSON array (none when it is not one).
+fn items(v: &Value) -> impl Iterator<Item = &Value> {
+    v.as_array().into_iter().flatten()
+}
+
+impl AdminUser {
+    pub fn list(v: &Value) -> Vec<AdminUser> {
+        items(v)
+            .map(|u| AdminUser {
+                name: text(u, "name"),
+                role: text(u, "role"),
+                regions: items(u.get("regions").unwrap_or(&Value::Null))
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect(),
+                disabled: flag(u, "disabled"),
+            })
+            .collect()
+    }
+}
+
+impl AdminToken {
+    pub fn list(v: &Value) -> Vec<AdminToken> {
+        items(v)
+            .map(|t| AdminToken {
+                id: text(t, "id"),
+                user: text(t, "user"),
+                device: text(t, "device"),
+                created_at: text(t, "created_at"),
+                expires_at: text(t, "expires_at"),
+                revoked: flag(t, "revoked"),
+            })
+            .collect()
+    }
+}
+
+impl LogEntry {
+    pub fn list(v: &Value) -> Vec<LogEntry> {
+        items(v)
+            .map(|e| LogEntry {
+                at: text(e, "at"),
+                by: text(e, "by"),
+                action: text(e, "action"),
+                target: text(e, "target"),
+                detail: text(e, "detail"),
+            })
+            .collect()
+    }
+}
+
+impl RelayStatus {
+    pub fn list(v: &Value) -> Vec<RelayStatus> {
+        items(v)
+            .map(|r| RelayStatus {
+                name: text(r, "name"),
+                db: text(r, "db"),
+                target: text(r, "target"),
+                direction: text(r, "direction"),
+                state: text(r, "state"),
+                last_success: opt_text(r, "last_success"),
+                pending: r.get("pending").and_then(Value::as_u64),
+                last_error: opt_text(r, "last_error"),
+            })
+            .collect()
+    }
+}
+
+/// A `GET` of JSON.
+pub async fn get_value(token: &str, url: &str) -> Result<Value, ApiError> {
+    let text = call("GET", url, Some(token), None).await?;
+    serde_json::from_str(&text).map_err(|e| ApiError::Server(e.to_string()))
+}
+
+/// A `POST` or `PATCH` of a JSON body; the answer is not needed (the page reloads its lists).
+pub async fn send_json(token: &str, method: &str, url: &str, body: &Value) -> Result<(), ApiError> {
+    call(method, url, Some(token), Some(&body.to_string()))
+        .await
+        .map(|_| ())
+}

@@ -9,11 +9,15 @@
 //! # Layout
 //! - [`i18n`]: the office's own words (Spanish and English) and the wire codes' names.
 //! - [`api`]: the office's server calls (inbox, case, writing an event, photos).
-//! - [`pages`]: the inbox and the case page.
+//! - [`pages`]: the inbox, the case page, the figures ("Cifras") and administration.
 //! - [`events`]: the forms that record case events, validated by the shared rules first.
+//! - [`figures`]: the figures' model with no I/O (counts, tables, CSV, the map's grid).
+//! - [`charts`]: SVG bar charts, the funnel and the tile-grid map, each with its table.
 
 pub mod api;
+pub mod charts;
 pub mod events;
+pub mod figures;
 pub mod i18n;
 pub mod pages;
 
@@ -27,7 +31,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
 use crate::i18n::{ot, O};
-use crate::pages::{CasePage, Inbox};
+use crate::pages::{AdminPage, CasePage, FiguresPage, Inbox};
 
 /// Where the app is served (Trunk's `public_url`).
 pub const BASE: &str = "/office";
@@ -43,7 +47,8 @@ pub fn App() -> impl IntoView {
             spawn_local(session.refresh_profile());
         }
     });
-    let gate = move |page: fn() -> AnyView| {
+    // The figures and administration serve a national admin too, who may have no region.
+    let gate = move |page: fn() -> AnyView, needs_region: bool| {
         move || {
             if !session.signed_in() {
                 view! { <Login /> }.into_any()
@@ -53,9 +58,12 @@ pub fn App() -> impl IntoView {
                     <a class="button primary" href="/" rel="external">{ot(O::OpenInspectorApp)}</a>
                 }
                 .into_any()
-            } else if session.region().is_none() {
-                view! { <p id="no-region" class="alert" role="alert">{ot(O::NoRegion)}</p> }
-                    .into_any()
+            } else if needs_region && session.region().is_none() {
+                // A national administrator works without a region: the figures and
+                // administration are theirs, the inbox and cases are a region's.
+                let admin = session.get().is_some_and(|s| s.user.role == "admin");
+                let msg = if admin { O::NoRegionAdmin } else { O::NoRegion };
+                view! { <p id="no-region" class="alert" role="alert">{ot(msg)}</p> }.into_any()
             } else {
                 page()
             }
@@ -68,17 +76,22 @@ pub fn App() -> impl IntoView {
                 // The gate is a reactive child, so signing in (or out, or a changed profile)
                 // redraws the page under its own owner; the inbox is the fallback, for
                 // `/office` and `/office/` alike.
-                <Routes fallback=move || view! { {gate(|| view! { <Inbox /> }.into_any())} }>
+                <Routes fallback=move || view! { {gate(|| view! { <Inbox /> }.into_any(), true)} }>
                     <Route path=path!("/office/case/:id")
-                        view=move || view! { {gate(|| view! { <CasePage /> }.into_any())} } />
+                        view=move || view! { {gate(|| view! { <CasePage /> }.into_any(), true)} } />
+                    <Route path=path!("/office/figures")
+                        view=move || view! { {gate(|| view! { <FiguresPage /> }.into_any(), false)} } />
+                    <Route path=path!("/office/admin")
+                        view=move || view! { {gate(|| view! { <AdminPage /> }.into_any(), false)} } />
                 </Routes>
             </main>
         </Router>
     }
 }
 
-/// The top bar: the app's name, the region worked in (a choice for users with several), the
-/// language, who is signed in and "sign out".
+/// The top bar: the app's name, the sections (inbox, figures, and administration for admins),
+/// the region worked in (a choice for users with several), the language, who is signed in and
+/// "sign out".
 #[component]
 fn OfficeHeader() -> impl IntoView {
     let session = use_session();
@@ -96,6 +109,15 @@ fn OfficeHeader() -> impl IntoView {
     view! {
         <header class="app-header">
             <A href=format!("{BASE}/") attr:class="brand" attr:id="app-name">{ot(O::Brand)}</A>
+            <Show when=move || session.is_office()>
+                <nav class="office-nav" aria-label=move || i18n.l(O::Menu)>
+                    <A href=format!("{BASE}/") attr:id="nav-inbox" exact=true>{ot(O::NavInbox)}</A>
+                    <A href=format!("{BASE}/figures") attr:id="nav-figures">{ot(O::NavFigures)}</A>
+                    <Show when=move || session.get().is_some_and(|s| s.user.role == "admin")>
+                        <A href=format!("{BASE}/admin") attr:id="nav-admin">{ot(O::NavAdmin)}</A>
+                    </Show>
+                </nav>
+            </Show>
             <span class="account">
                 <select id="lang" class="small" aria-label="Idioma / Language"
                     on:change=move |ev| {

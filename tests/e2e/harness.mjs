@@ -25,10 +25,10 @@ export function deploy(fromDist, dir) {
 }
 
 /**
- * Starts the server binary on 127.0.0.1:0 serving a copy of the built PWA. Resolves once it
- * logs the address it listens on.
+ * Starts the server binary on 127.0.0.1:0 serving a copy of the built PWA, with `args` after
+ * the harness's own flags (`--config FILE`). Resolves once it logs the address it listens on.
  */
-export async function startServer({ dist = DIST, users = [], dbs = [], dataDir: existing } = {}) {
+export async function startServer({ dist = DIST, users = [], dbs = [], dataDir: existing, args = [] } = {}) {
   const home = scratchDir('server');
   const staticDir = join(home, 'dist');
   // An existing data folder (the benchmark's, loaded beforehand) is used as it is and kept.
@@ -39,7 +39,7 @@ export async function startServer({ dist = DIST, users = [], dbs = [], dataDir: 
   let child;
   let log = '';
   const launch = async (bind) => {
-    child = spawn(BIN, ['--bind', bind, '--data-dir', dataDir, '--static-dir', staticDir], {
+    child = spawn(BIN, ['--bind', bind, '--data-dir', dataDir, '--static-dir', staticDir, ...args], {
       env: { ...process.env, RUST_LOG: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
