@@ -17,6 +17,7 @@
 //! - [`peer`]: the [`Peer`] trait (one database's replication endpoints), [`LocalPeer`] over any
 //!   store, and `HttpPeer` over HTTP (feature `http`).
 //! - [`replicate`]: the resumable [`Replicator`] with CouchDB's checkpoints.
+//! - [`sort`]: one stable sort compiled once, so the browser app carries one copy.
 //!
 //! # Syncing two replicas
 //! A tablet and an office edit the same inspection while apart; after a push and a pull both hold
@@ -74,6 +75,7 @@ pub mod peer;
 pub mod record;
 pub mod replicate;
 pub mod rev;
+pub mod sort;
 pub mod store;
 pub mod wire;
 
