@@ -348,11 +348,13 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                             }
                             // The page may have been left while the record was read.
                             let Some(saver) = editor.saver() else { return };
-                            *saver.attachments.borrow_mut() = doc
-                                .attachments
-                                .iter()
-                                .map(|(k, a)| (k.clone(), a.to_stub()))
-                                .collect();
+                            // Inserted one by one: collecting into a map would compile
+                            // another copy of the standard sort.
+                            let mut stubs = BTreeMap::new();
+                            for (k, a) in &doc.attachments {
+                                stubs.insert(k.clone(), a.to_stub());
+                            }
+                            *saver.attachments.borrow_mut() = stubs;
                             *saver.rev.borrow_mut() = doc.rev.clone();
                             *saver.id.borrow_mut() = Some(doc.id.clone());
                             *saver.body.borrow_mut() = doc.body.clone();
