@@ -751,7 +751,7 @@ fn SiteSection() -> impl IntoView {
         move || {
             get_path(&form.body.get(), &format!("gps.{key}"))
                 .and_then(Value::as_f64)
-                .map(|v| v.to_string())
+                .map(crate::num::shortest)
                 .unwrap_or_default()
         }
     };
@@ -764,9 +764,9 @@ fn SiteSection() -> impl IntoView {
                     .or_insert_with(|| json!({}))
                     .as_object_mut()
                     .map(|m| {
-                        match text.trim().parse::<f64>() {
-                            Ok(v) => m.insert(key.into(), json!(v)),
-                            Err(_) => m.remove(key),
+                        match crate::num::parse(&text) {
+                            Some(v) => m.insert(key.into(), json!(v)),
+                            None => m.remove(key),
                         };
                         // A hand-typed point has no measured accuracy.
                         m.remove("accuracy_m");
@@ -788,7 +788,7 @@ fn SiteSection() -> impl IntoView {
                     let acc = get_path(b, "gps.accuracy_m")
                         .and_then(Value::as_f64)
                         .unwrap_or(0.0);
-                    i18n.f(Msg::GpsAccuracy, &[("n", &format!("{acc:.0}"))])
+                    i18n.f(Msg::GpsAccuracy, &[("n", &crate::num::fixed(acc, 0))])
                 }
                 Some("manual") => i18n.t(Msg::GpsManual).to_string(),
                 _ => String::new(),

@@ -117,14 +117,14 @@ fn local_storage() -> Option<web_sys::Storage> {
 fn load_last_sync(user: &str) -> Option<f64> {
     local_storage()?
         .get_item(&last_sync_key(user))
-        .ok()??
-        .parse()
         .ok()
+        .flatten()
+        .and_then(|text| crate::num::parse(&text))
 }
 
 fn save_last_sync(user: &str, ms: f64) {
     if let Some(storage) = local_storage() {
-        let _ = storage.set_item(&last_sync_key(user), &ms.to_string());
+        let _ = storage.set_item(&last_sync_key(user), &crate::num::fixed(ms, 0));
     }
 }
 
