@@ -2,6 +2,7 @@
 //! that moves every record between them.
 //!
 //! # Layout
+//! - [`b64`]: standard base64, as strict as CouchDB's attachments need, without a crate's engine.
 //! - [`error`]: the one [`Error`] type, with CouchDB's `error`/`reason` names and statuses.
 //! - [`rev`]: revision ids (`N-hash`) and revision trees: merge, new edits, winner, conflicts,
 //!   `revs_diff`, stemming.
@@ -65,6 +66,7 @@
 
 #![allow(async_fn_in_trait)]
 
+pub mod b64;
 pub mod conformance;
 pub mod doc;
 pub mod domain;
