@@ -70,7 +70,7 @@ mod tests {
         loop {
             let input: Vec<(u8, usize)> = perm.iter().map(|&i| (keys[i], i)).collect();
             let mut expected = input.clone();
-            expected.sort_by(|a, b| a.0.cmp(&b.0));
+            expected.sort_by_key(|p| p.0);
             let mut got = input.clone();
             sort_by(&mut got, |a, b| a.0.cmp(&b.0));
             assert_eq!(got, expected, "input {input:?}");
