@@ -12,6 +12,8 @@ use chaski_shared::domain::{
 };
 use leptos::prelude::*;
 
+use crate::num;
+
 /// `localStorage` key under which the device remembers the chosen language.
 pub const STORAGE_KEY: &str = "chaski.lang";
 
@@ -1209,8 +1211,16 @@ pub fn error_text(code: &ErrorCode, lang: Lang) -> String {
             Lang::En => format!("At most {max} items."),
         },
         ErrorCode::OutOfRange { min, max } => match lang {
-            Lang::Es => format!("Debe estar entre {min} y {max}."),
-            Lang::En => format!("Must be between {min} and {max}."),
+            Lang::Es => format!(
+                "Debe estar entre {} y {}.",
+                num::shortest(*min),
+                num::shortest(*max)
+            ),
+            Lang::En => format!(
+                "Must be between {} and {}.",
+                num::shortest(*min),
+                num::shortest(*max)
+            ),
         },
         ErrorCode::NotInList { .. } => pick(
             "Elija un valor de la lista.",

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`i18n`]: every user-facing string, Spanish and English, as one typed table, and the
 //!   language context remembered on the device.
+//! - [`num`]: numbers to and from text through the browser's `Number` (smaller than Rust's).
 //! - [`network`]: whether the browser believes it is online, as a context signal fed by the
 //!   `online`/`offline` events.
 //! - [`components`]: widgets shared by pages (header with the online indicator, navigation,
@@ -24,6 +25,7 @@ pub mod client_errors;
 pub mod components;
 pub mod i18n;
 pub mod network;
+pub mod num;
 pub mod pages;
 pub mod records;
 pub mod session;

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use chaski_shared::domain::{
-    derive_case, new_inspection_id, CaseEvent, CaseInspection, CaseView, Choice, Region, Sector,
-    Status,
+    case_summary, new_inspection_id, CaseEvent, CaseInspection, CaseSummary, Choice, Region,
+    Sector, Status,
 };
 use chaski_shared::store::{ChangesOptions, GetOptions};
 use chaski_shared::{DocId, Document, Error, RevId, Store};
@@ -184,15 +184,15 @@ pub fn add_events(by_case: &mut HashMap<String, Vec<CaseEvent>>, events: Vec<Cas
     }
 }
 
-/// The case an inspection and its events make: one once it has been submitted or the office
-/// has written about it.
+/// The case an inspection and its events make, as far as the tablet shows it (its state and
+/// the note to answer): one once it has been submitted or the office has written about it.
 pub fn case_view(
     inspection: Option<&CaseInspection>,
     events: Option<&[CaseEvent]>,
-) -> Option<CaseView> {
+) -> Option<CaseSummary> {
     let events = events.unwrap_or_default();
     let submitted = inspection.is_some_and(|i| i.submitted);
-    (submitted || !events.is_empty()).then(|| derive_case(inspection, events))
+    (submitted || !events.is_empty()).then(|| case_summary(inspection, events))
 }
 
 /// Lowercase without the accents an inspector may or may not type (`Huánuco` ~ `huanuco`).
@@ -225,7 +225,7 @@ pub fn merge_into(index: &mut Vec<Summary>, changed: Vec<Summary>, removed: &[St
         by_id.insert(s.id.clone(), s);
     }
     index.extend(by_id.into_values());
-    index.sort_unstable_by(|a, b| b.id.cmp(&a.id));
+    chaski_shared::sort::sort_by(index, |a, b| b.id.cmp(&a.id));
 }
 
 /// The device's inspections, shared by context. `Copy`: every field is an arena handle.
@@ -315,7 +315,7 @@ impl Records {
 
     /// The case of inspection `id` as the events on this device make it (tracked): `None` for
     /// a record that is not a case (a draft never sent back by the office).
-    pub fn case_of(self, id: &str) -> Option<CaseView> {
+    pub fn case_of(self, id: &str) -> Option<CaseSummary> {
         let inspection = self.index.with(|index| {
             index
                 .iter()
@@ -327,7 +327,7 @@ impl Records {
     }
 
     /// The case of a list row (tracked: the events).
-    pub fn case_for(self, summary: &Summary) -> Option<CaseView> {
+    pub fn case_for(self, summary: &Summary) -> Option<CaseSummary> {
         self.events.with(|by_case| {
             case_view(
                 summary.case.as_ref(),

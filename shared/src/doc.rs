@@ -6,12 +6,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use md5::{Digest, Md5};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::b64;
 use crate::error::{Error, Result};
 use crate::rev::{RevId, Revisions};
 
@@ -127,7 +126,7 @@ pub fn validate_local_id(id: &str) -> Result<()> {
 
 /// CouchDB's attachment digest: `md5-` and the base64 of the MD5 of the bytes.
 pub fn attachment_digest(data: &[u8]) -> String {
-    format!("md5-{}", BASE64.encode(Md5::digest(data)))
+    format!("md5-{}", b64::encode(Md5::digest(data)))
 }
 
 /// One attachment: inline (`data` present) or a stub pointing at bytes the store already has.
@@ -191,9 +190,7 @@ impl Attachment {
         }
         match m.remove("data") {
             Some(Value::String(b64)) => {
-                let data = BASE64
-                    .decode(b64.as_bytes())
-                    .map_err(|_| bad("data is not valid base64"))?;
+                let data = b64::decode(&b64).ok_or_else(|| bad("data is not valid base64"))?;
                 let mut att = Attachment::inline(content_type, data);
                 att.revpos = revpos;
                 Ok(att)
@@ -230,7 +227,7 @@ impl Attachment {
         m.insert("revpos".into(), Value::from(self.revpos));
         match &self.data {
             Some(bytes) => {
-                m.insert("data".into(), Value::String(BASE64.encode(bytes)));
+                m.insert("data".into(), Value::String(b64::encode(bytes)));
             }
             None => {
                 m.insert("stub".into(), Value::Bool(true));

@@ -40,12 +40,11 @@ pub enum Auth {
 impl Auth {
     /// The `Authorization` header's value, if any.
     fn header(&self) -> Option<String> {
-        use base64::Engine as _;
         match self {
             Auth::None => None,
             Auth::Basic { user, password } => Some(format!(
                 "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+                crate::b64::encode(format!("{user}:{password}"))
             )),
             Auth::Bearer(token) => Some(format!("Bearer {token}")),
         }

@@ -2,6 +2,7 @@
 //! that moves every record between them.
 //!
 //! # Layout
+//! - [`b64`]: standard base64, as strict as CouchDB's attachments need, without a crate's engine.
 //! - [`error`]: the one [`Error`] type, with CouchDB's `error`/`reason` names and statuses.
 //! - [`rev`]: revision ids (`N-hash`) and revision trees: merge, new edits, winner, conflicts,
 //!   `revs_diff`, stemming.
@@ -17,6 +18,7 @@
 //! - [`peer`]: the [`Peer`] trait (one database's replication endpoints), [`LocalPeer`] over any
 //!   store, and `HttpPeer` over HTTP (feature `http`).
 //! - [`replicate`]: the resumable [`Replicator`] with CouchDB's checkpoints.
+//! - [`sort`]: one stable sort compiled once, so the browser app carries one copy.
 //!
 //! # Syncing two replicas
 //! A tablet and an office edit the same inspection while apart; after a push and a pull both hold
@@ -64,6 +66,7 @@
 
 #![allow(async_fn_in_trait)]
 
+pub mod b64;
 pub mod conformance;
 pub mod doc;
 pub mod domain;
@@ -74,6 +77,7 @@ pub mod peer;
 pub mod record;
 pub mod replicate;
 pub mod rev;
+pub mod sort;
 pub mod store;
 pub mod wire;
 

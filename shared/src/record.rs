@@ -271,9 +271,9 @@ impl DocRecord {
         // One pass for the inner nodes, not a scan of the tree per body: a document with many
         // leaves would otherwise cost leaves × revisions on every write.
         let tree = &self.tree;
-        let inner = tree.inner_revs();
+        let inner = tree.parents();
         self.leaves
-            .retain(|rev, _| tree.contains(rev) && !inner.contains(rev));
+            .retain(|rev, _| tree.contains(rev) && inner.binary_search(&rev).is_err());
     }
 
     /// Digests of the attachments of `rev` (the winner when `None`): what a store must load to

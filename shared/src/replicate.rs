@@ -209,7 +209,8 @@ fn md5_hex(input: &str) -> String {
 pub fn replication_id(source: &str, target: &str, doc_ids: Option<&[String]>) -> String {
     let mut key = format!("{REPLICATION_ID_VERSION}\n{source}\n{target}\n");
     if let Some(ids) = doc_ids {
-        let sorted: BTreeSet<&String> = ids.iter().collect();
+        let mut sorted: Vec<&String> = ids.iter().collect();
+        crate::sort::sort_dedup(&mut sorted);
         key.push_str("doc_ids:");
         for id in sorted {
             key.push_str(&serde_json::Value::String(id.clone()).to_string());

@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::sort;
 
 /// CouchDB's default `_revs_limit`: how many ancestors each leaf keeps.
 pub const DEFAULT_REV_LIMIT: usize = 1000;
@@ -162,7 +163,7 @@ pub fn compute_rev<'a>(
     });
     write_canonical_object(&mut encoded, body);
     let mut atts: Vec<(&str, &str)> = attachments.into_iter().collect();
-    atts.sort();
+    sort::sort(&mut atts);
     for (name, digest) in atts {
         encoded.push('\n');
         encoded.push_str(&canonical_string(name));
@@ -189,7 +190,7 @@ fn canonical_string(s: &str) -> String {
 
 fn write_canonical_object(out: &mut String, map: &Map<String, Value>) {
     let mut keys: Vec<&String> = map.keys().collect();
-    keys.sort();
+    sort::sort(&mut keys);
     out.push('{');
     for (i, key) in keys.into_iter().enumerate() {
         if i > 0 {
@@ -313,9 +314,14 @@ impl<'de> Deserialize<'de> for RevTree {
         }
         // A parent that is not in the tree would make ancestry walks stop early; drop the link so
         // the tree stays a valid forest whatever was stored.
-        let known: BTreeSet<RevId> = tree.nodes.keys().cloned().collect();
+        // The map's keys come sorted: a binary search finds them.
+        let known: Vec<RevId> = tree.nodes.keys().cloned().collect();
         for node in tree.nodes.values_mut() {
-            if node.parent.as_ref().is_some_and(|p| !known.contains(p)) {
+            if node
+                .parent
+                .as_ref()
+                .is_some_and(|p| known.binary_search(p).is_err())
+            {
                 node.parent = None;
             }
         }
@@ -360,11 +366,17 @@ impl RevTree {
         self.nodes.get(rev).is_some_and(|n| n.deleted)
     }
 
-    fn parents(&self) -> BTreeSet<&RevId> {
-        self.nodes
+    /// Every revision that is some node's parent, sorted, once each (search it with
+    /// `binary_search`). A sorted list rather than a set: one sort compiled for the whole
+    /// program keeps the browser app small (see [`crate::sort`]).
+    pub(crate) fn parents(&self) -> Vec<&RevId> {
+        let mut parents: Vec<&RevId> = self
+            .nodes
             .values()
             .filter_map(|n| n.parent.as_ref())
-            .collect()
+            .collect();
+        sort::sort_dedup(&mut parents);
+        parents
     }
 
     /// Whether `rev` is a current head (in the tree with no child).
@@ -378,13 +390,13 @@ impl RevTree {
         let mut leaves: Vec<Leaf> = self
             .nodes
             .iter()
-            .filter(|(rev, _)| !parents.contains(rev))
+            .filter(|(rev, _)| parents.binary_search(rev).is_err())
             .map(|(rev, node)| Leaf {
                 rev: rev.clone(),
                 deleted: node.deleted,
             })
             .collect();
-        leaves.sort_by(|a, b| b.winner_key().cmp(&a.winner_key()));
+        sort::sort_by(&mut leaves, |a, b| b.winner_key().cmp(&a.winner_key()));
         leaves
     }
 
@@ -551,7 +563,11 @@ impl RevTree {
     /// merge over [`MAX_LEAVES`](crate::record::MAX_LEAVES) before touching the tree.
     pub fn leaf_count_after_merge(&self, path: &[RevId]) -> usize {
         let parents = self.parents();
-        let leaves = self.nodes.keys().filter(|r| !parents.contains(r)).count();
+        let leaves = self
+            .nodes
+            .keys()
+            .filter(|r| parents.binary_search(r).is_err())
+            .count();
         let Some(newest) = path.first() else {
             return leaves;
         };
@@ -568,7 +584,7 @@ impl RevTree {
 
     /// Every revision that is some node's parent: the inner nodes.
     pub fn inner_revs(&self) -> BTreeSet<&RevId> {
-        self.parents()
+        self.parents().into_iter().collect()
     }
 
     /// Keeps, for every leaf, only the `limit` newest revisions of its path (the leaf included).
@@ -600,8 +616,7 @@ impl RevTree {
     /// be their ancestors (a leaf of a lower generation than the newest missing revision).
     pub fn revs_diff(&self, revs: &[RevId]) -> (Vec<RevId>, Vec<RevId>) {
         let mut missing: Vec<RevId> = revs.iter().filter(|r| !self.contains(r)).cloned().collect();
-        missing.sort();
-        missing.dedup();
+        sort::sort_dedup(&mut missing);
         let Some(max_missing) = missing.iter().map(|r| r.generation).max() else {
             return (missing, Vec::new());
         };
@@ -611,7 +626,7 @@ impl RevTree {
             .filter(|l| l.rev.generation < max_missing)
             .map(|l| l.rev)
             .collect();
-        ancestors.sort();
+        sort::sort(&mut ancestors);
         (missing, ancestors)
     }
 }

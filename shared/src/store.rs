@@ -296,8 +296,7 @@ pub fn revs_diff_entry(tree: Option<&RevTree>, wanted: &[RevId]) -> Option<RevsD
         Some(tree) => tree.revs_diff(wanted),
         None => {
             let mut all = wanted.to_vec();
-            all.sort();
-            all.dedup();
+            crate::sort::sort_dedup(&mut all);
             (all, Vec::new())
         }
     };
@@ -478,7 +477,7 @@ impl MemoryStore {
             .lock()
             .map(|g| g.docs.keys().cloned().collect())
             .unwrap_or_default();
-        ids.sort();
+        crate::sort::sort(&mut ids);
         ids
     }
 }

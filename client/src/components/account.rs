@@ -105,7 +105,9 @@ pub fn Account() -> impl IntoView {
             }
         });
     };
-    let word_ok = move || typed.get().trim().to_uppercase() == i18n.t(Msg::LogoutConfirmWord);
+    // ASCII only: the words are ASCII, and `to_uppercase` would bring Unicode's case table (4 KB
+    // brotli).
+    let word_ok = move || typed.get().trim().to_ascii_uppercase() == i18n.t(Msg::LogoutConfirmWord);
 
     view! {
         <Show when=move || session.signed_in()>

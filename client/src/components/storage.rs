@@ -38,11 +38,8 @@ pub fn human_bytes(bytes: f64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    let digits = if unit == 0 { 0 } else { 1 };
+    format!("{} {}", crate::num::fixed(value, digits), UNITS[unit])
 }
 
 /// What the browser said about keeping this app's data, shared by context so the question is
@@ -143,7 +140,7 @@ fn warning_hidden_until() -> f64 {
     web_sys::window()
         .and_then(|w| w.local_storage().ok().flatten())
         .and_then(|s| s.get_item(WARNING_HIDDEN_UNTIL).ok().flatten())
-        .and_then(|v| v.parse().ok())
+        .and_then(|v| crate::num::parse(&v))
         .unwrap_or(0.0)
 }
 
@@ -157,7 +154,7 @@ pub fn StorageWarning() -> impl IntoView {
     let hide = move |_| {
         if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
             let until = js_sys::Date::now() + HIDE_MS;
-            let _ = storage.set_item(WARNING_HIDDEN_UNTIL, &until.to_string());
+            let _ = storage.set_item(WARNING_HIDDEN_UNTIL, &crate::num::fixed(until, 0));
         }
         hidden.set(true);
     };

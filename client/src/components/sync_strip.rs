@@ -88,7 +88,7 @@ pub fn pushed_seq(index: &[Summary], pending: usize) -> u64 {
         return u64::MAX;
     }
     let mut seqs: Vec<u64> = index.iter().map(|s| s.seq).collect();
-    seqs.sort_unstable_by(|a, b| b.cmp(a));
+    chaski_shared::sort::sort_by(&mut seqs, |a, b| b.cmp(a));
     seqs.get(pending).copied().unwrap_or(0)
 }
 

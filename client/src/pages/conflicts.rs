@@ -50,7 +50,8 @@ pub fn flatten(body: &Map<String, Value>) -> BTreeMap<String, Value> {
 /// The paths where the versions disagree, with each version's value (`Null` when absent).
 pub fn differences(bodies: &[Map<String, Value>]) -> Vec<(String, Vec<Value>)> {
     let flat: Vec<_> = bodies.iter().map(flatten).collect();
-    let paths: BTreeSet<&String> = flat.iter().flat_map(|f| f.keys()).collect();
+    let mut paths: Vec<&String> = flat.iter().flat_map(|f| f.keys()).collect();
+    chaski_shared::sort::sort_dedup(&mut paths);
     paths
         .into_iter()
         .filter_map(|p| {
@@ -238,7 +239,7 @@ pub fn Conflicts() -> impl IntoView {
         let body = merge(&winner.body, &diffs, &chosen, &names.get_untracked());
         let mut merged = Document::new(winner.id.clone(), body);
         // Photos chosen from a losing version bring their bytes along.
-        let wanted: BTreeSet<String> = merged
+        let wanted: Vec<String> = merged
             .body
             .get("photos")
             .and_then(Value::as_array)

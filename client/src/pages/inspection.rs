@@ -348,11 +348,13 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                             }
                             // The page may have been left while the record was read.
                             let Some(saver) = editor.saver() else { return };
-                            *saver.attachments.borrow_mut() = doc
-                                .attachments
-                                .iter()
-                                .map(|(k, a)| (k.clone(), a.to_stub()))
-                                .collect();
+                            // Inserted one by one: collecting into a map would compile
+                            // another copy of the standard sort.
+                            let mut stubs = BTreeMap::new();
+                            for (k, a) in &doc.attachments {
+                                stubs.insert(k.clone(), a.to_stub());
+                            }
+                            *saver.attachments.borrow_mut() = stubs;
                             *saver.rev.borrow_mut() = doc.rev.clone();
                             *saver.id.borrow_mut() = Some(doc.id.clone());
                             *saver.body.borrow_mut() = doc.body.clone();
@@ -749,7 +751,7 @@ fn SiteSection() -> impl IntoView {
         move || {
             get_path(&form.body.get(), &format!("gps.{key}"))
                 .and_then(Value::as_f64)
-                .map(|v| v.to_string())
+                .map(crate::num::shortest)
                 .unwrap_or_default()
         }
     };
@@ -762,9 +764,9 @@ fn SiteSection() -> impl IntoView {
                     .or_insert_with(|| json!({}))
                     .as_object_mut()
                     .map(|m| {
-                        match text.trim().parse::<f64>() {
-                            Ok(v) => m.insert(key.into(), json!(v)),
-                            Err(_) => m.remove(key),
+                        match crate::num::parse(&text) {
+                            Some(v) => m.insert(key.into(), json!(v)),
+                            None => m.remove(key),
                         };
                         // A hand-typed point has no measured accuracy.
                         m.remove("accuracy_m");
@@ -786,7 +788,7 @@ fn SiteSection() -> impl IntoView {
                     let acc = get_path(b, "gps.accuracy_m")
                         .and_then(Value::as_f64)
                         .unwrap_or(0.0);
-                    i18n.f(Msg::GpsAccuracy, &[("n", &format!("{acc:.0}"))])
+                    i18n.f(Msg::GpsAccuracy, &[("n", &crate::num::fixed(acc, 0))])
                 }
                 Some("manual") => i18n.t(Msg::GpsManual).to_string(),
                 _ => String::new(),

@@ -17,7 +17,7 @@
 //! for `durability: "strict"`, so `complete` means on disk, not just in the OS's cache.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -26,6 +26,7 @@ use std::task::{Context, Poll};
 use chaski_shared::doc::validate_local_id;
 use chaski_shared::record::DocRecord;
 use chaski_shared::rev::DEFAULT_REV_LIMIT;
+use chaski_shared::sort::sort_dedup;
 use chaski_shared::store::{
     open_revs_answers, revs_diff_entry, Changes, ChangesOptions, DbInfo, DocResult, GetOptions,
     OpenRev, OpenRevs, RevsDiff, RevsDiffRequest,
@@ -151,7 +152,8 @@ impl IdbStore {
             read_counter(&meta, DOC_DEL_COUNT),
         )
         .await?;
-        let ids: BTreeSet<DocId> = docs.iter().map(|d| d.id.clone()).collect();
+        let mut ids: Vec<DocId> = docs.iter().map(|d| d.id.clone()).collect();
+        sort_dedup(&mut ids);
         let mut loads = Vec::with_capacity(ids.len());
         for id in ids {
             let req = request(docs_store.get(&JsValue::from_str(id.as_str())))?;
@@ -445,7 +447,8 @@ async fn load_attachments(
     attachments: &IdbObjectStore,
     digests: impl IntoIterator<Item = String>,
 ) -> Result<HashMap<String, Vec<u8>>> {
-    let digests: BTreeSet<String> = digests.into_iter().collect();
+    let mut digests: Vec<String> = digests.into_iter().collect();
+    sort_dedup(&mut digests);
     let mut pending = Vec::with_capacity(digests.len());
     for digest in digests {
         let req = request(attachments.get(&JsValue::from_str(&digest)))?;

@@ -117,14 +117,14 @@ fn local_storage() -> Option<web_sys::Storage> {
 fn load_last_sync(user: &str) -> Option<f64> {
     local_storage()?
         .get_item(&last_sync_key(user))
-        .ok()??
-        .parse()
         .ok()
+        .flatten()
+        .and_then(|text| crate::num::parse(&text))
 }
 
 fn save_last_sync(user: &str, ms: f64) {
     if let Some(storage) = local_storage() {
-        let _ = storage.set_item(&last_sync_key(user), &ms.to_string());
+        let _ = storage.set_item(&last_sync_key(user), &crate::num::fixed(ms, 0));
     }
 }
 
@@ -445,12 +445,12 @@ impl RegionSync {
     async fn record_rejections(&self, failures: Vec<DocFailure>) {
         let mut rejections = self.rejections.borrow().clone();
         let before = rejections.clone();
-        let refused: std::collections::BTreeSet<String> =
-            failures.iter().map(|f| f.id.clone()).collect();
+        let mut refused: Vec<String> = failures.iter().map(|f| f.id.clone()).collect();
+        chaski_shared::sort::sort_dedup(&mut refused);
         let store = self.local.store();
         let mut accepted = Vec::new();
         for (id, rejection) in &rejections {
-            if refused.contains(id) {
+            if refused.binary_search(id).is_ok() {
                 continue;
             }
             let current = match DocId::parse(id.as_str()) {

@@ -63,6 +63,7 @@ use super::time::Timestamp;
 use super::validate::choice;
 use crate::doc::{DocId, Document};
 use crate::rev::RevId;
+use crate::sort;
 
 choice! {
     /// Where a case stands; also the inbox's filter values.
@@ -100,11 +101,12 @@ impl CaseInspection {
             .get("people")
             .and_then(Value::as_array)
             .map(|people| {
-                let codes: BTreeSet<PersonCode> = people
+                let mut codes: Vec<PersonCode> = people
                     .iter()
                     .filter_map(|p| p.get("code")?.as_str().and_then(PersonCode::parse))
                     .collect();
-                codes.into_iter().collect()
+                sort::sort_dedup(&mut codes);
+                codes
             })
             .unwrap_or_default();
         Some(CaseInspection {
@@ -283,7 +285,7 @@ fn distinct_sorted<'a>(
         .iter()
         .filter(|e| inspection.is_none_or(|i| e.inspection_id == i.id))
         .collect();
-    list.sort_by(|a, b| {
+    sort::sort_by(&mut list, |a, b| {
         by_time(a, b).then_with(|| {
             if a == b {
                 Ordering::Equal
@@ -326,47 +328,11 @@ pub fn derive_case(inspection: Option<&CaseInspection>, events: &[CaseEvent]) ->
         .filter(|e| !superseded_by.contains_key(&e.id))
         .collect();
 
-    // Review.
-    let last_review = counted
-        .iter()
-        .rev()
-        .find(|e| matches!(e.kind(), CaseEventKind::Reviewed | CaseEventKind::HasIssues));
-    let mut reviewed_rev = None;
-    let mut open_issues = None;
-    let review_state = match last_review.map(|e| (e, &e.detail)) {
-        None => CaseState::AwaitingReview,
-        Some((e, EventDetail::Reviewed { inspection_rev }))
-        | Some((e, EventDetail::HasIssues { inspection_rev })) => {
-            reviewed_rev = Some(inspection_rev.clone());
-            let own = if e.kind() == CaseEventKind::Reviewed {
-                CaseState::Reviewed
-            } else {
-                CaseState::HasIssues
-            };
-            // Resubmitted only when this replica holds a later revision than the one reviewed:
-            // a tablet that has not yet pulled the reviewed revision is behind, not resubmitted.
-            let later = |current: &RevId| {
-                current != inspection_rev && current.generation() >= inspection_rev.generation()
-            };
-            let state = match inspection {
-                Some(i) if i.submitted && i.rev.as_ref().is_some_and(later) => {
-                    CaseState::Resubmitted
-                }
-                _ => own,
-            };
-            if state == CaseState::HasIssues {
-                open_issues = Some(IssueNote {
-                    event: e.id.clone(),
-                    note: e.note.clone().unwrap_or_default(),
-                    by: e.by.clone(),
-                    at: e.at.clone(),
-                    device: e.device.clone(),
-                });
-            }
-            state
-        }
-        Some(_) => CaseState::AwaitingReview,
-    };
+    let Review {
+        state: review_state,
+        reviewed_rev,
+        open_issues,
+    } = review(inspection, &counted);
 
     // Referrals and their updates.
     let mut referrals: Vec<ReferralView> = Vec::new();
@@ -504,21 +470,18 @@ pub fn derive_case(inspection: Option<&CaseInspection>, events: &[CaseEvent]) ->
         });
     }
 
-    let state = if outcome.is_some() {
-        CaseState::Closed
-    } else if prosecution.is_some() {
-        CaseState::InProsecution
-    } else if !referrals.is_empty() {
-        CaseState::Referred
-    } else {
-        review_state
-    };
+    let state = case_state(
+        outcome.is_some(),
+        prosecution.is_some(),
+        !referrals.is_empty(),
+        review_state,
+    );
 
     let timeline = events
         .iter()
         .map(|e| {
             let mut by = superseded_by.get(&e.id).cloned().unwrap_or_default();
-            by.sort();
+            sort::sort(&mut by);
             TimelineEntry {
                 id: e.id.clone(),
                 at: e.at.clone(),
@@ -531,8 +494,7 @@ pub fn derive_case(inspection: Option<&CaseInspection>, events: &[CaseEvent]) ->
         })
         .collect();
 
-    gaps.sort();
-    gaps.dedup();
+    sort::sort_dedup(&mut gaps);
     CaseView {
         state,
         last_step_at: last_step(state, counted.last().map(|e| &e.at), inspection),
@@ -544,6 +506,120 @@ pub fn derive_case(inspection: Option<&CaseInspection>, events: &[CaseEvent]) ->
         outcome,
         gaps,
         timeline,
+    }
+}
+
+/// The review part of a case: the latest counted `reviewed` / `has_issues` event's verdict.
+struct Review {
+    state: CaseState,
+    reviewed_rev: Option<RevId>,
+    open_issues: Option<IssueNote>,
+}
+
+/// The review state from the counted events, sorted by (`at`, `_id`).
+fn review(inspection: Option<&CaseInspection>, counted: &[&CaseEvent]) -> Review {
+    let last_review = counted
+        .iter()
+        .rev()
+        .find(|e| matches!(e.kind(), CaseEventKind::Reviewed | CaseEventKind::HasIssues));
+    let mut reviewed_rev = None;
+    let mut open_issues = None;
+    let state = match last_review.map(|e| (e, &e.detail)) {
+        None => CaseState::AwaitingReview,
+        Some((e, EventDetail::Reviewed { inspection_rev }))
+        | Some((e, EventDetail::HasIssues { inspection_rev })) => {
+            reviewed_rev = Some(inspection_rev.clone());
+            let own = if e.kind() == CaseEventKind::Reviewed {
+                CaseState::Reviewed
+            } else {
+                CaseState::HasIssues
+            };
+            // Resubmitted only when this replica holds a later revision than the one reviewed:
+            // a tablet that has not yet pulled the reviewed revision is behind, not resubmitted.
+            let later = |current: &RevId| {
+                current != inspection_rev && current.generation() >= inspection_rev.generation()
+            };
+            let state = match inspection {
+                Some(i) if i.submitted && i.rev.as_ref().is_some_and(later) => {
+                    CaseState::Resubmitted
+                }
+                _ => own,
+            };
+            if state == CaseState::HasIssues {
+                open_issues = Some(IssueNote {
+                    event: e.id.clone(),
+                    note: e.note.clone().unwrap_or_default(),
+                    by: e.by.clone(),
+                    at: e.at.clone(),
+                    device: e.device.clone(),
+                });
+            }
+            state
+        }
+        Some(_) => CaseState::AwaitingReview,
+    };
+    Review {
+        state,
+        reviewed_rev,
+        open_issues,
+    }
+}
+
+/// The case state: the furthest step counted, else the review state.
+fn case_state(
+    outcome: bool,
+    prosecution: bool,
+    referred: bool,
+    review_state: CaseState,
+) -> CaseState {
+    if outcome {
+        CaseState::Closed
+    } else if prosecution {
+        CaseState::InProsecution
+    } else if referred {
+        CaseState::Referred
+    } else {
+        review_state
+    }
+}
+
+/// What the tablet shows of a case: its state and the note the inspector must answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseSummary {
+    pub state: CaseState,
+    pub open_issues: Option<IssueNote>,
+}
+
+/// [`derive_case`]'s `state` and `open_issues`, without the rest of the view: the inspector's
+/// app shows only these, and this path is a fraction of the code (no timeline, referrals,
+/// people or gaps, no maps). The same rules; events with the same `_id` are taken to be the same
+/// event (on a replica they are: it holds one body per id). A property test checks that it
+/// agrees with [`derive_case`].
+pub fn case_summary(inspection: Option<&CaseInspection>, events: &[CaseEvent]) -> CaseSummary {
+    let mut list: Vec<&CaseEvent> = events
+        .iter()
+        .filter(|e| inspection.is_none_or(|i| e.inspection_id == i.id))
+        .collect();
+    sort::sort_by(&mut list, |a, b| by_time(a, b));
+    // Copies of one event sort next to each other (same `at`, same `_id`).
+    list.dedup_by(|a, b| a.id == b.id);
+    let counted: Vec<&CaseEvent> = list
+        .iter()
+        .copied()
+        .filter(|e| !list.iter().any(|o| o.supersedes.as_ref() == Some(&e.id)))
+        .collect();
+    let has = |kind: CaseEventKind| counted.iter().any(|e| e.kind() == kind);
+    let Review {
+        state, open_issues, ..
+    } = review(inspection, &counted);
+    CaseSummary {
+        state: case_state(
+            has(CaseEventKind::Outcome),
+            has(CaseEventKind::ProsecutionOpened),
+            has(CaseEventKind::Referred),
+            state,
+        ),
+        open_issues,
     }
 }
 
@@ -585,8 +661,7 @@ const IGNORED_FIELDS: &[&str] = &[
 pub fn changed_fields(before: &Map<String, Value>, after: &Map<String, Value>) -> Vec<String> {
     let mut out = Vec::new();
     diff_objects("", before, after, &mut out);
-    out.sort();
-    out.dedup();
+    sort::sort_dedup(&mut out);
     out
 }
 

@@ -499,6 +499,18 @@ pub(crate) fn check_type(
     }
 }
 
+/// The fields of `body` this version does not know, kept as they are. Inserted one by one:
+/// collecting into a map would compile another copy of the standard sort into the app.
+fn unknown_fields(body: &Map<String, Value>) -> Map<String, Value> {
+    let mut extra = Map::new();
+    for (k, v) in body {
+        if !KNOWN_FIELDS.contains(&k.as_str()) {
+            extra.insert(k.clone(), v.clone());
+        }
+    }
+    extra
+}
+
 /// Drops a `Required` reported by a submission rule for a field that already has a more precise
 /// error (a malformed date is "bad format", not also "required").
 fn dedupe(errors: &mut Vec<FieldError>) {
@@ -574,11 +586,7 @@ impl Inspection {
             device: o.text("device", 64, errs),
             created_at: o.timestamp("created_at", errs),
             updated_at: o.timestamp("updated_at", errs),
-            extra: body
-                .iter()
-                .filter(|(k, _)| !KNOWN_FIELDS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            extra: unknown_fields(body),
         }
     }
 

@@ -68,9 +68,9 @@ pub use case_event::{
     ReferralStatus, Sentence, Service,
 };
 pub use case_state::{
-    changed_fields, derive_case, parse_events, CaseInspection, CaseState, CaseView, Gap, IssueNote,
-    OutcomeView, PersonReferral, PersonView, ProsecutionView, ReferralState, ReferralView,
-    TimelineEntry,
+    case_summary, changed_fields, derive_case, parse_events, CaseInspection, CaseState,
+    CaseSummary, CaseView, Gap, IssueNote, OutcomeView, PersonReferral, PersonView,
+    ProsecutionView, ReferralState, ReferralView, TimelineEntry,
 };
 pub use indicators::{Indicator, Indicators, Observation, Stage};
 pub use inspection::{

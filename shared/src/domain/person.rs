@@ -7,8 +7,6 @@
 //! carrying any of them in clear is refused outright, not stripped, so the device that sent it
 //! learns at once.
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -303,7 +301,7 @@ fn parse_sealed(map: &Map<String, Value>, path: &str, errs: &mut Errors) -> Opti
     errs.require(o.at("recipient_key_id"), &recipient_key_id);
     errs.require(o.at("ciphertext_b64"), &ciphertext);
     if let Some(c) = &ciphertext {
-        match BASE64.decode(c.as_bytes()) {
+        match crate::b64::decode(c).ok_or(()) {
             Ok(bytes) if bytes.len() > MAX_SEALED_BYTES => errs.push(
                 o.at("ciphertext_b64"),
                 ErrorCode::TooLarge {

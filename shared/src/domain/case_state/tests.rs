@@ -43,7 +43,16 @@ fn superseding(mut value: Value, target: u64) -> Value {
 }
 
 fn derive(events: &[CaseEvent]) -> CaseView {
-    derive_case(Some(&submitted()), events)
+    checked(Some(&submitted()), events)
+}
+
+/// [`derive_case`], checking that the tablet's [`case_summary`] agrees with it.
+fn checked(inspection: Option<&CaseInspection>, events: &[CaseEvent]) -> CaseView {
+    let view = derive_case(inspection, events);
+    let summary = case_summary(inspection, events);
+    assert_eq!(summary.state, view.state, "the summary's state");
+    assert_eq!(summary.open_issues, view.open_issues, "the summary's note");
+    view
 }
 
 // --- review ----------------------------------------------------------------------------------
@@ -99,11 +108,11 @@ fn a_resubmitted_case_waits_from_its_resubmission_not_from_the_note() {
     // The note came on 2026-12-01; the inspector answered on 2026-12-03.
     newer.updated_at = Timestamp::parse("2026-12-03T08:00:00Z");
     let note = ev(fixtures::has_issues_json(1, 1, REVIEWED_REV, "Fix it."));
-    let view = derive_case(Some(&newer), std::slice::from_ref(&note));
+    let view = checked(Some(&newer), std::slice::from_ref(&note));
     assert_eq!(view.state, CaseState::Resubmitted);
     assert_eq!(view.last_step_at, newer.updated_at);
     // Still waiting on the inspector: the note is the last step.
-    let view = derive_case(
+    let view = checked(
         Some(&inspection(REVIEWED_REV, true)),
         std::slice::from_ref(&note),
     );
@@ -118,7 +127,7 @@ fn a_record_submitted_again_after_a_review_is_resubmitted() {
         fixtures::has_issues_json(1, 1, REVIEWED_REV, "Fix it."),
         fixtures::reviewed_json(1, 1, REVIEWED_REV),
     ] {
-        let view = derive_case(Some(&newer), &[ev(value)]);
+        let view = checked(Some(&newer), &[ev(value)]);
         assert_eq!(view.state, CaseState::Resubmitted);
         assert_eq!(view.open_issues, None);
         assert_eq!(view.reviewed_rev, Some(rev(REVIEWED_REV)));
@@ -128,7 +137,7 @@ fn a_record_submitted_again_after_a_review_is_resubmitted() {
 #[test]
 fn a_replica_that_has_not_pulled_the_reviewed_revision_is_not_resubmitted() {
     let behind = inspection(REVIEWED_REV, true);
-    let view = derive_case(
+    let view = checked(
         Some(&behind),
         &[ev(fixtures::has_issues_json(1, 1, NEWER_REV, "Fix it."))],
     );
@@ -139,7 +148,7 @@ fn a_replica_that_has_not_pulled_the_reviewed_revision_is_not_resubmitted() {
 #[test]
 fn a_record_reopened_as_a_draft_still_has_its_issues_while_the_inspector_corrects_it() {
     let draft = inspection(NEWER_REV, false);
-    let view = derive_case(
+    let view = checked(
         Some(&draft),
         &[ev(fixtures::has_issues_json(1, 1, REVIEWED_REV, "Fix it."))],
     );
@@ -170,7 +179,7 @@ fn the_latest_review_decides_by_time_then_id() {
 
 #[test]
 fn without_the_inspection_the_review_event_speaks_for_itself() {
-    let view = derive_case(
+    let view = checked(
         None,
         &[ev(fixtures::has_issues_json(1, 1, NEWER_REV, "Fix."))],
     );
@@ -648,7 +657,11 @@ proptest! {
             state ^= state << 17;
             shuffled.swap(i, (state % (i as u64 + 1)) as usize);
         }
-        prop_assert_eq!(derive_case(inspection.as_ref(), &shuffled), expected);
+        prop_assert_eq!(derive_case(inspection.as_ref(), &shuffled), expected.clone());
+        // The tablet's summary agrees with the full view, for any order and copies.
+        let summary = case_summary(inspection.as_ref(), &shuffled);
+        prop_assert_eq!(summary.state, expected.state);
+        prop_assert_eq!(summary.open_issues, expected.open_issues);
     }
 
     #[test]
@@ -673,5 +686,11 @@ proptest! {
         let view_b = derive_case(inspection.as_ref(), &merged_b);
         prop_assert_eq!(&view_a, &view_b);
         prop_assert_eq!(view_a, derive_case(inspection.as_ref(), &events));
+        let alone_b = derive_case(inspection.as_ref(), &b);
+        prop_assert_eq!(case_summary(inspection.as_ref(), &b).state, alone_b.state);
+        prop_assert_eq!(
+            case_summary(inspection.as_ref(), &a).open_issues,
+            derive_case(inspection.as_ref(), &a).open_issues
+        );
     }
 }
