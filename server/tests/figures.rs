@@ -1014,6 +1014,50 @@ async fn an_export_whose_reading_fails_midway_ends_in_an_error_never_a_short_com
     );
 }
 
+#[tokio::test]
+async fn a_compressed_export_arrives_whole() {
+    use std::io::Read;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    // Browsers always ask for compression; the compression layer polls the body once more
+    // after its end, which a body stream must survive.
+    let f = Fixture::start().await;
+    f.load().await;
+    let (_, _, plain) = f.text(&f.supervisor, "/api/export/inspections.csv").await;
+    for encoding in ["gzip", "br"] {
+        let router = chaski_server::routes::router(f.app.state.clone(), &[]);
+        let response = router
+            .oneshot(
+                Request::get("/api/export/inspections.csv")
+                    .header("authorization", format!("Bearer {}", f.supervisor))
+                    .header("accept-encoding", encoding)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-encoding"], encoding);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("the whole compressed body");
+        let mut text = String::new();
+        if encoding == "gzip" {
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_string(&mut text)
+                .unwrap();
+        } else {
+            brotli::Decompressor::new(&body[..], 4096)
+                .read_to_string(&mut text)
+                .unwrap();
+        }
+        assert_eq!(text, plain, "{encoding}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The property test: incremental index == rebuild.
 // ---------------------------------------------------------------------------------------------

@@ -219,9 +219,11 @@ async fn export(
         }
         let _ = tx.send(Ok(Bytes::from(kind.footer()))).await;
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
+    // Fused: the compression layer polls the body once more after its end, and a bare
+    // `unfold` panics when polled after it has finished.
+    let stream = futures::StreamExt::fuse(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
-    });
+    }));
     let disposition = format!("attachment; filename=\"{}\"", kind.file_name());
     Ok((
         [
