@@ -361,7 +361,9 @@ enum Piece {
 fn heartbeat_body(
     rx: tokio::sync::mpsc::Receiver<Piece>,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
-    futures::stream::unfold(Some(rx), |rx| async move {
+    // Fused: a layer that polls the body again after its end must see the end again, not a
+    // panic.
+    let body = futures::stream::unfold(Some(rx), |rx| async move {
         let mut rx = rx?;
         let failed = || std::io::Error::other("the changes feed failed after its answer started");
         match rx.recv().await {
@@ -369,7 +371,8 @@ fn heartbeat_body(
             Some(Piece::Answer(bytes)) => Some((Ok(bytes), None)),
             Some(Piece::Failed) | None => Some((Err(failed()), None)),
         }
-    })
+    });
+    futures::StreamExt::fuse(body)
 }
 
 // --- _revs_diff -------------------------------------------------------------------------------
