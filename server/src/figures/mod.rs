@@ -17,9 +17,9 @@
 //! Figures need each case's state (referrals, prosecution, outcome), which
 //! [`derive_case`] gives from an inspection and all its events. [`RegionFigures`] holds every
 //! case's facts and derived view in memory (not its events: those are read back from the rows
-//! when a case changes): loaded from the `figures` rows at the first
-//! figures request (holding the writer lock, so no batch slips between the read and the
-//! cache), then updated by each batch right after its commit (under the writer lock too). A
+//! when a case changes): loaded from the `figures` rows in the background when the server
+//! starts ([`warm_up`]), or at the first figures request if that comes first (holding the
+//! writer lock, so no batch slips between the read and the cache), then updated by each batch right after its commit (under the writer lock too). A
 //! query then reads about 100 bytes per case.
 //!
 //! `chaski figures rebuild` ([`crate::db::SledStore::rebuild_figures`]) recomputes every
