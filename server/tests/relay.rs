@@ -826,9 +826,8 @@ async fn the_latency_from_a_tablets_push_to_the_national_server() {
     );
 }
 
-/// A stock PouchDB server in memory (`tests/e2e/pouchdb-server.mjs`: Express with
-/// `express-pouchdb` over PouchDB's memory adapter, what the npm `pouchdb-server` runs) on a
-/// free port: a third-party CouchDB-compatible target. Missing Node or packages is a failure,
+/// Stock `pouchdb-server` 4.2 from npm, in memory (`tests/e2e/pouchdb-server.mjs` runs it), on
+/// a free port: a third-party CouchDB-compatible target. Missing Node or packages is a failure,
 /// never a skip: `npm ci` at the repository root installs them (`package.json`).
 struct PouchServer {
     child: Child,
@@ -840,8 +839,8 @@ impl PouchServer {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let script = root.join("tests/e2e/pouchdb-server.mjs");
         assert!(
-            root.join("node_modules/express-pouchdb").exists(),
-            "node_modules/express-pouchdb is missing: run `npm ci` at the repository root \
+            root.join("node_modules/pouchdb-server").exists(),
+            "node_modules/pouchdb-server is missing: run `npm ci` at the repository root \
              (package.json lists it)"
         );
         let port = free_port();
