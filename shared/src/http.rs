@@ -260,7 +260,7 @@ extern "C" {
 /// A reqwest error with its causes ("error sending request …: … invalid peer certificate:
 /// UnknownIssuer"): reqwest's own message alone does not say why.
 #[cfg(not(target_arch = "wasm32"))]
-fn transport(e: reqwest::Error) -> Error {
+pub fn transport(e: reqwest::Error) -> Error {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {

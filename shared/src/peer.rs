@@ -14,6 +14,9 @@ use crate::wire::{
     DbInfoResponse,
 };
 
+/// An HTTP client error as the replicator's transport error, with every cause in its words.
+#[cfg(all(feature = "http", not(target_arch = "wasm32")))]
+pub use crate::http::transport as transport_error;
 #[cfg(feature = "http")]
 pub use crate::http::{Auth, HttpPeer};
 

@@ -32,7 +32,7 @@ mod local;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use chaski_shared::peer::{Auth, HttpPeer, Peer};
+use chaski_shared::peer::{transport_error as transport, Auth, HttpPeer, Peer};
 use chaski_shared::replicate::{ReplicationOptions, ReplicationReport, Replicator};
 use chaski_shared::wire::Seq;
 use chaski_shared::Error;
@@ -584,21 +584,6 @@ async fn local_checkpoint<S: Peer, T: Peer>(replicator: &Replicator<S, T>) -> Op
     let checkpoint: chaski_shared::replicate::Checkpoint =
         serde_json::from_value(serde_json::Value::Object(doc.body)).ok()?;
     Some(checkpoint.source_last_seq.number())
-}
-
-/// A reqwest error with its causes (its own message alone does not say why).
-fn transport(e: reqwest::Error) -> Error {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    Error::Transport(text)
 }
 
 fn now_secs() -> u64 {
