@@ -59,6 +59,14 @@ impl Inboxes {
         Arc::clone(regions.entry(db.to_owned()).or_default())
     }
 
+    /// Drops the index of a deleted database, so its memory is given back at once.
+    pub fn forget(&self, db: &str) {
+        self.regions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(db);
+    }
+
     /// Catches the index of `store` up and runs `read` on it. Synchronous: call it inside
     /// [`SledStore::blocking`].
     pub fn with_current<T>(
@@ -483,6 +491,16 @@ pub fn short_code(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deleted_database_s_index_is_dropped() {
+        let inboxes = Inboxes::default();
+        let _ = inboxes.region("loreto");
+        let _ = inboxes.region("cusco");
+        inboxes.forget("loreto");
+        let held: Vec<String> = inboxes.regions.lock().unwrap().keys().cloned().collect();
+        assert_eq!(held, ["cusco"]);
+    }
 
     #[test]
     fn the_short_code_is_the_id_s_last_eight_characters_upper_case() {

@@ -241,6 +241,8 @@ async fn delete_db(
 ) -> Result<Json<Value>, ApiError> {
     principal.require_admin()?;
     state.databases.delete(&db).await?;
+    // Its office inbox index goes too (a new database of the same name starts a new one).
+    state.office.forget(&db);
     tracing::warn!(db = %db, by = %principal.name, "database deleted");
     let detail = "through CouchDB's API (DELETE /db/{db})";
     state
