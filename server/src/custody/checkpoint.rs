@@ -93,8 +93,9 @@ impl LogKey {
 
     fn parse(text: &str) -> Option<Self> {
         let rest = text.strip_prefix("PRIVATE+KEY+")?;
-        let (rest, b64) = rest.rsplit_once('+')?;
-        let (name, _id) = rest.rsplit_once('+')?;
+        // A key name never holds `+`; base64 may.
+        let mut parts = rest.splitn(3, '+');
+        let (name, _id, b64) = (parts.next()?, parts.next()?, parts.next()?);
         let raw = B64.decode(b64).ok()?;
         let seed: [u8; 32] = raw.get(1..)?.try_into().ok()?;
         (raw.first() == Some(&1)).then(|| Self {
