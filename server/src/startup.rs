@@ -140,6 +140,11 @@ impl Application {
                 dir: config.data_dir.display().to_string(),
                 source,
             })?;
+        // Only to measure the log's cost: `CHASKI_CUSTODY_LOG=off` (see NOTES-CUSTODY).
+        if std::env::var("CHASKI_CUSTODY_LOG").is_ok_and(|v| v == "off") {
+            tracing::warn!("the custody log is off: revisions are not logged");
+            crate::custody::set_enabled(false);
+        }
         let custody =
             crate::custody::CustodyLog::open(&storage).map_err(|source| StartupError::Store {
                 dir: config.data_dir.display().to_string(),

@@ -170,20 +170,7 @@ pub fn current_actor() -> Actor {
 /// Canonical JSON of a value: object keys sorted by their bytes at every depth, no whitespace.
 pub fn canonical_json(value: &Value, out: &mut Vec<u8>) {
     match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push(b'{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                out.extend(serde_json::to_vec(key).expect("a string serializes"));
-                out.push(b':');
-                canonical_json(&map[key], out);
-            }
-            out.push(b'}');
-        }
+        Value::Object(map) => canonical_object(map, out),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -194,8 +181,23 @@ pub fn canonical_json(value: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        other => out.extend(serde_json::to_vec(other).expect("a scalar serializes")),
+        other => serde_json::to_writer(&mut *out, other).expect("a scalar serializes"),
     }
+}
+
+fn canonical_object(map: &serde_json::Map<String, Value>, out: &mut Vec<u8>) {
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    out.push(b'{');
+    for (i, key) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, key).expect("a string serializes");
+        out.push(b':');
+        canonical_json(&map[key], out);
+    }
+    out.push(b'}');
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -204,8 +206,8 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Hex SHA-256 of a body's canonical JSON.
 pub fn body_sha256(body: &serde_json::Map<String, Value>) -> String {
-    let mut out = Vec::new();
-    canonical_json(&Value::Object(body.clone()), &mut out);
+    let mut out = Vec::with_capacity(1024);
+    canonical_object(body, &mut out);
     hex(&Sha256::digest(&out))
 }
 
