@@ -562,8 +562,43 @@ async fn a_checkpoint_from_before_a_rewrite_fails_the_consistency_check() {
     let (_, old_size, old_root) = api.checkpoint().await;
     stop(server);
 
-    // A thorough rewrite: entry 1 changed, every leaf hash and the state recomputed, the
-    // stored checkpoints dropped, so the server's own state is self-consistent.
+    rewrite_entry_1(&data);
+
+    let (server, base, _) = start_server(&data, &temp.path().join("dist"));
+    let api = Api::new(base);
+    api.write_some("dos").await;
+    let (_, new_size, new_root) = api.checkpoint().await;
+    let p = api
+        .json(&format!(
+            "/api/log/proof/consistency?first={old_size}&second={new_size}"
+        ))
+        .await;
+    stop(server);
+    let proof: Vec<Hash> = p["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(b64_hash)
+        .collect();
+    assert!(
+        !verify_consistency(old_size, new_size, old_root, new_root, &proof),
+        "the rewritten log must not prove consistent with the checkpoint from before"
+    );
+    // The server's proof is consistent with its own (rewritten) past, not with ours.
+    assert!(verify_consistency(
+        old_size,
+        new_size,
+        b64_hash(&p["first_root"]),
+        new_root,
+        &proof
+    ));
+    assert_ne!(b64_hash(&p["first_root"]), old_root);
+}
+
+/// A thorough rewrite of a stopped server's log: entry 1 changed, every leaf hash and the
+/// state recomputed, the stored checkpoints dropped, so the server's own state is
+/// self-consistent.
+fn rewrite_entry_1(data: &Path) {
     {
         let db = sled::open(&data).unwrap();
         let entries = db.open_tree("custody_entries").unwrap();
@@ -602,34 +637,91 @@ async fn a_checkpoint_from_before_a_rewrite_fails_the_consistency_check() {
             .unwrap();
         db.flush().unwrap();
     }
+}
 
-    let (server, base, _) = start_server(&data, &temp.path().join("dist"));
-    let api = Api::new(base);
-    api.write_some("dos").await;
-    let (_, new_size, new_root) = api.checkpoint().await;
-    let p = api
-        .json(&format!(
-            "/api/log/proof/consistency?first={old_size}&second={new_size}"
-        ))
-        .await;
-    stop(server);
-    let proof: Vec<Hash> = p["proof"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(b64_hash)
-        .collect();
-    assert!(
-        !verify_consistency(old_size, new_size, old_root, new_root, &proof),
-        "the rewritten log must not prove consistent with the checkpoint from before"
+#[tokio::test]
+async fn the_national_server_flags_a_region_whose_new_checkpoint_does_not_extend_the_last() {
+    let temp = tempfile::tempdir().unwrap();
+    let region = data_folder(&temp.path().join("region"));
+    let national = data_folder(&temp.path().join("national"));
+    admin(
+        &national,
+        &["user", "add", "relay-md", "--role", "relay", "--region", DB],
     );
-    // The server's proof is consistent with its own (rewritten) past, not with ours.
-    assert!(verify_consistency(
-        old_size,
-        new_size,
-        b64_hash(&p["first_root"]),
-        new_root,
-        &proof
-    ));
-    assert_ne!(b64_hash(&p["first_root"]), old_root);
+    let (nserver, nbase, _) = start_server(&national, &temp.path().join("dist"));
+    let client = reqwest::Client::new();
+    let post = |body: Value| {
+        let (client, url) = (client.clone(), format!("{nbase}/api/log/witness"));
+        async move {
+            let r = client
+                .post(url)
+                .basic_auth("relay-md", Some(PASSWORD))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // What the region's relay sends: its checkpoint, its key and a proof from `from`.
+    async fn submission(api: &Api, from: Option<u64>) -> Value {
+        let (note, size, _) = api.checkpoint().await;
+        let (_, key) = api.get("/api/log/key", "lima").await;
+        let proof = match from {
+            Some(from) if from < size => api
+                .json(&format!(
+                    "/api/log/proof/consistency?first={from}&second={size}"
+                ))
+                .await["proof"]
+                .clone(),
+            _ => json!([]),
+        };
+        json!({"checkpoint": note, "key": key, "from": from, "proof": proof})
+    }
+
+    let (rserver, rbase, _) = start_server(&region, &temp.path().join("dist"));
+    let api = Api::new(rbase);
+    let (status, first) = post(submission(&api, None).await).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["flagged"], Value::Null);
+    api.write_some("uno").await;
+    // Without a proof the national server says from which size it needs one.
+    let (status, answer) = post(submission(&api, None).await).await;
+    assert_eq!(status, 409, "{answer}");
+    let from = answer["from"].as_u64().unwrap();
+    assert_eq!(Some(from), first["size"].as_u64());
+    let (status, second) = post(submission(&api, Some(from)).await).await;
+    assert_eq!(
+        (status, &second["flagged"]),
+        (200, &Value::Null),
+        "{second}"
+    );
+    stop(rserver);
+
+    rewrite_entry_1(&region);
+    let (rserver, rbase, _) = start_server(&region, &temp.path().join("dist"));
+    let api = Api::new(rbase);
+    api.write_some("dos").await;
+    let (status, third) = post(submission(&api, second["size"].as_u64()).await).await;
+    stop(rserver);
+    assert_eq!(status, 200, "{third}");
+    assert!(
+        third["flagged"]
+            .as_str()
+            .is_some_and(|r| r.contains("history rewritten")),
+        "{third}"
+    );
+    let list = client
+        .get(format!("{nbase}/api/log/witness"))
+        .basic_auth("lima", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let (status, bad) = post(json!({"checkpoint": "garbage", "key": "x+y+z"})).await;
+    stop(nserver);
+    assert!(list[0]["flagged"].is_string(), "{list}");
+    assert_eq!(status, 400, "{bad}");
 }

@@ -29,6 +29,7 @@
 pub mod checkpoint;
 pub mod merkle;
 pub mod verify;
+pub mod witness;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

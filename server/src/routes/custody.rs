@@ -30,6 +30,63 @@ pub fn router() -> Router<AppState> {
         .route("/log/entries", get(entries))
         .route("/log/proof/inclusion", get(inclusion))
         .route("/log/proof/consistency", get(consistency))
+        .route("/log/witness", get(witnessed).post(witness))
+}
+
+/// `POST /api/log/witness` (a region's relay account, or an administrator): a region's
+/// checkpoint, with a consistency proof from the last one held here
+/// ([`crate::custody::witness`]). 200 with the region's status (`flagged` set when the new
+/// checkpoint does not extend the last); 409 `proof_needed` with `from` when the proof is
+/// missing or from another size; 400 for a note that does not verify.
+async fn witness(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    if !matches!(principal.role, Role::Admin | Role::Relay) {
+        return Err(ApiError::Forbidden(
+            "Only a region's relay account or an administrator may post checkpoints.".into(),
+        ));
+    }
+    let sub: crate::custody::witness::Submission = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!("expected {{checkpoint, key, from, proof}}: {e}"))
+    })?;
+    let tree = state
+        .storage
+        .sled()
+        .open_tree(crate::custody::witness::TREE)
+        .map_err(store_err)?;
+    let outcome = blocking(move || Ok(crate::custody::witness::submit(&tree, &sub))).await?;
+    state.storage.flush().await.map_err(store_err)?;
+    match outcome {
+        Ok(status) => Ok(Json(status).into_response()),
+        Err(crate::custody::witness::Refusal::Bad(reason)) => Err(ApiError::BadRequest(reason)),
+        Err(crate::custody::witness::Refusal::NeedProof(from)) => Ok((
+            axum::http::StatusCode::CONFLICT,
+            Json(json!({
+                "error": "proof_needed",
+                "reason": format!("send a consistency proof from size {from} to this checkpoint"),
+                "from": from,
+            })),
+        )
+            .into_response()),
+    }
+}
+
+/// `GET /api/log/witness`: every region's last checkpoint size here and whether it is flagged.
+async fn witnessed(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<crate::custody::witness::Status>>, ApiError> {
+    may_read(&principal)?;
+    let tree = state
+        .storage
+        .sled()
+        .open_tree(crate::custody::witness::TREE)
+        .map_err(store_err)?;
+    blocking(move || crate::custody::witness::statuses(&tree).map_err(store_err))
+        .await
+        .map(Json)
 }
 
 fn may_read(principal: &Principal) -> Result<(), ApiError> {
