@@ -206,6 +206,14 @@ impl Application {
         let stopped = self.state.stopping.clone();
         // Started on a worker of its own (building the HTTP client reads the system's
         // certificates), so that nothing delays serving and listening for SIGTERM.
+        // A region posts its checkpoints to the national server it pushes to.
+        let witness = tokio::spawn(crate::custody::witness::post_to_relays(
+            self.relays.clone(),
+            self.state.custody.trees.clone(),
+            self.state.custody_key.clone(),
+            Duration::from_secs(60),
+            self.state.stopping.clone(),
+        ));
         let relays = {
             let (configs, state) = (self.relays, self.state.clone());
             tokio::spawn(async move {
@@ -240,6 +248,7 @@ impl Application {
             let _ = tokio::time::timeout(Duration::from_secs(5), relay).await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), signer).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), witness).await;
         match self.state.storage.flush().await {
             Ok(_) => tracing::info!("stopped; data store flushed"),
             Err(err) => tracing::error!(%err, "stopped, but the final flush failed"),

@@ -725,3 +725,61 @@ async fn the_national_server_flags_a_region_whose_new_checkpoint_does_not_extend
     assert!(list[0]["flagged"].is_string(), "{list}");
     assert_eq!(status, 400, "{bad}");
 }
+
+#[tokio::test]
+async fn a_region_posts_its_checkpoints_to_the_national_server_it_relays_to() {
+    use std::io::{BufRead, BufReader};
+    let temp = tempfile::tempdir().unwrap();
+    let national = data_folder(&temp.path().join("national"));
+    admin(
+        &national,
+        &["user", "add", "relay-md", "--role", "relay", "--region", DB],
+    );
+    let (nserver, nbase, _) = start_server(&national, &temp.path().join("dist"));
+    let region = data_folder(&temp.path().join("region"));
+    let config = temp.path().join("chaski.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[relay]]\nname = \"lima\"\ndatabases = [\"{DB}\"]\ntarget = \"{nbase}/db\"\n\
+             direction = \"push\"\ncredentials_env = \"CUSTODY_TEST_RELAY\"\n"
+        ),
+    )
+    .unwrap();
+    let mut rserver = binary::chaski(&region, &["--bind", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env("CUSTODY_TEST_RELAY", format!("relay-md:{PASSWORD}"))
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = rserver.stdout.take().unwrap();
+    std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
+    let client = reqwest::Client::new();
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        seen = client
+            .get(format!("{nbase}/api/log/witness"))
+            .basic_auth("lima", Some(PASSWORD))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if seen.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    stop(rserver);
+    stop(nserver);
+    let rows = seen.as_array().expect("a list");
+    assert_eq!(rows.len(), 1, "{seen}");
+    assert!(rows[0]["origin"]
+        .as_str()
+        .unwrap()
+        .starts_with("chaski-custody/"));
+    assert_eq!(rows[0]["flagged"], Value::Null);
+}

@@ -169,3 +169,96 @@ pub fn statuses(tree: &sled::Tree) -> Result<Vec<Status>, sled::Error> {
     }
     Ok(out)
 }
+
+/// The region's side: every `every`, posts this server's checkpoint to the target of each
+/// push relay (a Chaski server: its CouchDB root ends in `/db`), with a consistency proof from
+/// the size the target asks for. Runs until `stop` turns true; failures are logged and retried
+/// at the next tick.
+pub async fn post_to_relays(
+    relays: Vec<crate::config::RelayConfig>,
+    trees: super::Trees,
+    key: checkpoint::LogKey,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let targets: Vec<_> = relays
+        .into_iter()
+        .filter(|r| r.direction.legs().contains(&crate::config::Direction::Push))
+        .filter_map(|r| {
+            let api = r.target.strip_suffix("/db")?.to_owned();
+            Some((r.name, api, r.credentials))
+        })
+        .collect();
+    if targets.is_empty() {
+        return;
+    }
+    let client = reqwest::Client::new();
+    loop {
+        for (name, api, credentials) in &targets {
+            if let Err(err) = post_once(&client, api, credentials.as_ref(), &trees, &key).await {
+                tracing::warn!(relay = %name, %err, "cannot post the custody checkpoint");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+async fn post_once(
+    client: &reqwest::Client,
+    api: &str,
+    credentials: Option<&crate::config::Credentials>,
+    trees: &super::Trees,
+    key: &checkpoint::LogKey,
+) -> Result<(), String> {
+    let (t, k) = (trees.clone(), key.clone());
+    let note = tokio::task::spawn_blocking(move || checkpoint::current(&t, &k))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let size = checkpoint::parse(&note).map(|p| p.size).unwrap_or(0);
+    let mut from: Option<u64> = None;
+    for _ in 0..2 {
+        let proof = match from {
+            Some(m) if m > 0 && m < size => {
+                let t = trees.clone();
+                tokio::task::spawn_blocking(move || {
+                    t.leaf_hashes(size).map(|leaves| {
+                        merkle::consistency_proof(m as usize, &leaves)
+                            .iter()
+                            .map(|h| B64.encode(h))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
+            }
+            _ => Vec::new(),
+        };
+        let mut request = client
+            .post(format!("{api}/api/log/witness"))
+            .header("content-type", "application/json")
+            .body(
+                serde_json::json!({
+                    "checkpoint": note, "key": key.verifier(), "from": from, "proof": proof,
+                })
+                .to_string(),
+            );
+        if let Some(c) = credentials {
+            request = request.basic_auth(&c.name, Some(&c.password));
+        }
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        match status {
+            200 => return Ok(()),
+            409 => from = body["from"].as_u64(),
+            _ => return Err(format!("{status}: {}", body["reason"])),
+        }
+    }
+    Err("the target kept asking for another proof".into())
+}
