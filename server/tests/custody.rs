@@ -600,7 +600,7 @@ async fn a_checkpoint_from_before_a_rewrite_fails_the_consistency_check() {
 /// self-consistent.
 fn rewrite_entry_1(data: &Path) {
     {
-        let db = sled::open(&data).unwrap();
+        let db = sled::open(data).unwrap();
         let entries = db.open_tree("custody_entries").unwrap();
         let value = entries.get(1u64.to_be_bytes()).unwrap().unwrap();
         let bytes = String::from_utf8(value[32..].to_vec()).unwrap();

@@ -156,6 +156,52 @@ pub fn consistency_proof(m: usize, leaves: &[Hash]) -> Vec<Hash> {
     subproof(m, leaves, true)
 }
 
+/// Verifies a consistency proof (RFC 9162 §2.1.4.2): the tree of `first` leaves with root
+/// `first_root` is a prefix of the tree of `second` leaves with root `second_root`.
+pub fn verify_consistency(
+    first: u64,
+    second: u64,
+    first_root: &Hash,
+    second_root: &Hash,
+    proof: &[Hash],
+) -> bool {
+    if first == second {
+        return proof.is_empty() && first_root == second_root;
+    }
+    if first == 0 || first > second || proof.is_empty() {
+        return false;
+    }
+    let mut path = Vec::with_capacity(proof.len() + 1);
+    if first.is_power_of_two() {
+        path.push(*first_root);
+    }
+    path.extend_from_slice(proof);
+    let (mut f, mut s) = (first - 1, second - 1);
+    while f & 1 == 1 {
+        f >>= 1;
+        s >>= 1;
+    }
+    let (mut fr, mut sr) = (path[0], path[0]);
+    for c in &path[1..] {
+        if s == 0 {
+            return false;
+        }
+        if f & 1 == 1 || f == s {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    s == 0 && &fr == first_root && &sr == second_root
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,50 +282,4 @@ mod tests {
         );
         assert!(consistency_proof(7, &l[..7]).is_empty());
     }
-}
-
-/// Verifies a consistency proof (RFC 9162 §2.1.4.2): the tree of `first` leaves with root
-/// `first_root` is a prefix of the tree of `second` leaves with root `second_root`.
-pub fn verify_consistency(
-    first: u64,
-    second: u64,
-    first_root: &Hash,
-    second_root: &Hash,
-    proof: &[Hash],
-) -> bool {
-    if first == second {
-        return proof.is_empty() && first_root == second_root;
-    }
-    if first == 0 || first > second || proof.is_empty() {
-        return false;
-    }
-    let mut path = Vec::with_capacity(proof.len() + 1);
-    if first.is_power_of_two() {
-        path.push(*first_root);
-    }
-    path.extend_from_slice(proof);
-    let (mut f, mut s) = (first - 1, second - 1);
-    while f & 1 == 1 {
-        f >>= 1;
-        s >>= 1;
-    }
-    let (mut fr, mut sr) = (path[0], path[0]);
-    for c in &path[1..] {
-        if s == 0 {
-            return false;
-        }
-        if f & 1 == 1 || f == s {
-            fr = node_hash(c, &fr);
-            sr = node_hash(c, &sr);
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
-        } else {
-            sr = node_hash(&sr, c);
-        }
-        f >>= 1;
-        s >>= 1;
-    }
-    s == 0 && &fr == first_root && &sr == second_root
 }
