@@ -39,6 +39,8 @@ pub struct AuditEntry {
 pub struct AuditLog {
     storage: Storage,
     tree: sled::Tree,
+    /// Every change is also appended to the custody log.
+    custody: crate::custody::Trees,
 }
 
 impl AuditLog {
@@ -46,6 +48,7 @@ impl AuditLog {
     pub fn open(storage: &Storage) -> Result<Self, sled::Error> {
         Ok(Self {
             tree: storage.sled().open_tree(TREE)?,
+            custody: crate::custody::Trees::open(storage.sled())?,
             storage: storage.clone(),
         })
     }
@@ -68,10 +71,21 @@ impl AuditLog {
         tracing::info!(by, action, on = target, detail, "admin change");
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| sled::Error::Io(std::io::Error::other(format!("audit entry: {e}"))))?;
-        let (db, tree) = (self.storage.sled().clone(), self.tree.clone());
+        let mut custody = crate::custody::Entry::now(crate::custody::Kind::Admin);
+        custody.at = entry.at.clone();
+        custody.user = Some(entry.by.clone());
+        custody.action = Some(entry.action.clone());
+        custody.id = Some(entry.target.clone());
+        custody.detail = Some(entry.detail.clone());
+        let (db, tree, log) = (
+            self.storage.sled().clone(),
+            self.tree.clone(),
+            self.custody.clone(),
+        );
         tokio::task::spawn_blocking(move || {
             let id = db.generate_id()?;
-            tree.insert(id.to_be_bytes(), bytes).map(|_| ())
+            tree.insert(id.to_be_bytes(), bytes)?;
+            log.append(&[custody]).map(|_| ())
         })
         .await
         .map_err(|e| sled::Error::Io(std::io::Error::other(format!("audit task: {e}"))))??;

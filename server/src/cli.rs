@@ -35,6 +35,16 @@ enum Command {
     /// ADMIN user add …` (the same commands except backup and restore).
     #[command(name = "admin")]
     Remote(crate::admin_remote::RemoteArgs),
+    /// The custody log (server stopped). `chaski log` is the admin audit log's listing.
+    #[command(subcommand)]
+    Custody(CustodyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CustodyCommand {
+    /// Recompute the custody log from the stored documents and attachments; exits non-zero
+    /// on any mismatch.
+    Verify,
 }
 
 /// Parses the command line, runs what it asks for and turns failures into an exit code with a
@@ -62,6 +72,9 @@ pub fn main() -> ExitCode {
         Command::Serve => runtime.block_on(serve(cli.config)),
         Command::Admin(command) => runtime.block_on(crate::admin::run(&cli.config, command)),
         Command::Remote(args) => runtime.block_on(crate::admin_remote::run(args)),
+        Command::Custody(CustodyCommand::Verify) => {
+            crate::custody::verify::run(&cli.config.data_dir)
+        }
         Command::Figures(command) => {
             runtime.block_on(crate::figures::admin::run(&cli.config.data_dir, command))
         }

@@ -19,6 +19,8 @@
 //! - [`office`]: the regional office's inbox index (case states of every inspection).
 //! - [`figures`]: the figures index of each region (kept in the documents' own write), the
 //!   annual report's figures and the streamed exports.
+//! - [`custody`]: the custody log (an append-only Merkle log of every revision and admin
+//!   change, with signed checkpoints) and `chaski custody verify`.
 //! - [`relay`]: the continuous relay of databases to and from another CouchDB-compatible
 //!   server, configured in the configuration file (`[[relay]]`).
 //! - [`admin`]: the administration commands (users, tokens, backup and restore).
@@ -37,6 +39,7 @@ pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod custody;
 pub mod db;
 pub mod error;
 pub mod figures;

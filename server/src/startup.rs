@@ -54,6 +54,9 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// Users, tokens and databases changed by administrators, with the audit log.
     pub admin: crate::admin_ops::AdminOps,
+    /// The custody log and its signing key.
+    pub custody: crate::custody::CustodyLog,
+    pub custody_key: crate::custody::checkpoint::LogKey,
 }
 
 /// A server that is bound and ready to run.
@@ -137,7 +140,25 @@ impl Application {
                 dir: config.data_dir.display().to_string(),
                 source,
             })?;
+        // Only to measure the log's cost: `CHASKI_CUSTODY_LOG=off` (see NOTES-CUSTODY).
+        if std::env::var("CHASKI_CUSTODY_LOG").is_ok_and(|v| v == "off") {
+            tracing::warn!("the custody log is off: revisions are not logged");
+            crate::custody::set_enabled(false);
+        }
+        let custody =
+            crate::custody::CustodyLog::open(&storage).map_err(|source| StartupError::Store {
+                dir: config.data_dir.display().to_string(),
+                source,
+            })?;
+        let custody_key = crate::custody::checkpoint::LogKey::load_or_create(&custody.trees)
+            .map_err(|source| StartupError::Store {
+                dir: config.data_dir.display().to_string(),
+                source,
+            })?;
+        tracing::info!(key = %custody_key.verifier(), "custody log key");
         let state = AppState {
+            custody,
+            custody_key,
             admin,
             databases,
             limits: routes::couch::Limits::from_config(&config),
@@ -185,6 +206,14 @@ impl Application {
         let stopped = self.state.stopping.clone();
         // Started on a worker of its own (building the HTTP client reads the system's
         // certificates), so that nothing delays serving and listening for SIGTERM.
+        // A region posts its checkpoints to the national server it pushes to.
+        let witness = tokio::spawn(crate::custody::witness::post_to_relays(
+            self.relays.clone(),
+            self.state.custody.trees.clone(),
+            self.state.custody_key.clone(),
+            Duration::from_secs(60),
+            self.state.stopping.clone(),
+        ));
         let relays = {
             let (configs, state) = (self.relays, self.state.clone());
             tokio::spawn(async move {
@@ -197,6 +226,14 @@ impl Application {
                 )
             })
         };
+        // Signs a checkpoint every minute while the log grows; stops with the server.
+        let signer = tokio::spawn(crate::custody::checkpoint::run_signer(
+            self.state.custody.trees.clone(),
+            self.state.custody_key.clone(),
+            self.state.storage.clone(),
+            Duration::from_secs(60),
+            self.state.stopping.clone(),
+        ));
         let stop_sender = stop_relays.clone();
         let shutdown = async move {
             shutdown.await;
@@ -210,6 +247,8 @@ impl Application {
             // finishes on its own, before the flush below is reached or soon after.
             let _ = tokio::time::timeout(Duration::from_secs(5), relay).await;
         }
+        let _ = tokio::time::timeout(Duration::from_secs(5), signer).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), witness).await;
         match self.state.storage.flush().await {
             Ok(_) => tracing::info!("stopped; data store flushed"),
             Err(err) => tracing::error!(%err, "stopped, but the final flush failed"),

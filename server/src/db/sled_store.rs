@@ -13,6 +13,10 @@
 //! - `figures` (region databases): document id → its contribution to the figures
 //!   ([`crate::figures`]), written in the same transaction as the document.
 //!
+//! Each new revision is also appended to the custody log ([`crate::custody`], trees shared by
+//! every database) in the same transaction as the document: a write acknowledged is a write
+//! logged.
+//!
 //! Writes to one database go through one writer lock (a std `Mutex`, held only in synchronous
 //! code, never across an `.await`), and each batch is applied in one sled transaction over the
 //! trees it touches, so that a crash leaves every document either before or after the batch.
@@ -130,6 +134,8 @@ struct Trees {
     atts: sled::Tree,
     meta: sled::Tree,
     figures: sled::Tree,
+    /// The custody log's trees (global, not per database).
+    custody: crate::custody::Trees,
 }
 
 impl Trees {
@@ -142,6 +148,7 @@ impl Trees {
             atts: db.open_tree(tree_name(name, "atts"))?,
             meta: db.open_tree(tree_name(name, "meta"))?,
             figures: db.open_tree(tree_name(name, "figures"))?,
+            custody: crate::custody::Trees::open(db)?,
         })
     }
 }
@@ -499,6 +506,13 @@ impl SledStore {
                 atts_removed += 1;
             }
         }
+        if bodies_removed > 0 && crate::custody::enabled() {
+            // The log says why these bodies are gone (`chaski custody verify`).
+            let mut entry = crate::custody::Entry::now(crate::custody::Kind::Compaction);
+            entry.db = Some(self.inner.name.clone());
+            entry.detail = Some(format!("{bodies_removed} bodies removed"));
+            trees.custody.append(&[entry]).map_err(sled_err)?;
+        }
         drop(writer);
         // A tree's flush writes out the whole sled log, every tree of the database included.
         self.inner.trees.meta.flush().map_err(sled_err)?;
@@ -564,10 +578,22 @@ impl SledStore {
     /// Applies a batch in memory, then writes it in one transaction. Returns the results and,
     /// when anything changed, the sequence the batch reached; the caller flushes, then
     /// [`publish`](Self::publish)es that sequence.
+    #[cfg(test)]
     fn write_batch(
         &self,
         docs: Vec<Document>,
         new_edits: bool,
+    ) -> Result<(Vec<DocResult>, Option<u64>)> {
+        self.write_batch_as(docs, new_edits, &crate::custody::Actor::default())
+    }
+
+    /// [`write_batch`](Self::write_batch) with the author of the revisions, for the custody
+    /// log.
+    fn write_batch_as(
+        &self,
+        docs: Vec<Document>,
+        new_edits: bool,
+        actor: &crate::custody::Actor,
     ) -> Result<(Vec<DocResult>, Option<u64>)> {
         let mut writer = self.writer()?;
         if writer.dropped {
@@ -623,6 +649,7 @@ impl SledStore {
 
         let mut writes = Vec::new();
         let mut figure_rows = Vec::new();
+        let mut custody = Vec::new();
         let (mut doc_count, mut doc_del_count) = (writer.doc_count, writer.doc_del_count);
         for (id, record) in &working {
             let Some((old_seq, old_leaves, existed)) = before.get(id) else {
@@ -656,6 +683,9 @@ impl SledStore {
             for (rev, stored) in &record.leaves {
                 if !old_leaves.contains(rev) {
                     insert_bodies.push((body_key(id.as_str(), rev), encode(stored)?));
+                    if crate::custody::enabled() {
+                        custody.push(self.custody_entry(record, rev, stored, &new_atts, actor)?);
+                    }
                 }
             }
             let figures = self.inner.figures.as_ref().map(|_| {
@@ -696,37 +726,45 @@ impl SledStore {
             &trees.atts,
             &trees.meta,
             &trees.figures,
+            &trees.custody.entries,
+            &trees.custody.state,
+            &trees.custody.revs,
         )
-            .transaction(|(docs, bodies, seqs, atts, meta, figures)| {
-                for w in &writes {
-                    docs.insert(w.id.as_bytes(), w.meta.as_slice())?;
-                    match &w.figures {
-                        Some(Some(row)) => {
-                            figures.insert(w.id.as_bytes(), row.as_slice())?;
+            .transaction(
+                |(docs, bodies, seqs, atts, meta, figures, c_entries, c_state, c_revs)| {
+                    for w in &writes {
+                        docs.insert(w.id.as_bytes(), w.meta.as_slice())?;
+                        match &w.figures {
+                            Some(Some(row)) => {
+                                figures.insert(w.id.as_bytes(), row.as_slice())?;
+                            }
+                            Some(None) => {
+                                figures.remove(w.id.as_bytes())?;
+                            }
+                            None => {}
                         }
-                        Some(None) => {
-                            figures.remove(w.id.as_bytes())?;
+                        for key in &w.remove_bodies {
+                            bodies.remove(key.as_slice())?;
                         }
-                        None => {}
+                        for (key, value) in &w.insert_bodies {
+                            bodies.insert(key.as_slice(), value.as_slice())?;
+                        }
+                        if w.old_seq > 0 {
+                            seqs.remove(&w.old_seq.to_be_bytes())?;
+                        }
+                        seqs.insert(&w.new_seq.to_be_bytes(), w.seq_entry.as_slice())?;
                     }
-                    for key in &w.remove_bodies {
-                        bodies.remove(key.as_slice())?;
+                    for (digest, bytes) in &new_atts {
+                        atts.insert(digest.as_bytes(), bytes.as_slice())?;
                     }
-                    for (key, value) in &w.insert_bodies {
-                        bodies.insert(key.as_slice(), value.as_slice())?;
+                    meta.insert(DOC_COUNT_KEY, &doc_count.to_be_bytes())?;
+                    meta.insert(DOC_DEL_COUNT_KEY, &doc_del_count.to_be_bytes())?;
+                    if !custody.is_empty() {
+                        crate::custody::Trees::append_tx(c_entries, c_state, c_revs, &custody)?;
                     }
-                    if w.old_seq > 0 {
-                        seqs.remove(&w.old_seq.to_be_bytes())?;
-                    }
-                    seqs.insert(&w.new_seq.to_be_bytes(), w.seq_entry.as_slice())?;
-                }
-                for (digest, bytes) in &new_atts {
-                    atts.insert(digest.as_bytes(), bytes.as_slice())?;
-                }
-                meta.insert(DOC_COUNT_KEY, &doc_count.to_be_bytes())?;
-                meta.insert(DOC_DEL_COUNT_KEY, &doc_del_count.to_be_bytes())?;
-                Ok::<(), ConflictableTransactionError<()>>(())
-            });
+                    Ok::<(), ConflictableTransactionError<()>>(())
+                },
+            );
         match outcome {
             Ok(()) => {}
             Err(TransactionError::Storage(err)) => return Err(sled_err(err)),
@@ -753,6 +791,48 @@ impl SledStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = (doc_count, doc_del_count);
         Ok((results, Some(seq)))
+    }
+
+    /// The custody log entry of a new revision: hashes of its canonical body and of each
+    /// attachment's bytes (new in this batch, or already stored).
+    fn custody_entry(
+        &self,
+        record: &DocRecord,
+        rev: &RevId,
+        stored: &StoredRev,
+        new_atts: &BTreeMap<String, Vec<u8>>,
+        actor: &crate::custody::Actor,
+    ) -> Result<crate::custody::Prepared> {
+        use crate::custody::{Entry, Kind};
+        let mut entry = Entry::now(Kind::Revision);
+        entry.db = Some(self.inner.name.clone());
+        entry.id = Some(record.id.as_str().to_owned());
+        entry.rev = Some(rev.to_string());
+        entry.body_sha256 = Some(crate::custody::body_sha256(&stored.body));
+        entry.deleted = record
+            .tree
+            .leaves()
+            .iter()
+            .any(|l| &l.rev == rev && l.deleted);
+        entry.user = actor.user.clone();
+        entry.device = actor.device.clone();
+        for (name, meta) in &stored.attachments {
+            let digest = match new_atts.get(&meta.digest) {
+                Some(bytes) => crate::custody::sha256_hex(bytes),
+                None => match self
+                    .inner
+                    .trees
+                    .atts
+                    .get(meta.digest.as_bytes())
+                    .map_err(sled_err)?
+                {
+                    Some(bytes) => crate::custody::sha256_hex(&bytes),
+                    None => String::new(),
+                },
+            };
+            entry.attachments.insert(name.clone(), digest);
+        }
+        Ok(crate::custody::Prepared::new(&entry))
     }
 
     /// Shows `_changes` readers (and longpoll waiters) everything up to `seq`, which must be
@@ -896,8 +976,9 @@ impl Store for SledStore {
     }
 
     async fn bulk_docs(&self, docs: Vec<Document>, new_edits: bool) -> Result<Vec<DocResult>> {
+        let actor = crate::custody::current_actor();
         let (results, reached) = self
-            .blocking(move |store| store.write_batch(docs, new_edits))
+            .blocking(move |store| store.write_batch_as(docs, new_edits, &actor))
             .await?;
         if let Some(seq) = reached {
             // One flush for the whole batch; nothing is acknowledged, nor shown to `_changes`,

@@ -97,7 +97,11 @@ impl Peer for LocalDb {
         let mut results = if accepted.is_empty() {
             Vec::new()
         } else {
-            self.peer.bulk_docs(accepted).await?
+            let actor = crate::custody::Actor {
+                user: Some(format!("relay:{}", self.principal.name)),
+                device: self.principal.device.clone(),
+            };
+            crate::custody::as_actor(actor, self.peer.bulk_docs(accepted)).await?
         };
         results.extend(refused);
         Ok(results)

@@ -5,6 +5,7 @@ pub mod admin_api;
 pub mod assets;
 pub mod client_errors;
 pub mod couch;
+pub mod custody;
 pub mod figures;
 pub mod health;
 pub mod office;
@@ -44,6 +45,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .merge(office::router())
         .merge(figures::router())
         .merge(relay::router())
+        .merge(custody::router())
         .merge(admin_api::router())
         .fallback(api_not_found)
         .layer(compression)

@@ -113,7 +113,11 @@ async fn write_one(
         doc
     };
     let id = doc.id.to_string();
-    let mut results = store.bulk_docs(vec![doc], new_edits).await?;
+    let mut results = crate::custody::as_actor(
+        crate::custody::Actor::of(principal),
+        store.bulk_docs(vec![doc], new_edits),
+    )
+    .await?;
     let result = results
         .pop()
         .ok_or_else(|| ApiError::Internal("bulk_docs returned no result".into()))?;

@@ -548,7 +548,11 @@ pub async fn bulk_docs(
     }
     let docs = check_event_targets(&store, &db, docs, &mut slots, new_edits).await?;
     let docs = check_relay_events(&store, &principal, docs, &mut slots).await?;
-    let written = store.bulk_docs(docs, new_edits).await?;
+    let written = crate::custody::as_actor(
+        crate::custody::Actor::of(&principal),
+        store.bulk_docs(docs, new_edits),
+    )
+    .await?;
     let mut written = written.into_iter();
     let mut results = Vec::with_capacity(slots.len());
     for slot in slots {
