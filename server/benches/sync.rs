@@ -12,7 +12,7 @@
 //! - the server's peak memory (`VmHWM`).
 //!
 //! `cargo bench -p chaski-server --bench sync` (sizes: `CHASKI_BENCH_SIZES=10000,100000`,
-//! batches: `CHASKI_BENCH_BATCHES=100,500`).
+//! batches: `CHASKI_BENCH_BATCHES=100,500`, another server binary: `CHASKI_BIN`).
 //!
 //! The server runs as its own process (the release binary), so its peak memory (`VmHWM`) is
 //! its alone, and the client side (the replicator and an in-memory store) is this process.
@@ -48,7 +48,10 @@ impl Drop for Server {
 
 impl Server {
     fn start(data_dir: &Path) -> Server {
-        let bin = env!("CARGO_BIN_EXE_chaski");
+        // `CHASKI_BIN` runs another build of the server (e.g. a copy from before a change).
+        let bin =
+            std::env::var("CHASKI_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_chaski").into());
+        let bin = bin.as_str();
         let added = Command::new(bin)
             .arg("--data-dir")
             .arg(data_dir)

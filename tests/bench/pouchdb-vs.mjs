@@ -31,7 +31,8 @@ import { join, resolve } from 'node:path';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 process.env.CHASKI_BIN ??= join(ROOT, 'target', 'release', 'chaski');
 // The harness reads CHASKI_BIN when it loads, so it loads after the default is set.
-const { startServer, inspection } = await import('../e2e/harness.mjs');
+const harness = await import('../e2e/harness.mjs');
+const { startServer } = harness;
 const { PouchDB, ADMIN, INSPECTOR, DB } = await import('../e2e/pouch.mjs');
 
 const list = (name, fallback) =>
@@ -138,6 +139,14 @@ async function targets() {
   ];
 }
 
+/** The e2e tests' inspection `i`, its GPS point kept inside Peru for any `i` (the tests' own
+ * walks east out of the country past 20,000, and the server rightly refuses it). */
+function inspection(i) {
+  const doc = harness.inspection(i);
+  doc.gps = { lat: -12.9 - (i % 10_000) / 10_000, lon: -70.5 + (i % 10_000) / 10_000, accuracy_m: 12 };
+  return doc;
+}
+
 let serial = 0;
 const local = () => new PouchDB(`bench-local-${++serial}`, { adapter: 'memory' });
 
@@ -168,16 +177,21 @@ async function edit(db, count, side) {
   }
 }
 
+/** What a replication reported, for a failed check. */
+const summary = (r) =>
+  JSON.stringify({ status: r.status, ok: r.ok, docs_read: r.docs_read, docs_written: r.docs_written,
+    doc_write_failures: r.doc_write_failures, errors: r.errors?.slice(0, 2) });
+
 async function runOnce(target, n) {
   await target.fresh();
   const source = await filled(n);
   const [push, pushed] = await timed(() => PouchDB.replicate(source, target.db(), { batch_size: BATCH }));
-  assert.equal(pushed.docs_written, n, `${target.name}: push wrote every document`);
+  assert.equal(pushed.docs_written, n, `${target.name}: push wrote every document: ${summary(pushed)}`);
   await source.destroy();
 
   const copy = local();
   const [pull, pulled] = await timed(() => PouchDB.replicate(target.db(), copy, { batch_size: BATCH }));
-  assert.equal(pulled.docs_written, n, `${target.name}: pull read every document`);
+  assert.equal(pulled.docs_written, n, `${target.name}: pull read every document: ${summary(pulled)}`);
 
   const conflicts = Math.min(CONFLICTS, n);
   await edit(copy, conflicts, 'la tableta');
