@@ -885,28 +885,8 @@ impl Store for SledStore {
         opts: &GetOptions,
     ) -> Result<Vec<OpenRev>> {
         let (id, revs, opts) = (id.clone(), revs.clone(), opts.clone());
-        self.blocking(move |store| {
-            let mut record = store.load(&id)?;
-            if let (Some(record), OpenRevs::Revs(asked)) = (&mut record, &revs) {
-                for rev in asked {
-                    store.add_old_body(record, rev)?;
-                }
-            }
-            let mut out = Vec::new();
-            for answer in open_revs_answers(record.as_ref().map(|r| &r.tree), &revs, opts.latest)? {
-                out.push(match (answer, &record) {
-                    (Ok(rev), Some(record)) => OpenRev::Ok(store.open_rev(record, &rev, &opts)?),
-                    (Ok(_), None) => return Err(Error::missing()),
-                    // An earlier revision whose body is kept until compaction answers too.
-                    (Err(rev), Some(record)) if record.leaves.contains_key(&rev) => {
-                        OpenRev::Ok(store.open_rev(record, &rev, &opts)?)
-                    }
-                    (Err(rev), _) => OpenRev::Missing(rev),
-                });
-            }
-            Ok(out)
-        })
-        .await
+        self.blocking(move |store| store.open_revs_now(&id, &revs, &opts))
+            .await
     }
 
     async fn bulk_docs(&self, docs: Vec<Document>, new_edits: bool) -> Result<Vec<DocResult>> {
@@ -970,6 +950,35 @@ impl SledStore {
             .load_at(id, opts.rev.as_ref())?
             .ok_or_else(Error::missing)?;
         self.document(&record, opts)
+    }
+
+    /// [`Store::open_revs`], synchronously (`_bulk_get` answers a whole request in one trip
+    /// to the blocking pool with it).
+    pub fn open_revs_now(
+        &self,
+        id: &DocId,
+        revs: &OpenRevs,
+        opts: &GetOptions,
+    ) -> Result<Vec<OpenRev>> {
+        let mut record = self.load(id)?;
+        if let (Some(record), OpenRevs::Revs(asked)) = (&mut record, revs) {
+            for rev in asked {
+                self.add_old_body(record, rev)?;
+            }
+        }
+        let mut out = Vec::new();
+        for answer in open_revs_answers(record.as_ref().map(|r| &r.tree), revs, opts.latest)? {
+            out.push(match (answer, &record) {
+                (Ok(rev), Some(record)) => OpenRev::Ok(self.open_rev(record, &rev, opts)?),
+                (Ok(_), None) => return Err(Error::missing()),
+                // An earlier revision whose body is kept until compaction answers too.
+                (Err(rev), Some(record)) if record.leaves.contains_key(&rev) => {
+                    OpenRev::Ok(self.open_rev(record, &rev, opts)?)
+                }
+                (Err(rev), _) => OpenRev::Missing(rev),
+            });
+        }
+        Ok(out)
     }
 
     /// [`Store::changes`], synchronously.
