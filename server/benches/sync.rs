@@ -1,8 +1,18 @@
-//! Sync throughput of the server: push and pull through HTTP with the shared replicator,
-//! against a baseline measured in the same run: the same documents written straight into the
-//! sled store, in the same batches, flushed. Also the server's peak memory.
+//! Sync throughput of the server against sled's own limit, measured in the same run:
+//! - `limit`: the same document bytes (each document's JSON with its revision history) written
+//!   as plain key/values to one sled tree, in the same batches, flushed after each batch. No
+//!   store can write these documents durably faster than this; every other figure is printed
+//!   as a ratio of it.
+//! - `bulk_docs`: the sled store itself (`new_edits=false`, as replication writes), same
+//!   batches; its flush is part of each call. The region database validates every document
+//!   and keeps its figures index in the same transaction, so the documents are valid
+//!   inspections (the shared fixtures) and this is the real write path.
+//! - `push` / `pull`: the shared replicator through HTTP against the release server on
+//!   loopback (the replicator's client side, with an in-memory store, is this process).
+//! - the server's peak memory (`VmHWM`).
 //!
-//! `cargo bench -p chaski-server --bench sync` (sizes: `CHASKI_BENCH_SIZES=10000,100000`).
+//! `cargo bench -p chaski-server --bench sync` (sizes: `CHASKI_BENCH_SIZES=10000,100000`,
+//! batches: `CHASKI_BENCH_BATCHES=100,500`, another server binary: `CHASKI_BIN`).
 //!
 //! The server runs as its own process (the release binary), so its peak memory (`VmHWM`) is
 //! its alone, and the client side (the replicator and an in-memory store) is this process.
@@ -38,7 +48,10 @@ impl Drop for Server {
 
 impl Server {
     fn start(data_dir: &Path) -> Server {
-        let bin = env!("CARGO_BIN_EXE_chaski");
+        // `CHASKI_BIN` runs another build of the server (e.g. a copy from before a change).
+        let bin =
+            std::env::var("CHASKI_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_chaski").into());
+        let bin = bin.as_str();
         let added = Command::new(bin)
             .arg("--data-dir")
             .arg(data_dir)
@@ -129,26 +142,60 @@ fn rate(n: usize, took: Duration) -> f64 {
     n as f64 / took.as_secs_f64()
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let sizes: Vec<usize> = std::env::var("CHASKI_BENCH_SIZES")
+/// A comma-separated list of numbers from the environment, or `default`.
+fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![10_000, 100_000]);
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| default.to_vec())
+}
+
+/// sled's own limit: `values` written as plain key/values to one tree, `batch` at a time in
+/// one `apply_batch`, each batch flushed before the next, as a store must before it answers.
+async fn sled_limit(dir: &Path, values: &[(Vec<u8>, Vec<u8>)], batch: usize) -> f64 {
+    let db = sled::open(dir).expect("sled");
+    let tree = db.open_tree("limit").expect("tree");
+    let started = Instant::now();
+    for chunk in values.chunks(batch) {
+        let mut b = sled::Batch::default();
+        for (key, value) in chunk {
+            b.insert(key.as_slice(), value.as_slice());
+        }
+        tree.apply_batch(b).expect("apply batch");
+        db.flush_async().await.expect("flush");
+    }
+    rate(values.len(), started.elapsed())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let sizes = env_list("CHASKI_BENCH_SIZES", &[10_000, 100_000]);
+    let batches = env_list("CHASKI_BENCH_BATCHES", &BATCHES);
     let sample = serde_json::to_vec(&fixtures::inspection_json(1))
         .map(|v| v.len())
         .unwrap_or(0);
     println!("documents: valid inspections of {sample} bytes of JSON; server: release binary on 127.0.0.1");
+    println!("each rate in docs/s, with its ratio of sled's limit in the same run (×)");
     println!(
-        "{:>8} {:>6} {:>12} {:>12} {:>12} {:>10} {:>10} {:>10}",
-        "docs", "batch", "raw sled/s", "push/s", "pull/s", "push/raw", "pull/raw", "peak MiB"
+        "{:>8} {:>6} {:>10} {:>17} {:>17} {:>17} {:>9}",
+        "docs", "batch", "limit/s", "bulk_docs/s (×)", "push/s (×)", "pull/s (×)", "peak MiB"
     );
     for &n in &sizes {
         let (store, replicated) = source(n).await;
+        // The limit writes the very bytes a replicator sends: each document's JSON.
+        let values: Vec<(Vec<u8>, Vec<u8>)> = replicated
+            .iter()
+            .map(|d| {
+                let bytes = serde_json::to_vec(&d.to_json()).expect("document JSON");
+                (d.id.as_str().as_bytes().to_vec(), bytes)
+            })
+            .collect();
         let source_peer = LocalPeer::new("bench-source", store);
-        for batch in BATCHES {
-            // Baseline: the sled store itself, same batches, each flushed before the next.
+        for &batch in &batches {
             let temp = tempfile::tempdir().expect("temp dir");
+            let limit = sled_limit(&temp.path().join("limit"), &values, batch).await;
+            // The sled store itself, same batches, each flushed before the next.
             let raw = {
                 let db = sled::open(temp.path().join("raw")).expect("sled");
                 let databases = Databases::open(&db).expect("registry");
@@ -200,10 +247,12 @@ async fn main() {
             let pull_rate = rate(n, started.elapsed());
             assert_eq!(pull.docs_written as usize, n, "pull read everything");
 
+            let cell = |r: f64| format!("{r:.0} ({:.2})", r / limit);
             println!(
-                "{n:>8} {batch:>6} {raw:>12.0} {push_rate:>12.0} {pull_rate:>12.0} {:>10.2} {:>10.2} {:>10.1}",
-                push_rate / raw,
-                pull_rate / raw,
+                "{n:>8} {batch:>6} {limit:>10.0} {:>17} {:>17} {:>17} {:>9.1}",
+                cell(raw),
+                cell(push_rate),
+                cell(pull_rate),
                 server.peak_mib()
             );
         }

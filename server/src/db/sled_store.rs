@@ -52,6 +52,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use tokio::sync::watch;
 
+use super::live_seqs::LiveSeqs;
 use crate::storage::GroupFlush;
 
 /// What the `docs` tree keeps per document: everything but the bodies.
@@ -184,6 +185,10 @@ struct Inner {
     /// The figures cache of a region database (`None` for other databases; inside, `None`
     /// until the first figures request loads it). Locked after the writer lock, never before.
     figures: Option<Mutex<Option<crate::figures::RegionFigures>>>,
+    /// The live sequences, for `_changes`' `pending` (`None` until the first `_changes` that
+    /// needs it builds it from the `seqs` tree, under the writer lock). Each batch updates it
+    /// after its commit, under the writer lock; locked after the writer lock, never before.
+    live_seqs: Mutex<Option<LiveSeqs>>,
 }
 
 /// One CouchDB database in sled. Cloning is cheap and every clone is the same database.
@@ -306,6 +311,7 @@ impl SledStore {
                 instance_start_time: instance_start_time.to_string(),
                 flusher: GroupFlush::new(db.clone()),
                 figures,
+                live_seqs: Mutex::new(None),
             }),
         };
         store.check_figures_version()?;
@@ -775,6 +781,14 @@ impl SledStore {
         writer.update_seq = seq;
         writer.doc_count = doc_count;
         writer.doc_del_count = doc_del_count;
+        if let Some(live) = self.live_seqs().as_mut() {
+            for w in &writes {
+                if w.old_seq > 0 {
+                    live.remove(w.old_seq);
+                }
+                live.insert(w.new_seq);
+            }
+        }
         // The cache follows the committed rows, still under the writer lock.
         if let Some(cache) = &self.inner.figures {
             let mut cache = Self::figures_cache(cache);
@@ -951,28 +965,8 @@ impl Store for SledStore {
         opts: &GetOptions,
     ) -> Result<Vec<OpenRev>> {
         let (id, revs, opts) = (id.clone(), revs.clone(), opts.clone());
-        self.blocking(move |store| {
-            let mut record = store.load(&id)?;
-            if let (Some(record), OpenRevs::Revs(asked)) = (&mut record, &revs) {
-                for rev in asked {
-                    store.add_old_body(record, rev)?;
-                }
-            }
-            let mut out = Vec::new();
-            for answer in open_revs_answers(record.as_ref().map(|r| &r.tree), &revs, opts.latest)? {
-                out.push(match (answer, &record) {
-                    (Ok(rev), Some(record)) => OpenRev::Ok(store.open_rev(record, &rev, &opts)?),
-                    (Ok(_), None) => return Err(Error::missing()),
-                    // An earlier revision whose body is kept until compaction answers too.
-                    (Err(rev), Some(record)) if record.leaves.contains_key(&rev) => {
-                        OpenRev::Ok(store.open_rev(record, &rev, &opts)?)
-                    }
-                    (Err(rev), _) => OpenRev::Missing(rev),
-                });
-            }
-            Ok(out)
-        })
-        .await
+        self.blocking(move |store| store.open_revs_now(&id, &revs, &opts))
+            .await
     }
 
     async fn bulk_docs(&self, docs: Vec<Document>, new_edits: bool) -> Result<Vec<DocResult>> {
@@ -1037,6 +1031,35 @@ impl SledStore {
             .load_at(id, opts.rev.as_ref())?
             .ok_or_else(Error::missing)?;
         self.document(&record, opts)
+    }
+
+    /// [`Store::open_revs`], synchronously (`_bulk_get` answers a whole request in one trip
+    /// to the blocking pool with it).
+    pub fn open_revs_now(
+        &self,
+        id: &DocId,
+        revs: &OpenRevs,
+        opts: &GetOptions,
+    ) -> Result<Vec<OpenRev>> {
+        let mut record = self.load(id)?;
+        if let (Some(record), OpenRevs::Revs(asked)) = (&mut record, revs) {
+            for rev in asked {
+                self.add_old_body(record, rev)?;
+            }
+        }
+        let mut out = Vec::new();
+        for answer in open_revs_answers(record.as_ref().map(|r| &r.tree), revs, opts.latest)? {
+            out.push(match (answer, &record) {
+                (Ok(rev), Some(record)) => OpenRev::Ok(self.open_rev(record, &rev, opts)?),
+                (Ok(_), None) => return Err(Error::missing()),
+                // An earlier revision whose body is kept until compaction answers too.
+                (Err(rev), Some(record)) if record.leaves.contains_key(&rev) => {
+                    OpenRev::Ok(self.open_rev(record, &rev, opts)?)
+                }
+                (Err(rev), _) => OpenRev::Missing(rev),
+            });
+        }
+        Ok(out)
     }
 
     /// [`Store::changes`], synchronously.
@@ -1120,11 +1143,17 @@ impl SledStore {
             for item in range {
                 let (key, value) = item.map_err(sled_err)?;
                 if results.len() >= limit && opts.doc_ids.is_none() {
-                    pending += 1;
-                    if !count_pending {
-                        break;
+                    if count_pending {
+                        // Every live row from this one on, counted from the index rather than
+                        // by walking them (which made paging through a database quadratic).
+                        let seq = <[u8; 8]>::try_from(key.as_ref())
+                            .map(u64::from_be_bytes)
+                            .map_err(|e| internal("changes key", e))?;
+                        pending = self.count_live(seq, upto)?;
+                    } else {
+                        pending = 1;
                     }
-                    continue;
+                    break;
                 }
                 let entry: SeqEntry = decode("changes entry", &value)?;
                 if let Some(ids) = &opts.doc_ids {
@@ -1175,6 +1204,39 @@ impl SledStore {
             last_seq,
             pending,
         })
+    }
+
+    /// The live-sequence index, recovered if a panic poisoned its lock: a panic can only have
+    /// come between two plain updates, so the index is dropped and built again when needed.
+    fn live_seqs(&self) -> MutexGuard<'_, Option<LiveSeqs>> {
+        self.inner.live_seqs.lock().unwrap_or_else(|poisoned| {
+            let mut guard = poisoned.into_inner();
+            *guard = None;
+            self.inner.live_seqs.clear_poison();
+            guard
+        })
+    }
+
+    /// How many rows the `seqs` tree holds in `from..=to`, from the live-sequence index
+    /// (built on first use, under the writer lock so that no batch commits meanwhile).
+    fn count_live(&self, from: u64, to: u64) -> Result<u64> {
+        if let Some(live) = self.live_seqs().as_ref() {
+            return Ok(live.count(from, to));
+        }
+        let _writer = self.writer()?;
+        let mut live = self.live_seqs();
+        if live.is_none() {
+            let mut built = LiveSeqs::default();
+            for key in self.inner.trees.seqs.iter().keys() {
+                let key = key.map_err(sled_err)?;
+                let seq = <[u8; 8]>::try_from(key.as_ref())
+                    .map(u64::from_be_bytes)
+                    .map_err(|e| internal("changes key", e))?;
+                built.insert(seq);
+            }
+            *live = Some(built);
+        }
+        Ok(live.as_ref().map_or(0, |l| l.count(from, to)))
     }
 
     fn revs_diff_now(&self, revs: &RevsDiffRequest) -> Result<RevsDiff> {

@@ -437,39 +437,55 @@ pub async fn bulk_get(
     let revs = params.flag("revs")?;
     let latest = params.flag("latest")?;
     let attachments = params.flag("attachments")?;
+    // Every document of the request is read in one trip to the blocking pool, not one trip
+    // (a thread hand-off each way) per document.
+    let asked: Vec<_> = request
+        .docs
+        .iter()
+        .map(|wanted| {
+            let id = DocId::parse(wanted.id.as_str());
+            let opts = GetOptions {
+                revs,
+                attachments,
+                atts_since: wanted.atts_since.clone(),
+                latest,
+                ..GetOptions::default()
+            };
+            let which = match &wanted.rev {
+                Some(rev) => OpenRevs::Revs(vec![rev.clone()]),
+                None => OpenRevs::All,
+            };
+            (id, which, opts)
+        })
+        .collect();
+    let found = store
+        .blocking(move |store| {
+            Ok(asked
+                .into_iter()
+                .map(|(id, which, opts)| id.map(|id| store.open_revs_now(&id, &which, &opts)))
+                .collect::<Vec<_>>())
+        })
+        .await?;
     let mut results = Vec::with_capacity(request.docs.len());
-    for wanted in request.docs {
+    for (wanted, found) in request.docs.into_iter().zip(found) {
         let rev_text = wanted.rev.as_ref().map(ToString::to_string);
-        let docs = match DocId::parse(wanted.id.as_str()) {
+        let docs = match found {
             Err(e) => vec![bulk_get_error(&wanted.id, rev_text, &e)],
-            Ok(id) => {
-                let opts = GetOptions {
-                    revs,
-                    attachments,
-                    atts_since: wanted.atts_since.clone(),
-                    latest,
-                    ..GetOptions::default()
-                };
-                let which = match &wanted.rev {
-                    Some(rev) => OpenRevs::Revs(vec![rev.clone()]),
-                    None => OpenRevs::All,
-                };
-                match store.open_revs(&id, &which, &opts).await {
-                    Ok(found) => found
-                        .into_iter()
-                        .map(|answer| match answer {
-                            OpenRev::Ok(doc) => BulkGetDoc::Ok(doc),
-                            OpenRev::Missing(rev) => {
-                                bulk_get_error(&wanted.id, Some(rev.to_string()), &Error::missing())
-                            }
-                        })
-                        .collect(),
-                    // A store fault fails the request (so the replicator retries it) rather
-                    // than passing for a missing revision.
-                    Err(Error::Internal(detail)) => return Err(ApiError::Internal(detail)),
-                    Err(e) => vec![bulk_get_error(&wanted.id, rev_text, &e)],
-                }
-            }
+            Ok(found) => match found {
+                Ok(found) => found
+                    .into_iter()
+                    .map(|answer| match answer {
+                        OpenRev::Ok(doc) => BulkGetDoc::Ok(doc),
+                        OpenRev::Missing(rev) => {
+                            bulk_get_error(&wanted.id, Some(rev.to_string()), &Error::missing())
+                        }
+                    })
+                    .collect(),
+                // A store fault fails the request (so the replicator retries it) rather
+                // than passing for a missing revision.
+                Err(Error::Internal(detail)) => return Err(ApiError::Internal(detail)),
+                Err(e) => vec![bulk_get_error(&wanted.id, rev_text, &e)],
+            },
         };
         results.push(BulkGetResult {
             id: wanted.id,

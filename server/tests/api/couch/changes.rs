@@ -40,6 +40,50 @@ async fn changes_list_each_document_once_with_since_limit_and_all_docs_style() {
 }
 
 #[tokio::test]
+async fn pending_counts_the_rows_left_after_a_page_while_documents_are_rewritten_between_pages() {
+    let couch = Couch::start().await;
+    let mut revs = Vec::new();
+    for i in 0..6 {
+        revs.push(couch.create(&format!("d{i}"), json!({"v": 1})).await);
+    }
+    // A first page asks for the count, so the server's count of live rows is in use from here.
+    let (_, page) = couch.get("/db/protocol-test/_changes?limit=2").await;
+    assert_eq!(page["last_seq"], 2);
+    assert_eq!(page["pending"], 4);
+    // d0 (already read) and d3 (not yet) change again: their rows move to sequences 7 and 8.
+    couch
+        .put(
+            &format!("/db/protocol-test/d0?rev={}", revs[0]),
+            json!({"v": 2}),
+        )
+        .await;
+    couch
+        .put(
+            &format!("/db/protocol-test/d3?rev={}", revs[3]),
+            json!({"v": 2}),
+        )
+        .await;
+    // Left after since=2: d2, d4, d5 (3, 5, 6) and d0, d3 (7, 8).
+    let (_, page) = couch
+        .get("/db/protocol-test/_changes?since=2&limit=2")
+        .await;
+    let ids: Vec<_> = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!("d2"), json!("d4")]);
+    assert_eq!(page["last_seq"], 5);
+    assert_eq!(page["pending"], 3);
+    let (_, page) = couch
+        .get("/db/protocol-test/_changes?since=5&limit=3")
+        .await;
+    assert_eq!(page["last_seq"], 8);
+    assert_eq!(page["pending"], 0);
+}
+
+#[tokio::test]
 async fn changes_include_docs_conflicts_and_flag_deletions() {
     let couch = Couch::start().await;
     let rev = couch.create("a", json!({"v": 1})).await;
