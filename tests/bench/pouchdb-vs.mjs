@@ -5,9 +5,8 @@
 //   npm run bench:pouchdb                      # = node tests/bench/pouchdb-vs.mjs
 //   CHASKI_BENCH_POUCH_SIZES=10000 CHASKI_BENCH_RUNS=1 npm run bench:pouchdb
 //
-// The PouchDB server is `express-pouchdb` over PouchDB's memory adapter
-// (tests/e2e/pouchdb-server.mjs), which is what the npm `pouchdb-server` runs in memory (the
-// package itself needs native builds that download from outside npm). Chaski is the release
+// The PouchDB server is stock `pouchdb-server` 4.2 from npm, in memory
+// (tests/e2e/pouchdb-server.mjs runs it). Chaski is the release
 // binary (`CHASKI_BIN`, default target/release/chaski; build it with `cargo build --release -p
 // chaski-server`) on a fresh data folder, with its region database `madre-de-dios`, which
 // validates every document: the documents are the e2e tests' valid inspections.
