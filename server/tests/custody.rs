@@ -728,7 +728,6 @@ async fn the_national_server_flags_a_region_whose_new_checkpoint_does_not_extend
 
 #[tokio::test]
 async fn a_region_posts_its_checkpoints_to_the_national_server_it_relays_to() {
-    use std::io::{BufRead, BufReader};
     let temp = tempfile::tempdir().unwrap();
     let national = data_folder(&temp.path().join("national"));
     admin(
@@ -746,16 +745,10 @@ async fn a_region_posts_its_checkpoints_to_the_national_server_it_relays_to() {
         ),
     )
     .unwrap();
-    let mut rserver = binary::chaski(&region, &["--bind", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("CUSTODY_TEST_RELAY", format!("relay-md:{PASSWORD}"))
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = rserver.stdout.take().unwrap();
-    std::thread::spawn(move || for _ in BufReader::new(stdout).lines() {});
+    let mut cmd = binary::chaski(&region, &["--bind", "127.0.0.1:0", "--config"]);
+    cmd.arg(&config)
+        .env("CUSTODY_TEST_RELAY", format!("relay-md:{PASSWORD}"));
+    let (rserver, _, _) = binary::spawn_listening(cmd);
     let client = reqwest::Client::new();
     let mut seen = Value::Null;
     for _ in 0..100 {

@@ -30,8 +30,16 @@ pub fn run(data_dir: &Path, args: &[&str], password: Option<&str>) -> Output {
 /// Starts the server on a free port; returns it, its address (`http://host:port`) and the
 /// lines it logged before saying where it listens.
 pub fn start_server(data_dir: &Path, static_dir: &Path) -> (Child, String, Vec<String>) {
-    let mut child = chaski(data_dir, &["--bind", "127.0.0.1:0", "--static-dir"])
-        .arg(static_dir)
+    let mut cmd = chaski(data_dir, &["--bind", "127.0.0.1:0", "--static-dir"]);
+    cmd.arg(static_dir);
+    spawn_listening(cmd)
+}
+
+/// Starts the server `cmd` describes and waits (20 s at most) until it says where it listens;
+/// returns it, its address (`http://host:port`) and the lines it logged before. Its log keeps
+/// being read, so it never blocks on a full pipe.
+pub fn spawn_listening(mut cmd: Command) -> (Child, String, Vec<String>) {
+    let mut child = cmd
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
