@@ -138,13 +138,7 @@ async function targets() {
   ];
 }
 
-/** The e2e tests' inspection `i`, its GPS point kept inside Peru for any `i` (the tests' own
- * walks east out of the country past 20,000, and the server rightly refuses it). */
-function inspection(i) {
-  const doc = harness.inspection(i);
-  doc.gps = { lat: -12.9 - (i % 10_000) / 10_000, lon: -70.5 + (i % 10_000) / 10_000, accuracy_m: 12 };
-  return doc;
-}
+const inspection = harness.inspection;
 
 let serial = 0;
 const local = () => new PouchDB(`bench-local-${++serial}`, { adapter: 'memory' });

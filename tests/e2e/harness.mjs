@@ -264,7 +264,8 @@ export function inspection(i, region = 'madre-de-dios') {
     region,
     district: 'Huepetuhe',
     locality: 'Quebrada Caychihue',
-    gps: { lat: -12.9 - i / 10000, lon: -70.5 + i / 10000, accuracy_m: 12 },
+    // Within Peru for any `i` (the point repeats every 10,000 records).
+    gps: { lat: -12.9 - (i % 10000) / 10000, lon: -70.5 + (i % 10000) / 10000, accuracy_m: 12 },
     location_source: 'gps',
     access: { modes: ['river_boat', 'on_foot'] },
     visit_start: '2026-11-20T08:00:00-05:00',
