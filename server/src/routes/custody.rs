@@ -51,12 +51,12 @@ async fn witness(
     let sub: crate::custody::witness::Submission = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!("expected {{checkpoint, key, from, proof}}: {e}"))
     })?;
-    let tree = state
-        .storage
-        .sled()
-        .open_tree(crate::custody::witness::TREE)
-        .map_err(store_err)?;
-    let outcome = blocking(move || Ok(crate::custody::witness::submit(&tree, &sub))).await?;
+    let storage = state.storage.clone();
+    let outcome = blocking(move || {
+        let tree = witness_tree(&storage)?;
+        Ok(crate::custody::witness::submit(&tree, &sub))
+    })
+    .await?;
     state.storage.flush().await.map_err(store_err)?;
     match outcome {
         Ok(status) => Ok(Json(status).into_response()),
@@ -79,14 +79,18 @@ async fn witnessed(
     principal: Principal,
 ) -> Result<Json<Vec<crate::custody::witness::Status>>, ApiError> {
     may_read(&principal)?;
-    let tree = state
-        .storage
-        .sled()
-        .open_tree(crate::custody::witness::TREE)
-        .map_err(store_err)?;
-    blocking(move || crate::custody::witness::statuses(&tree).map_err(store_err))
+    let storage = state.storage.clone();
+    blocking(move || crate::custody::witness::statuses(&witness_tree(&storage)?).map_err(store_err))
         .await
         .map(Json)
+}
+
+/// The witness tree (`open_tree` is a sled call: on the blocking pool only).
+fn witness_tree(storage: &crate::storage::Storage) -> Result<sled::Tree, ApiError> {
+    storage
+        .sled()
+        .open_tree(crate::custody::witness::TREE)
+        .map_err(store_err)
 }
 
 fn may_read(principal: &Principal) -> Result<(), ApiError> {
