@@ -6,7 +6,7 @@
 //! name users, devices and documents of every region. A court's expert gets a supervisor or
 //! administrator account, or the data folder and `chaski custody verify`.
 
-use axum::extract::{Query, State};
+use axum::extract::{FromRequest, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -41,13 +41,24 @@ pub fn router() -> Router<AppState> {
 async fn witness(
     State(state): State<AppState>,
     principal: Principal,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
     if !matches!(principal.role, Role::Admin | Role::Relay) {
         return Err(ApiError::Forbidden(
             "Only a region's relay account or an administrator may post checkpoints.".into(),
         ));
     }
+    // Read only once the caller may post (within the router's body limit).
+    let body = axum::body::Bytes::from_request(request, &state)
+        .await
+        .map_err(|e| {
+            let reason = format!("cannot read the body: {}", e.body_text());
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge(reason)
+            } else {
+                ApiError::BadRequest(reason)
+            }
+        })?;
     let sub: crate::custody::witness::Submission = serde_json::from_slice(&body).map_err(|e| {
         ApiError::BadRequest(format!("expected {{checkpoint, key, from, proof}}: {e}"))
     })?;
