@@ -30,7 +30,7 @@
 mod local;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use chaski_shared::peer::{transport_error as transport, Auth, HttpPeer, Peer};
 use chaski_shared::replicate::{ReplicationOptions, ReplicationReport, Replicator};
@@ -377,7 +377,9 @@ impl Leg {
         });
         self.set(|s| {
             s.state = LegState::Idle;
-            s.last_success = Some(crate::auth::accounts::rfc3339(now_secs()));
+            s.last_success = Some(crate::auth::accounts::rfc3339(
+                crate::auth::accounts::now_secs(),
+            ));
             s.pending = Some(pending);
             s.docs_written += report.docs_written;
             s.doc_write_failures += report.doc_write_failures;
@@ -584,13 +586,6 @@ async fn local_checkpoint<S: Peer, T: Peer>(replicator: &Replicator<S, T>) -> Op
     let checkpoint: chaski_shared::replicate::Checkpoint =
         serde_json::from_value(serde_json::Value::Object(doc.body)).ok()?;
     Some(checkpoint.source_last_seq.number())
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 /// The wait after `failures` failures in a row: 2 s doubling to 5 minutes, ±20 % at random.
