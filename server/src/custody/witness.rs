@@ -8,8 +8,7 @@
 //! - `c \0 origin \0 size (u64 BE)` → the checkpoint note;
 //! - `k \0 origin` → the verifier key; `f \0 origin` → the reason it was flagged (JSON).
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
+use chaski_shared::b64;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint;
@@ -54,8 +53,8 @@ fn key(parts: &[&[u8]]) -> Vec<u8> {
 
 fn parse_vkey(text: &str) -> Option<(String, ed25519_dalek::VerifyingKey)> {
     let mut parts = text.trim().splitn(3, '+');
-    let (name, _, b64) = (parts.next()?, parts.next()?, parts.next()?);
-    let raw = B64.decode(b64).ok()?;
+    let (name, _, encoded) = (parts.next()?, parts.next()?, parts.next()?);
+    let raw = b64::decode(encoded)?;
     let bytes: [u8; 32] = raw.get(1..)?.try_into().ok()?;
     (raw.first() == Some(&1))
         .then(|| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok())
@@ -120,7 +119,7 @@ pub fn submit(tree: &sled::Tree, sub: &Submission) -> Result<Status, Refusal> {
             let proof: Option<Vec<Hash>> = sub
                 .proof
                 .iter()
-                .map(|p| B64.decode(p).ok().and_then(|b| b.try_into().ok()))
+                .map(|p| b64::decode(p).and_then(|b| b.try_into().ok()))
                 .collect();
             let proof = proof.ok_or_else(|| Refusal::Bad("proof: not base64 hashes".into()))?;
             if !merkle::verify_consistency(last.size, cp.size, &last.root, &cp.root, &proof) {
@@ -228,7 +227,7 @@ async fn post_once(
                     t.leaf_hashes(size).map(|leaves| {
                         merkle::consistency_proof(m as usize, &leaves)
                             .iter()
-                            .map(|h| B64.encode(h))
+                            .map(b64::encode)
                             .collect::<Vec<_>>()
                     })
                 })
