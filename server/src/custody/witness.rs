@@ -193,10 +193,19 @@ pub async fn post_to_relays(
     }
     let client = reqwest::Client::new();
     loop {
-        for (name, api, credentials) in &targets {
-            if let Err(err) = post_once(&client, api, credentials.as_ref(), &trees, &key).await {
-                tracing::warn!(relay = %name, %err, "cannot post the custody checkpoint");
+        let post_all = async {
+            for (name, api, credentials) in &targets {
+                if let Err(err) = post_once(&client, api, credentials.as_ref(), &trees, &key).await
+                {
+                    tracing::warn!(relay = %name, %err, "cannot post the custody checkpoint");
+                }
             }
+        };
+        // A target that does not answer holds up neither the stop nor, past POST_TIMEOUT, the
+        // next tick.
+        tokio::select! {
+            () = post_all => {}
+            _ = stop.wait_for(|s| *s) => return,
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
@@ -204,6 +213,9 @@ pub async fn post_to_relays(
         }
     }
 }
+
+/// The longest one checkpoint post may take, answer included.
+const POST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn post_once(
     client: &reqwest::Client,
@@ -240,6 +252,7 @@ async fn post_once(
         let mut request = client
             .post(format!("{api}/api/log/witness"))
             .header("content-type", "application/json")
+            .timeout(POST_TIMEOUT)
             .body(
                 serde_json::json!({
                     "checkpoint": note, "key": key.verifier(), "from": from, "proof": proof,
