@@ -269,7 +269,14 @@ async fn post_once(
         match status {
             200 => return Ok(()),
             409 => from = body["from"].as_u64(),
-            _ => return Err(format!("{status}: {}", body["reason"])),
+            _ => {
+                // A proxy's or another server's answer is not our JSON: say what it was.
+                let reason = body["reason"].as_str().map_or_else(
+                    || String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                    str::to_owned,
+                );
+                return Err(format!("{status}: {reason}"));
+            }
         }
     }
     Err("the target kept asking for another proof".into())
