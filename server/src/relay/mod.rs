@@ -56,6 +56,10 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// half minute when nothing happens.
 const LONGPOLL: Duration = Duration::from_secs(30);
 
+/// The least time between two longpolls of a target that answered with no change: a server
+/// that ignores `feed=longpoll` and answers at once is not polled in a tight loop.
+const MIN_POLL: Duration = Duration::from_secs(1);
+
 /// What a leg is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -426,6 +430,7 @@ impl Leg {
     async fn wait_remote(&self, since: &Seq) -> Result<(), Error> {
         let mut since = since.clone();
         loop {
+            let asked = tokio::time::Instant::now();
             let mut request = self
                 .client
                 .get(format!("{}/_changes", self.url))
@@ -463,6 +468,7 @@ impl Leg {
                 return Ok(());
             }
             since = page.last_seq;
+            tokio::time::sleep_until(asked + MIN_POLL).await;
         }
     }
 
