@@ -123,7 +123,9 @@ pub fn verify(db: &sled::Db) -> Result<Vec<String>, Vec<String>> {
     let mut first_bad: Option<String> = None;
     let mut logged: HashMap<String, std::collections::HashSet<Vec<u8>>> = HashMap::new();
     // Each database's bodies and attachments trees, opened once, not once per revision.
-    let mut open: HashMap<String, (sled::Tree, sled::Tree)> = HashMap::new();
+    // (`None`: the database's trees are gone.)
+    let mut open: HashMap<String, Option<(sled::Tree, sled::Tree)>> = HashMap::new();
+    let existing = db.tree_names();
     for (index, entry) in &entries {
         if entry.kind != Kind::Revision {
             continue;
@@ -142,19 +144,29 @@ pub fn verify(db: &sled::Db) -> Result<Vec<String>, Vec<String>> {
             .entry(dbname.clone())
             .or_default()
             .insert(body_key.clone());
-        let (bodies, atts) = match open.get(dbname) {
+        let trees = match open.get(dbname) {
             Some(trees) => trees,
             None => {
-                let trees = (
-                    db.open_tree(crate::db::sled_store::tree_name(dbname, "bodies"))
-                        .map_err(fail)?,
-                    db.open_tree(crate::db::sled_store::tree_name(dbname, "atts"))
-                        .map_err(fail)?,
-                );
+                // A deleted database's trees are not made again (sled's open_tree creates):
+                // a check does not leave empty trees behind.
+                let bodies = crate::db::sled_store::tree_name(dbname, "bodies");
+                let trees = if existing.iter().any(|t| t == bodies.as_bytes()) {
+                    Some((
+                        db.open_tree(bodies).map_err(fail)?,
+                        db.open_tree(crate::db::sled_store::tree_name(dbname, "atts"))
+                            .map_err(fail)?,
+                    ))
+                } else {
+                    None
+                };
                 open.entry(dbname.clone()).or_insert(trees)
             }
         };
-        let Some(bytes) = bodies.get(&body_key).map_err(fail)? else {
+        let found = match trees {
+            Some((bodies, atts)) => bodies.get(&body_key).map_err(fail)?.map(|b| (b, atts)),
+            None => None,
+        };
+        let Some((bytes, atts)) = found else {
             if explained_after.get(dbname).is_some_and(|at| at > index) {
                 out_of_scope += 1;
             } else {
