@@ -16,8 +16,7 @@
 //! `custody_state`, key `signing_key`, as a note signer key string
 //! `PRIVATE+KEY+<name>+<key id hex>+<base64(0x01 ‖ seed)>`), so a backup carries it.
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
+use chaski_shared::b64;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
@@ -87,7 +86,7 @@ impl LogKey {
             "PRIVATE+KEY+{}+{}+{}",
             self.name,
             super::hex(&key_id(&self.name, &public)),
-            B64.encode(raw)
+            b64::encode(raw)
         )
     }
 
@@ -95,8 +94,8 @@ impl LogKey {
         let rest = text.strip_prefix("PRIVATE+KEY+")?;
         // A key name never holds `+`; base64 may.
         let mut parts = rest.splitn(3, '+');
-        let (name, _id, b64) = (parts.next()?, parts.next()?, parts.next()?);
-        let raw = B64.decode(b64).ok()?;
+        let (name, _id, encoded) = (parts.next()?, parts.next()?, parts.next()?);
+        let raw = b64::decode(encoded)?;
         let seed: [u8; 32] = raw.get(1..)?.try_into().ok()?;
         (raw.first() == Some(&1)).then(|| Self {
             name: name.to_owned(),
@@ -118,18 +117,18 @@ impl LogKey {
             "{}+{}+{}",
             self.name,
             super::hex(&key_id(&self.name, &public)),
-            B64.encode(raw)
+            b64::encode(raw)
         )
     }
 
     /// The signed checkpoint of a tree of `size` leaves with root `root`.
     pub fn sign(&self, size: u64, root: &Hash) -> String {
-        let text = format!("{}\n{}\n{}\n", self.name, size, B64.encode(root));
+        let text = format!("{}\n{}\n{}\n", self.name, size, b64::encode(root));
         let signature = self.signing.sign(text.as_bytes());
         let public = self.verifying_key().to_bytes();
         let mut sig = key_id(&self.name, &public).to_vec();
         sig.extend_from_slice(&signature.to_bytes());
-        format!("{text}\n\u{2014} {} {}\n", self.name, B64.encode(sig))
+        format!("{text}\n\u{2014} {} {}\n", self.name, b64::encode(sig))
     }
 }
 
@@ -150,12 +149,12 @@ pub fn parse(note: &str) -> Option<Parsed> {
     let mut lines = text.split('\n');
     let origin = lines.next()?.to_owned();
     let size = lines.next()?.parse().ok()?;
-    let root: Hash = B64.decode(lines.next()?).ok()?.try_into().ok()?;
+    let root: Hash = b64::decode(lines.next()?)?.try_into().ok()?;
     let mut signatures = Vec::new();
     for line in sigs.lines() {
         let rest = line.strip_prefix("\u{2014} ")?;
-        let (name, b64) = rest.split_once(' ')?;
-        signatures.push((name.to_owned(), B64.decode(b64).ok()?));
+        let (name, encoded) = rest.split_once(' ')?;
+        signatures.push((name.to_owned(), b64::decode(encoded)?));
     }
     Some(Parsed {
         origin,

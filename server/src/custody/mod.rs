@@ -276,14 +276,8 @@ impl Trees {
         revs: &TransactionalTree,
         items: &[Prepared],
     ) -> Result<u64, UnabortableTransactionError> {
-        let mut range = match state.get(RANGE_KEY)? {
-            Some(bytes) => CompactRange::decode(&bytes).ok_or_else(|| {
-                UnabortableTransactionError::Storage(sled::Error::Unsupported(
-                    "corrupt custody_state".into(),
-                ))
-            })?,
-            None => CompactRange::default(),
-        };
+        let mut range = decode_range(state.get(RANGE_KEY)?.as_deref())
+            .map_err(UnabortableTransactionError::Storage)?;
         for item in items {
             let index = range.size;
             let mut value = Vec::with_capacity(32 + item.bytes.len());
@@ -315,11 +309,7 @@ impl Trees {
 
     /// The compact range of the whole log.
     pub fn range(&self) -> Result<CompactRange, sled::Error> {
-        match self.state.get(RANGE_KEY)? {
-            Some(bytes) => CompactRange::decode(&bytes)
-                .ok_or(sled::Error::Unsupported("corrupt custody_state".into())),
-            None => Ok(CompactRange::default()),
-        }
+        decode_range(self.state.get(RANGE_KEY)?.as_deref())
     }
 
     /// The entry at `index`: its stored leaf hash and bytes.
@@ -335,7 +325,8 @@ impl Trees {
         let mut out = Vec::with_capacity(size as usize);
         for item in self.entries.range(..size.to_be_bytes()) {
             let (_, value) = item?;
-            if let Some((leaf, _)) = split_stored(&value) {
+            // Only the leaf: no copy of the entry's bytes.
+            if let Some(leaf) = value.get(..32).and_then(|l| Hash::try_from(l).ok()) {
                 out.push(leaf);
             }
         }
@@ -348,6 +339,15 @@ impl Trees {
             let bytes: [u8; 8] = v.as_ref().try_into().ok()?;
             Some(u64::from_be_bytes(bytes))
         }))
+    }
+}
+
+/// The log's compact range from its stored bytes (`None`: the empty log).
+fn decode_range(bytes: Option<&[u8]>) -> Result<CompactRange, sled::Error> {
+    match bytes {
+        Some(bytes) => CompactRange::decode(bytes)
+            .ok_or_else(|| sled::Error::Unsupported("corrupt custody_state".into())),
+        None => Ok(CompactRange::default()),
     }
 }
 

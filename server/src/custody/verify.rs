@@ -51,14 +51,15 @@ pub fn verify(db: &sled::Db) -> Result<Vec<String>, Vec<String>> {
             structure_broken = true;
             continue;
         };
-        if merkle::leaf_hash(&bytes) != leaf && !structure_broken {
+        let recomputed = merkle::leaf_hash(&bytes);
+        if recomputed != leaf && !structure_broken {
             problems.push(format!(
                 "entry {index}: its stored leaf hash does not match its bytes (edited)"
             ));
             structure_broken = true;
         }
         // The recomputed tree is built from the bytes, never from the stored hashes.
-        range.push(merkle::leaf_hash(&bytes));
+        range.push(recomputed);
         roots.insert(range.size, range.root());
         match serde_json::from_slice::<Entry>(&bytes) {
             Ok(entry) => entries.push((index, entry)),
@@ -121,6 +122,10 @@ pub fn verify(db: &sled::Db) -> Result<Vec<String>, Vec<String>> {
     let mut matched = 0u64;
     let mut first_bad: Option<String> = None;
     let mut logged: HashMap<String, std::collections::HashSet<Vec<u8>>> = HashMap::new();
+    // Each database's bodies and attachments trees, opened once, not once per revision.
+    // (`None`: the database's trees are gone.)
+    let mut open: HashMap<String, Option<(sled::Tree, sled::Tree)>> = HashMap::new();
+    let existing = db.tree_names();
     for (index, entry) in &entries {
         if entry.kind != Kind::Revision {
             continue;
@@ -139,13 +144,29 @@ pub fn verify(db: &sled::Db) -> Result<Vec<String>, Vec<String>> {
             .entry(dbname.clone())
             .or_default()
             .insert(body_key.clone());
-        let bodies = db
-            .open_tree(crate::db::sled_store::tree_name(dbname, "bodies"))
-            .map_err(fail)?;
-        let atts = db
-            .open_tree(crate::db::sled_store::tree_name(dbname, "atts"))
-            .map_err(fail)?;
-        let Some(bytes) = bodies.get(&body_key).map_err(fail)? else {
+        let trees = match open.get(dbname) {
+            Some(trees) => trees,
+            None => {
+                // A deleted database's trees are not made again (sled's open_tree creates):
+                // a check does not leave empty trees behind.
+                let bodies = crate::db::sled_store::tree_name(dbname, "bodies");
+                let trees = if existing.iter().any(|t| t == bodies.as_bytes()) {
+                    Some((
+                        db.open_tree(bodies).map_err(fail)?,
+                        db.open_tree(crate::db::sled_store::tree_name(dbname, "atts"))
+                            .map_err(fail)?,
+                    ))
+                } else {
+                    None
+                };
+                open.entry(dbname.clone()).or_insert(trees)
+            }
+        };
+        let found = match trees {
+            Some((bodies, atts)) => bodies.get(&body_key).map_err(fail)?.map(|b| (b, atts)),
+            None => None,
+        };
+        let Some((bytes, atts)) = found else {
             if explained_after.get(dbname).is_some_and(|at| at > index) {
                 out_of_scope += 1;
             } else {

@@ -8,8 +8,7 @@
 //! - `c \0 origin \0 size (u64 BE)` → the checkpoint note;
 //! - `k \0 origin` → the verifier key; `f \0 origin` → the reason it was flagged (JSON).
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
+use chaski_shared::b64;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint;
@@ -54,8 +53,8 @@ fn key(parts: &[&[u8]]) -> Vec<u8> {
 
 fn parse_vkey(text: &str) -> Option<(String, ed25519_dalek::VerifyingKey)> {
     let mut parts = text.trim().splitn(3, '+');
-    let (name, _, b64) = (parts.next()?, parts.next()?, parts.next()?);
-    let raw = B64.decode(b64).ok()?;
+    let (name, _, encoded) = (parts.next()?, parts.next()?, parts.next()?);
+    let raw = b64::decode(encoded)?;
     let bytes: [u8; 32] = raw.get(1..)?.try_into().ok()?;
     (raw.first() == Some(&1))
         .then(|| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok())
@@ -120,7 +119,7 @@ pub fn submit(tree: &sled::Tree, sub: &Submission) -> Result<Status, Refusal> {
             let proof: Option<Vec<Hash>> = sub
                 .proof
                 .iter()
-                .map(|p| B64.decode(p).ok().and_then(|b| b.try_into().ok()))
+                .map(|p| b64::decode(p).and_then(|b| b.try_into().ok()))
                 .collect();
             let proof = proof.ok_or_else(|| Refusal::Bad("proof: not base64 hashes".into()))?;
             if !merkle::verify_consistency(last.size, cp.size, &last.root, &cp.root, &proof) {
@@ -194,10 +193,19 @@ pub async fn post_to_relays(
     }
     let client = reqwest::Client::new();
     loop {
-        for (name, api, credentials) in &targets {
-            if let Err(err) = post_once(&client, api, credentials.as_ref(), &trees, &key).await {
-                tracing::warn!(relay = %name, %err, "cannot post the custody checkpoint");
+        let post_all = async {
+            for (name, api, credentials) in &targets {
+                if let Err(err) = post_once(&client, api, credentials.as_ref(), &trees, &key).await
+                {
+                    tracing::warn!(relay = %name, %err, "cannot post the custody checkpoint");
+                }
             }
+        };
+        // A target that does not answer holds up neither the stop nor, past POST_TIMEOUT, the
+        // next tick.
+        tokio::select! {
+            () = post_all => {}
+            _ = stop.wait_for(|s| *s) => return,
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
@@ -205,6 +213,9 @@ pub async fn post_to_relays(
         }
     }
 }
+
+/// The longest one checkpoint post may take, answer included.
+const POST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn post_once(
     client: &reqwest::Client,
@@ -228,7 +239,7 @@ async fn post_once(
                     t.leaf_hashes(size).map(|leaves| {
                         merkle::consistency_proof(m as usize, &leaves)
                             .iter()
-                            .map(|h| B64.encode(h))
+                            .map(b64::encode)
                             .collect::<Vec<_>>()
                     })
                 })
@@ -241,6 +252,7 @@ async fn post_once(
         let mut request = client
             .post(format!("{api}/api/log/witness"))
             .header("content-type", "application/json")
+            .timeout(POST_TIMEOUT)
             .body(
                 serde_json::json!({
                     "checkpoint": note, "key": key.verifier(), "from": from, "proof": proof,
@@ -257,7 +269,14 @@ async fn post_once(
         match status {
             200 => return Ok(()),
             409 => from = body["from"].as_u64(),
-            _ => return Err(format!("{status}: {}", body["reason"])),
+            _ => {
+                // A proxy's or another server's answer is not our JSON: say what it was.
+                let reason = body["reason"].as_str().map_or_else(
+                    || String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+                    str::to_owned,
+                );
+                return Err(format!("{status}: {reason}"));
+            }
         }
     }
     Err("the target kept asking for another proof".into())

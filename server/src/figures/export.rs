@@ -224,10 +224,7 @@ pub fn page(
         if inspection.status != Status::Submitted {
             continue;
         }
-        let visit_date = [&inspection.visit_start, &inspection.created_at]
-            .into_iter()
-            .find_map(|t| t.as_ref().and_then(|t| t.as_str().get(..10)))
-            .map(str::to_owned);
+        let visit_date = super::visit_date(&inspection);
         if !period.contains(visit_date.as_deref()) {
             continue;
         }

@@ -124,10 +124,7 @@ pub struct PersonFacts {
 
 impl InspectionFacts {
     fn of(inspection: &Inspection, rev: &str) -> InspectionFacts {
-        let visit_date = [&inspection.visit_start, &inspection.created_at]
-            .into_iter()
-            .find_map(|t| t.as_ref().and_then(|t| t.as_str().get(..10)))
-            .map(str::to_owned);
+        let visit_date = visit_date(inspection);
         let mut stages: Vec<Stage> = inspection
             .indicators
             .values()
@@ -185,6 +182,15 @@ impl InspectionFacts {
                 .collect(),
         }
     }
+}
+
+/// `YYYY-MM-DD` of an inspection's visit start as the device wrote it (the local date), else
+/// of its creation.
+pub fn visit_date(inspection: &Inspection) -> Option<String> {
+    [&inspection.visit_start, &inspection.created_at]
+        .into_iter()
+        .find_map(|t| t.as_ref().and_then(|t| t.as_str().get(..10)))
+        .map(str::to_owned)
 }
 
 /// The contribution of document `id` whose winning revision is `rev` with `body` (`None` for

@@ -30,7 +30,7 @@
 mod local;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use chaski_shared::peer::{transport_error as transport, Auth, HttpPeer, Peer};
 use chaski_shared::replicate::{ReplicationOptions, ReplicationReport, Replicator};
@@ -55,6 +55,10 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// timeouts of the proxies in front of servers (often 60 s), one small request per leg every
 /// half minute when nothing happens.
 const LONGPOLL: Duration = Duration::from_secs(30);
+
+/// The least time between two longpolls of a target that answered with no change: a server
+/// that ignores `feed=longpoll` and answers at once is not polled in a tight loop.
+const MIN_POLL: Duration = Duration::from_secs(1);
 
 /// What a leg is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -377,7 +381,9 @@ impl Leg {
         });
         self.set(|s| {
             s.state = LegState::Idle;
-            s.last_success = Some(crate::auth::accounts::rfc3339(now_secs()));
+            s.last_success = Some(crate::auth::accounts::rfc3339(
+                crate::auth::accounts::now_secs(),
+            ));
             s.pending = Some(pending);
             s.docs_written += report.docs_written;
             s.doc_write_failures += report.doc_write_failures;
@@ -424,6 +430,7 @@ impl Leg {
     async fn wait_remote(&self, since: &Seq) -> Result<(), Error> {
         let mut since = since.clone();
         loop {
+            let asked = tokio::time::Instant::now();
             let mut request = self
                 .client
                 .get(format!("{}/_changes", self.url))
@@ -461,6 +468,7 @@ impl Leg {
                 return Ok(());
             }
             since = page.last_seq;
+            tokio::time::sleep_until(asked + MIN_POLL).await;
         }
     }
 
@@ -584,13 +592,6 @@ async fn local_checkpoint<S: Peer, T: Peer>(replicator: &Replicator<S, T>) -> Op
     let checkpoint: chaski_shared::replicate::Checkpoint =
         serde_json::from_value(serde_json::Value::Object(doc.body)).ok()?;
     Some(checkpoint.source_last_seq.number())
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 /// The wait after `failures` failures in a row: 2 s doubling to 5 minutes, ±20 % at random.
