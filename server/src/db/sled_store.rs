@@ -1323,18 +1323,18 @@ impl SledStore {
 /// The figures index of a region database ([`crate::figures`]).
 impl SledStore {
     /// The figures cache lock. A panic while it was held may have left it half-updated, so a
-    /// poisoned cache is dropped (the next request loads it again from the rows).
+    /// poisoned cache is dropped (the next request loads it again from the rows) and the
+    /// poison cleared: left poisoned, every later lock would drop the cache again and every
+    /// figures request would reload all the rows.
     fn figures_cache(
         cache: &Mutex<Option<crate::figures::RegionFigures>>,
     ) -> MutexGuard<'_, Option<crate::figures::RegionFigures>> {
-        match cache.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => {
-                let mut guard = poisoned.into_inner();
-                *guard = None;
-                guard
-            }
-        }
+        cache.lock().unwrap_or_else(|poisoned| {
+            let mut guard = poisoned.into_inner();
+            *guard = None;
+            cache.clear_poison();
+            guard
+        })
     }
 
     /// At open: a region database whose rows are of another version (or from before the
