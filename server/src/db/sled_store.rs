@@ -584,18 +584,8 @@ impl SledStore {
     /// Applies a batch in memory, then writes it in one transaction. Returns the results and,
     /// when anything changed, the sequence the batch reached; the caller flushes, then
     /// [`publish`](Self::publish)es that sequence.
-    #[cfg(test)]
+    /// `actor` is the author of the new revisions, for the custody log.
     fn write_batch(
-        &self,
-        docs: Vec<Document>,
-        new_edits: bool,
-    ) -> Result<(Vec<DocResult>, Option<u64>)> {
-        self.write_batch_as(docs, new_edits, &crate::custody::Actor::default())
-    }
-
-    /// [`write_batch`](Self::write_batch) with the author of the revisions, for the custody
-    /// log.
-    fn write_batch_as(
         &self,
         docs: Vec<Document>,
         new_edits: bool,
@@ -972,7 +962,7 @@ impl Store for SledStore {
     async fn bulk_docs(&self, docs: Vec<Document>, new_edits: bool) -> Result<Vec<DocResult>> {
         let actor = crate::custody::current_actor();
         let (results, reached) = self
-            .blocking(move |store| store.write_batch_as(docs, new_edits, &actor))
+            .blocking(move |store| store.write_batch(docs, new_edits, &actor))
             .await?;
         if let Some(seq) = reached {
             // One flush for the whole batch; nothing is acknowledged, nor shown to `_changes`,
@@ -1333,18 +1323,18 @@ impl SledStore {
 /// The figures index of a region database ([`crate::figures`]).
 impl SledStore {
     /// The figures cache lock. A panic while it was held may have left it half-updated, so a
-    /// poisoned cache is dropped (the next request loads it again from the rows).
+    /// poisoned cache is dropped (the next request loads it again from the rows) and the
+    /// poison cleared: left poisoned, every later lock would drop the cache again and every
+    /// figures request would reload all the rows.
     fn figures_cache(
         cache: &Mutex<Option<crate::figures::RegionFigures>>,
     ) -> MutexGuard<'_, Option<crate::figures::RegionFigures>> {
-        match cache.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => {
-                let mut guard = poisoned.into_inner();
-                *guard = None;
-                guard
-            }
-        }
+        cache.lock().unwrap_or_else(|poisoned| {
+            let mut guard = poisoned.into_inner();
+            *guard = None;
+            cache.clear_poison();
+            guard
+        })
     }
 
     /// At open: a region database whose rows are of another version (or from before the
@@ -1556,7 +1546,11 @@ mod tests {
         // Committed but not yet flushed: a replicator must not see (and checkpoint) it, since
         // a crash now could take it back.
         let (_, reached) = store
-            .write_batch(vec![doc("a"), doc("b")], true)
+            .write_batch(
+                vec![doc("a"), doc("b")],
+                true,
+                &crate::custody::Actor::default(),
+            )
             .expect("write");
         assert_eq!(reached, Some(2));
         assert_eq!(store.update_seq(), 0);
