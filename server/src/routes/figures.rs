@@ -102,13 +102,6 @@ fn regions_for(
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
-}
-
 /// `GET /api/figures?from=&to=&region=&by=&public=&stalled_days=&format=`.
 async fn figures(
     State(state): State<AppState>,
@@ -128,7 +121,7 @@ async fn figures(
         .iter()
         .map(|r| (*r, state.databases.get(r.db_name())))
         .collect();
-    let now = now_ms();
+    let now = super::office::now_ms();
     let q = query.clone();
     let covered = regions.clone();
     let mut report = tokio::task::spawn_blocking(move || -> Result<Report, ApiError> {

@@ -58,7 +58,7 @@ fn office_db(state: &AppState, principal: &Principal, db: &str) -> Result<SledSt
     state.databases.require(db)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
