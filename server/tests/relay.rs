@@ -488,7 +488,13 @@ async fn three_tiers_tablet_region_and_national_stay_in_step_with_no_manual_step
         session["start_last_seq"].as_u64().unwrap() > 25,
         "{session}"
     );
-    assert_eq!(session["missing_checked"], 1, "{session}");
+    // Only the changes since the checkpoint are checked: the new record, and possibly a
+    // document the pull leg brought into the region (it gets a region sequence of its own,
+    // before or after the checkpoint depending on timing), which national already has.
+    let since =
+        session["end_last_seq"].as_u64().unwrap() - session["start_last_seq"].as_u64().unwrap();
+    let checked = session["missing_checked"].as_u64().unwrap();
+    assert!((1..=since).contains(&checked), "{session}");
     assert_eq!(session["docs_written"], 1, "{session}");
 
     // The relay account carries, and does nothing else.
