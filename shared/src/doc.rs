@@ -373,44 +373,78 @@ impl Document {
 
     /// The CouchDB JSON of this document (special fields only when set).
     pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("_id".into(), Value::String(self.id.0.clone()));
-        if let Some(rev) = &self.rev {
-            m.insert("_rev".into(), Value::String(rev.to_string()));
+        let mut m: Map<String, Value> = self
+            .special_fields()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        for (k, v) in &self.body {
+            m.insert(k.clone(), v.clone());
         }
-        if self.deleted {
-            m.insert("_deleted".into(), Value::Bool(true));
-        }
-        if let Some(revisions) = &self.revisions {
-            m.insert("_revisions".into(), serde_json::json!(revisions));
-        }
-        if !self.conflicts.is_empty() {
-            m.insert("_conflicts".into(), serde_json::json!(self.conflicts));
-        }
-        if !self.deleted_conflicts.is_empty() {
-            m.insert(
-                "_deleted_conflicts".into(),
-                serde_json::json!(self.deleted_conflicts),
-            );
-        }
+        Value::Object(m)
+    }
+
+    /// The special fields this document has, in the byte order of their names (the order
+    /// serde_json's sorted map writes them): the one list [`Document::to_json`] and
+    /// `Serialize` both write.
+    fn special_fields(&self) -> Vec<(&'static str, Value)> {
+        let mut out = Vec::with_capacity(7);
         if !self.attachments.is_empty() {
             let atts: Map<String, Value> = self
                 .attachments
                 .iter()
                 .map(|(name, att)| (name.clone(), att.to_json()))
                 .collect();
-            m.insert("_attachments".into(), Value::Object(atts));
+            out.push(("_attachments", Value::Object(atts)));
         }
-        for (k, v) in &self.body {
-            m.insert(k.clone(), v.clone());
+        if !self.conflicts.is_empty() {
+            out.push(("_conflicts", serde_json::json!(self.conflicts)));
         }
-        Value::Object(m)
+        if self.deleted {
+            out.push(("_deleted", Value::Bool(true)));
+        }
+        if !self.deleted_conflicts.is_empty() {
+            out.push((
+                "_deleted_conflicts",
+                serde_json::json!(self.deleted_conflicts),
+            ));
+        }
+        out.push(("_id", Value::String(self.id.0.clone())));
+        if let Some(rev) = &self.rev {
+            out.push(("_rev", Value::String(rev.to_string())));
+        }
+        if let Some(revisions) = &self.revisions {
+            // Through a `Value`, so that its keys come out sorted too.
+            out.push(("_revisions", serde_json::json!(revisions)));
+        }
+        debug_assert!(out.windows(2).all(|w| w[0].0 < w[1].0), "in byte order");
+        out
     }
 }
 
 impl Serialize for Document {
+    /// The same bytes as [`Document::to_json`], without copying the body: serde_json's map
+    /// writes its keys sorted, so the body's keys that sort before `_` come first, then the
+    /// special fields (all `_…`, in their sorted order), then the rest of the body. Serving
+    /// `_bulk_get` copied every body once more for nothing.
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
+        use serde::ser::SerializeMap;
+        if self.body.keys().any(|k| k.starts_with('_')) {
+            // A body key that `to_json` would let replace a special field: its exact output.
+            return self.to_json().serialize(serializer);
+        }
+        let mut map = serializer.serialize_map(None)?;
+        let mut body = self.body.iter().peekable();
+        while let Some((key, value)) = body.next_if(|(k, _)| k.as_str() < "_") {
+            map.serialize_entry(key, value)?;
+        }
+        for (key, value) in self.special_fields() {
+            map.serialize_entry(key, &value)?;
+        }
+        for (key, value) in body {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
     }
 }
 
@@ -526,6 +560,41 @@ mod tests {
                 "{bad:?} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn a_document_serialises_to_the_very_bytes_of_its_json() {
+        // Body keys that sort before `_` (digits, capitals, `^`) and after it.
+        let mut doc = Document::from_json(json!({
+            "_id": "inspection:1",
+            "_rev": "2-7051cbe5c8faecd085a3fa619e6e6337",
+            "_revisions": {"start": 2, "ids": ["7051cbe5c8faecd085a3fa619e6e6337", "967a00dff5e02add41819138abb3284d"]},
+            "_attachments": {"photo.jpg": {"content_type": "image/jpeg", "data": "AAEC"}},
+            "Zeta": 1, "0num": [1, 2], "alpha": {"b": "ñ", "a": null}, "~tilde": "x", "": "",
+            "^caret": true,
+        }))
+        .expect("a document");
+        let same = |doc: &Document| {
+            assert_eq!(
+                serde_json::to_string(doc).expect("serialise"),
+                serde_json::to_string(&doc.to_json()).expect("serialise the JSON"),
+            );
+        };
+        same(&doc);
+        doc.conflicts = vec![RevId::parse("1-abc").expect("rev")];
+        doc.deleted_conflicts = vec![RevId::parse("1-def").expect("rev")];
+        doc.deleted = true;
+        same(&doc);
+        doc.rev = None;
+        doc.revisions = None;
+        doc.attachments.clear();
+        same(&doc);
+        // A body key that `to_json` would let replace a special field.
+        doc.body.insert("_id".into(), json!("other"));
+        same(&doc);
+        assert!(serde_json::to_string(&doc)
+            .expect("serialise")
+            .contains("other"));
     }
 
     #[test]

@@ -113,6 +113,23 @@ impl Request {
     }
 }
 
+/// Idle pooled connections are dropped after this long: well under a Chaski server's default
+/// header timeout (10 s), after which it closes an idle kept-alive connection. A pooled
+/// connection the server has closed fails the next request with "connection closed before
+/// message completed" (seen with 100 tablets at once in `examples/load-tablets.rs`).
+#[cfg(not(target_arch = "wasm32"))]
+pub const POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[cfg(not(target_arch = "wasm32"))]
+fn default_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .build()
+        // Only fails when the TLS backend cannot start, which `Client::new()` (the default)
+        // would meet too, and panic on: say why rather than hide the timeout's loss.
+        .expect("the HTTP client's TLS backend could not be initialised")
+}
+
 impl HttpPeer {
     /// A peer for the database at `base_url` (http or https, no trailing slash needed).
     pub fn new(base_url: impl Into<String>) -> Result<Self> {
@@ -126,7 +143,7 @@ impl HttpPeer {
             base,
             auth: Auth::None,
             #[cfg(not(target_arch = "wasm32"))]
-            client: reqwest::Client::new(),
+            client: default_client(),
         })
     }
 

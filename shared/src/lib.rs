@@ -73,10 +73,12 @@ pub mod domain;
 pub mod error;
 #[cfg(feature = "http")]
 mod http;
+pub mod live_seqs;
 pub mod peer;
 pub mod record;
 pub mod replicate;
 pub mod rev;
+pub mod sealed;
 pub mod sort;
 pub mod store;
 pub mod wire;

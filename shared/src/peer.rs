@@ -17,6 +17,9 @@ use crate::wire::{
 /// An HTTP client error as the replicator's transport error, with every cause in its words.
 #[cfg(all(feature = "http", not(target_arch = "wasm32")))]
 pub use crate::http::transport as transport_error;
+/// How long the native `HttpPeer` keeps an idle pooled connection.
+#[cfg(all(feature = "http", not(target_arch = "wasm32")))]
+pub use crate::http::POOL_IDLE_TIMEOUT;
 #[cfg(feature = "http")]
 pub use crate::http::{Auth, HttpPeer};
 

@@ -217,19 +217,28 @@ impl DocRecord {
             } else {
                 att.revpos
             };
-            if let Some(data) = att.data {
-                new_attachments.push((att.digest.clone(), data));
-            } else if !self.references_digest(&att.digest) {
-                return Err(Error::MissingStub(format!(
-                    "attachment {name:?} is a stub for data this replica does not have"
-                )));
-            }
+            let (content_type, length) = match att.data {
+                Some(data) => {
+                    new_attachments.push((att.digest.clone(), data));
+                    (att.content_type, att.length)
+                }
+                // A stub keeps the label stored with its bytes, as a new edit's does, never the
+                // one it claims: the domain rules judge stubs by that label.
+                None => match self.stored_attachment(&name, &att.digest) {
+                    Some(known) => (known.content_type.clone(), known.length),
+                    None => {
+                        return Err(Error::MissingStub(format!(
+                            "attachment {name:?} is a stub for data this replica does not have"
+                        )))
+                    }
+                },
+            };
             attachments.insert(
                 name,
                 StoredAttachment {
-                    content_type: att.content_type,
+                    content_type,
                     digest: att.digest,
-                    length: att.length,
+                    length,
                     revpos,
                 },
             );
@@ -261,10 +270,20 @@ impl DocRecord {
         })
     }
 
-    fn references_digest(&self, digest: &str) -> bool {
-        self.leaves
+    /// The attachment a leaf stores with the bytes of `digest`: under `name` if one does, else
+    /// under any name.
+    fn stored_attachment(&self, name: &str, digest: &str) -> Option<&StoredAttachment> {
+        let same_name = self
+            .leaves
             .values()
-            .any(|s| s.attachments.values().any(|a| a.digest == digest))
+            .filter_map(|s| s.attachments.get(name))
+            .find(|a| a.digest == digest);
+        same_name.or_else(|| {
+            self.leaves
+                .values()
+                .flat_map(|s| s.attachments.values())
+                .find(|a| a.digest == digest)
+        })
     }
 
     fn drop_non_leaf_bodies(&mut self) {
@@ -397,6 +416,34 @@ mod tests {
 
     fn record() -> DocRecord {
         DocRecord::new(DocId::parse("a").expect("id"))
+    }
+
+    #[test]
+    fn a_replicated_stub_keeps_the_label_stored_with_its_bytes_not_the_one_it_claims() {
+        let mut r = record();
+        let first = r
+            .update(
+                doc(json!({"_id": "a", "_attachments": {"place.jpg": {
+                    "content_type": "image/jpeg", "data": "aGVsbG8="}}})),
+                true,
+                1000,
+            )
+            .expect("create")
+            .rev;
+        let digest = r.leaves[&first].attachments["place.jpg"].digest.clone();
+        let child = format!("{}-x", first.generation() + 1);
+        let claimed = json!({"_id": "a", "_rev": child,
+            "_revisions": {"start": first.generation() + 1, "ids": ["x", first.hash()]},
+            "_attachments": {
+                "place.jpg": {"stub": true, "digest": digest,
+                              "content_type": "application/vnd.chaski.sealed", "length": 999},
+                "again.jpg": {"stub": true, "digest": digest, "content_type": "text/plain"}}});
+        let rev = r.update(doc(claimed), false, 1000).expect("merged").rev;
+        for name in ["place.jpg", "again.jpg"] {
+            let stored = &r.leaves[&rev].attachments[name];
+            assert_eq!(stored.content_type, "image/jpeg", "{name}");
+            assert_eq!(stored.length, 5, "{name}");
+        }
     }
 
     #[test]

@@ -45,9 +45,10 @@ pub fn person_json(i: u32) -> Value {
         "referral": {"made": true, "to": ["shelter"]},
         "consent": {"status": "given", "given_by": "self"},
         "sealed": {
-            "alg": "x25519-xsalsa20poly1305",
-            "recipient_key_id": "madre-de-dios-2026",
-            "ciphertext_b64": BASE64.encode([i as u8; 48]),
+            "alg": crate::sealed::ALG,
+            "recipient_key_id": "madre-de-dios-0123456789abcdef",
+            // The shortest a ciphertext can be (HPKE's encapsulated key and tag), plus a little.
+            "ciphertext_b64": BASE64.encode([i as u8; 64]),
         }
     })
 }

@@ -19,11 +19,18 @@ use super::validate::{
     choice, index, is_empty, join, object_value, ErrorCode, Errors, FieldError, Format, Obj, Rule,
 };
 use crate::doc::{Attachment, Document};
+use crate::sealed::{ENVELOPE_MAGIC, MAX_KEY_ID, MIN_CIPHERTEXT, SEALED_CONTENT_TYPE};
 
 /// The `type` of an inspection document.
 pub const INSPECTION_TYPE: &str = "inspection";
 /// Largest photo attachment: photos are resized and compressed on the device first.
 pub const MAX_PHOTO_BYTES: u64 = 200 * 1024;
+/// Largest sealed photo attachment: a photo and the envelope around it (the magic line, the
+/// longest key id and its newline, HPKE's encapsulated key and tag): 200 KiB + 129 bytes.
+pub const MAX_SEALED_PHOTO_BYTES: u64 = MAX_PHOTO_BYTES + SEALED_ENVELOPE_OVERHEAD;
+/// The most a sealed envelope adds to what it seals.
+pub const SEALED_ENVELOPE_OVERHEAD: u64 =
+    (ENVELOPE_MAGIC.len() + MAX_KEY_ID + 1 + MIN_CIPHERTEXT) as u64;
 /// Most photos per inspection.
 pub const MAX_PHOTOS: usize = 50;
 /// Most people found per inspection.
@@ -175,6 +182,10 @@ pub struct Workers {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Photo {
     pub attachment: String,
+    /// Whether the photo shows people: then it is sealed on the device (issue 11) and its
+    /// attachment is a sealed envelope, never a JPEG in clear. Photos of places stay in clear.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shows_people: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caption: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -446,6 +457,7 @@ fn parse_photos(items: &[Value], path: &str, errs: &mut Errors) -> Vec<Photo> {
         let o = Obj::new(m, &at);
         let caption = o.text("caption", MAX_SHORT_CHARS, errs);
         let taken_at = o.timestamp("taken_at", errs);
+        let shows_people = o.boolean("shows_people", errs).unwrap_or(false);
         let Some(attachment) = o.text("attachment", MAX_SHORT_CHARS, errs) else {
             if o.get("attachment").is_none() {
                 errs.push(o.at("attachment"), ErrorCode::Required);
@@ -457,11 +469,52 @@ fn parse_photos(items: &[Value], path: &str, errs: &mut Errors) -> Vec<Photo> {
         }
         photos.push(Photo {
             attachment,
+            shows_people,
             caption,
             taken_at,
         });
     }
     photos
+}
+
+/// Whether an attachment is labelled as sealed ([`SEALED_CONTENT_TYPE`]).
+fn labelled_sealed(att: &Attachment) -> bool {
+    let mime = att.content_type.split(';').next().unwrap_or("").trim();
+    mime.eq_ignore_ascii_case(SEALED_CONTENT_TYPE)
+}
+
+/// A sealed photo attachment: labelled [`SEALED_CONTENT_TYPE`], its bytes (when they are
+/// inline, whichever way they came) a sealed envelope ([`crate::sealed::check_envelope`]), at
+/// most [`MAX_SEALED_PHOTO_BYTES`]. The server cannot open it; it checks that it is not a
+/// photo in clear under another name, nor damaged.
+fn check_sealed_bytes(att: &Attachment, at: &str, errs: &mut Errors) {
+    if !labelled_sealed(att) {
+        errs.push(
+            at,
+            ErrorCode::BadFormat {
+                expected: Format::SealedPhoto,
+            },
+        );
+    }
+    if let Some(data) = &att.data {
+        if crate::sealed::check_envelope(data).is_err() {
+            errs.push(
+                at,
+                ErrorCode::BadFormat {
+                    expected: Format::SealedEnvelope,
+                },
+            );
+        }
+    }
+    let len = att.data.as_ref().map_or(att.length, |d| d.len() as u64);
+    if len > MAX_SEALED_PHOTO_BYTES {
+        errs.push(
+            at,
+            ErrorCode::TooLarge {
+                max_bytes: MAX_SEALED_PHOTO_BYTES,
+            },
+        );
+    }
 }
 
 /// A photo attachment is a JPEG of at most [`MAX_PHOTO_BYTES`]: by its label, and by its bytes
@@ -645,10 +698,11 @@ impl Inspection {
         errs.0
     }
 
-    /// Each photo names an attachment of the document that is a JPEG of at most
-    /// [`MAX_PHOTO_BYTES`]; and so is every other attachment, named by a photo or not (photos
-    /// are the only attachments an inspection has), with at most [`MAX_PHOTOS`] of them.
-    /// Anything else (an HTML page, a program) would be stored and served to the office.
+    /// Each photo names an attachment of the document: sealed ([`check_sealed_bytes`]) when
+    /// it shows people, else a JPEG of at most [`MAX_PHOTO_BYTES`]. An attachment no photo
+    /// names yet (a photo sent before the record that lists it) is either of the two, by its
+    /// label. At most [`MAX_PHOTOS`] attachments. Anything else (an HTML page, a program) would
+    /// be stored and served to the office.
     pub fn check_photos(&self, attachments: &BTreeMap<String, Attachment>) -> Vec<FieldError> {
         let mut errs = Errors::default();
         for (i, photo) in self.photos.iter().enumerate() {
@@ -657,14 +711,23 @@ impl Inspection {
                 errs.push(at, ErrorCode::MissingAttachment);
                 continue;
             };
-            check_photo_bytes(att, &at, &mut errs);
+            if photo.shows_people {
+                check_sealed_bytes(att, &at, &mut errs);
+            } else {
+                check_photo_bytes(att, &at, &mut errs);
+            }
         }
         if attachments.len() > MAX_PHOTOS {
             errs.push("_attachments", ErrorCode::TooMany { max: MAX_PHOTOS });
         }
         for (name, att) in attachments.iter().take(MAX_PHOTOS + 1) {
             if !self.photos.iter().any(|p| &p.attachment == name) {
-                check_photo_bytes(att, &join("_attachments", name), &mut errs);
+                let at = join("_attachments", name);
+                if labelled_sealed(att) {
+                    check_sealed_bytes(att, &at, &mut errs);
+                } else {
+                    check_photo_bytes(att, &at, &mut errs);
+                }
             }
         }
         errs.0

@@ -159,9 +159,9 @@ impl PersonCode {
 /// the server stores and relays it without ever being able to open it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SealedIdentity {
-    /// The sealing scheme, e.g. `x25519-xsalsa20poly1305`.
+    /// The sealing scheme: [`crate::sealed::ALG`].
     pub alg: String,
-    /// Which of the regional office's keys it is sealed to.
+    /// Which of the regional office's keys it is sealed to (`loreto-0123456789abcdef`).
     pub recipient_key_id: String,
     /// The ciphertext, standard base64.
     pub ciphertext_b64: String,
@@ -300,12 +300,37 @@ fn parse_sealed(map: &Map<String, Value>, path: &str, errs: &mut Errors) -> Opti
     errs.require(o.at("alg"), &alg);
     errs.require(o.at("recipient_key_id"), &recipient_key_id);
     errs.require(o.at("ciphertext_b64"), &ciphertext);
+    if alg.as_deref().is_some_and(|a| a != crate::sealed::ALG) {
+        errs.push(
+            o.at("alg"),
+            ErrorCode::BadFormat {
+                expected: Format::SealAlg,
+            },
+        );
+    }
+    if recipient_key_id
+        .as_deref()
+        .is_some_and(|id| !crate::sealed::valid_key_id(id))
+    {
+        errs.push(
+            o.at("recipient_key_id"),
+            ErrorCode::BadFormat {
+                expected: Format::SealKeyId,
+            },
+        );
+    }
     if let Some(c) = &ciphertext {
         match crate::b64::decode(c).ok_or(()) {
             Ok(bytes) if bytes.len() > MAX_SEALED_BYTES => errs.push(
                 o.at("ciphertext_b64"),
                 ErrorCode::TooLarge {
                     max_bytes: MAX_SEALED_BYTES as u64,
+                },
+            ),
+            Ok(bytes) if bytes.len() < crate::sealed::MIN_CIPHERTEXT => errs.push(
+                o.at("ciphertext_b64"),
+                ErrorCode::BadFormat {
+                    expected: Format::SealedCiphertext,
                 },
             ),
             Ok(_) => {}

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use super::fixtures::{self, doc, inspection_json, person_json};
+use super::inspection::{MAX_PHOTO_BYTES, MAX_SEALED_PHOTO_BYTES};
 use super::*;
 use crate::doc::Attachment;
 
@@ -596,8 +597,8 @@ fn base64_of(bytes: &[u8]) -> String {
 fn a_sealed_identity_is_kept_apart_from_the_searchable_fields() {
     let inspection = Inspection::try_from(&doc(inspection_json(1))).expect("valid");
     let sealed = inspection.people[0].sealed.as_ref().expect("sealed");
-    assert_eq!(sealed.recipient_key_id, "madre-de-dios-2026");
-    assert_eq!(sealed.alg, "x25519-xsalsa20poly1305");
+    assert_eq!(sealed.recipient_key_id, "madre-de-dios-0123456789abcdef");
+    assert_eq!(sealed.alg, crate::sealed::ALG);
 }
 
 #[test]
@@ -672,13 +673,13 @@ fn a_referral_made_names_its_target_and_targets_imply_a_referral() {
 
 #[test]
 fn a_photo_within_200_kb_of_jpeg_passes() {
-    let value = fixtures::inspection_with_photo_json(1, 200 * 1024);
+    let value = fixtures::inspection_with_photo_json(1, MAX_PHOTO_BYTES as usize);
     assert_eq!(validate_document(&doc(value)), Ok(Kind::Inspection));
 }
 
 #[test]
 fn a_photo_over_200_kb_is_too_large() {
-    let value = fixtures::inspection_with_photo_json(1, 200 * 1024 + 1);
+    let value = fixtures::inspection_with_photo_json(1, MAX_PHOTO_BYTES as usize + 1);
     assert_rejected_with(
         value,
         "photos[0].attachment",
@@ -1353,4 +1354,147 @@ fn a_case_event_carries_no_attachments() {
     value["_attachments"] = json!({"ruling.jpg": {"content_type": "image/jpeg",
         "data": base64_of(&fixtures::jpeg_bytes(64))}});
     assert_rejected_with(value, "_attachments.ruling.jpg", ErrorCode::UnknownField);
+}
+
+// --- sealed identities and sealed photos (issue 11) --------------------------------------------
+
+fn envelope(key_id: &str, ciphertext_len: usize) -> Vec<u8> {
+    let mut out = crate::sealed::ENVELOPE_MAGIC.to_vec();
+    out.extend_from_slice(key_id.as_bytes());
+    out.push(b'\n');
+    out.extend(std::iter::repeat_n(0x5a, ciphertext_len));
+    out
+}
+
+fn sealed_photo_json(bytes: &[u8]) -> Value {
+    let mut value = inspection_json(1);
+    value["photos"] = json!([{"attachment": "p1", "shows_people": true}]);
+    value["_attachments"] = json!({
+        "p1": {"content_type": crate::sealed::SEALED_CONTENT_TYPE, "data": base64_of(bytes)}
+    });
+    value
+}
+
+fn sealed(what: Format) -> ErrorCode {
+    ErrorCode::BadFormat { expected: what }
+}
+
+#[test]
+fn a_sealed_identity_names_the_scheme_a_key_id_and_a_ciphertext_long_enough_to_be_one() {
+    let mut value = draft();
+    let mut alg = person_json(1);
+    alg["sealed"]["alg"] = json!("x25519-xsalsa20poly1305");
+    let mut key = person_json(2);
+    key["sealed"]["recipient_key_id"] = json!("Loreto 2026");
+    let mut short = person_json(3);
+    short["sealed"]["ciphertext_b64"] = json!(base64_of(&[1u8; 47]));
+    let mut garbage = person_json(4);
+    garbage["sealed"]["ciphertext_b64"] = json!("SGVsbG8=");
+    value["people"] = json!([alg, key, short, garbage, person_json(5)]);
+    let errors = errors_of(value);
+    assert_has(&errors, "people[0].sealed.alg", sealed(Format::SealAlg));
+    assert_has(
+        &errors,
+        "people[1].sealed.recipient_key_id",
+        sealed(Format::SealKeyId),
+    );
+    assert_has(
+        &errors,
+        "people[2].sealed.ciphertext_b64",
+        sealed(Format::SealedCiphertext),
+    );
+    assert_has(
+        &errors,
+        "people[3].sealed.ciphertext_b64",
+        sealed(Format::SealedCiphertext),
+    );
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    let reason = reason_en(&errors);
+    assert!(reason.contains("truncated"), "{reason}");
+}
+
+#[test]
+fn a_photo_that_shows_people_must_be_a_sealed_envelope_by_label_and_by_bytes() {
+    let key = "madre-de-dios-0123456789abcdef";
+    assert!(validate_document(&doc(sealed_photo_json(&envelope(key, 5000)))).is_ok());
+    let parsed = Inspection::try_from(&doc(sealed_photo_json(&envelope(key, 60)))).unwrap();
+    assert!(parsed.photos[0].shows_people);
+
+    // A JPEG in clear, as the tablet would send it without sealing: by label or by bytes.
+    let mut clear = fixtures::inspection_with_photo_json(1, 1000);
+    clear["photos"][0]["shows_people"] = json!(true);
+    assert_rejected_with(clear, "photos[0].attachment", sealed(Format::SealedPhoto));
+    let jpeg_labelled_sealed = sealed_photo_json(&fixtures::jpeg_bytes(1000));
+    assert_rejected_with(
+        jpeg_labelled_sealed,
+        "photos[0].attachment",
+        sealed(Format::SealedEnvelope),
+    );
+    // Truncated, or naming no valid key.
+    assert_rejected_with(
+        sealed_photo_json(&envelope(key, 20)),
+        "photos[0].attachment",
+        sealed(Format::SealedEnvelope),
+    );
+    assert_rejected_with(
+        sealed_photo_json(&envelope("Loreto", 100)),
+        "photos[0].attachment",
+        sealed(Format::SealedEnvelope),
+    );
+    // At most a photo and its envelope: to the byte.
+    let header = crate::sealed::ENVELOPE_MAGIC.len() + key.len() + 1;
+    let largest = envelope(key, MAX_SEALED_PHOTO_BYTES as usize - header);
+    assert_eq!(largest.len() as u64, MAX_SEALED_PHOTO_BYTES);
+    assert_eq!(
+        validate_document(&doc(sealed_photo_json(&largest))),
+        Ok(Kind::Inspection)
+    );
+    assert_rejected_with(
+        sealed_photo_json(&envelope(key, MAX_SEALED_PHOTO_BYTES as usize - header + 1)),
+        "photos[0].attachment",
+        ErrorCode::TooLarge {
+            max_bytes: MAX_SEALED_PHOTO_BYTES,
+        },
+    );
+    // A stub is checked by its label.
+    let mut stubbed = doc(sealed_photo_json(&envelope(key, 100)));
+    let stub = Attachment::inline("image/jpeg", fixtures::jpeg_bytes(100)).to_stub();
+    stubbed.attachments.insert("p1".into(), stub);
+    assert_has(
+        &validate_document(&stubbed).expect_err("a JPEG stub"),
+        "photos[0].attachment",
+        sealed(Format::SealedPhoto),
+    );
+}
+
+#[test]
+fn a_photo_of_a_place_stays_a_jpeg_and_shows_people_must_be_a_boolean() {
+    let key = "madre-de-dios-0123456789abcdef";
+    let mut value = sealed_photo_json(&envelope(key, 100));
+    value["photos"][0]["shows_people"] = json!(false);
+    assert_rejected_with(value, "photos[0].attachment", ErrorCode::NotJpeg);
+    let mut value = fixtures::inspection_with_photo_json(1, 1000);
+    value["photos"][0]["shows_people"] = json!("yes");
+    assert_rejected_with(
+        value,
+        "photos[0].shows_people",
+        ErrorCode::WrongType {
+            expected: JsonType::Boolean,
+        },
+    );
+    // An attachment no photo names yet is a JPEG or a sealed envelope, checked as such.
+    let mut value = inspection_json(1);
+    value["_attachments"] = json!({
+        "later": {"content_type": crate::sealed::SEALED_CONTENT_TYPE,
+                  "data": base64_of(&envelope(key, 100))},
+        "broken": {"content_type": crate::sealed::SEALED_CONTENT_TYPE,
+                   "data": base64_of(&fixtures::jpeg_bytes(100))},
+    });
+    let errors = errors_of(value);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_has(
+        &errors,
+        "_attachments.broken",
+        sealed(Format::SealedEnvelope),
+    );
 }

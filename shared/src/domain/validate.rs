@@ -42,6 +42,18 @@ pub enum Format {
     RevId,
     /// An amount of UIT with at most two decimals.
     UitAmount,
+    /// The sealing scheme's name ([`crate::sealed::ALG`]).
+    SealAlg,
+    /// A sealing key's id: `<region>-` and 16 lowercase hex digits.
+    SealKeyId,
+    /// A sealed value's ciphertext: HPKE's output, at least [`crate::sealed::MIN_CIPHERTEXT`]
+    /// bytes (an empty plaintext) once decoded.
+    SealedCiphertext,
+    /// A photo that shows people: sealed on the device, with content type
+    /// [`crate::sealed::SEALED_CONTENT_TYPE`].
+    SealedPhoto,
+    /// The bytes of a sealed attachment: [`crate::sealed::check_envelope`]'s shape.
+    SealedEnvelope,
 }
 
 impl Format {
@@ -54,6 +66,17 @@ impl Format {
             Format::CaseEventId => "an id like event:<inspection id>:<event id>",
             Format::RevId => "a revision like 3-9f2c4e1a",
             Format::UitAmount => "an amount of UIT with at most two decimals, like 2.25",
+            Format::SealAlg => "the sealing scheme hpke-x25519-sha256-chacha20poly1305",
+            Format::SealKeyId => "a sealing key's id, like loreto-0123456789abcdef",
+            Format::SealedCiphertext => {
+                "a sealed ciphertext (HPKE's output: at least 48 bytes); it is truncated or not \
+                 a ciphertext"
+            }
+            Format::SealedPhoto => {
+                "sealed on the device (content type application/vnd.chaski.sealed), because the \
+                 photo shows people"
+            }
+            Format::SealedEnvelope => "a sealed envelope as the app makes it",
         }
     }
 }
