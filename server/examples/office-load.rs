@@ -328,7 +328,8 @@ fn inspection(n: u64, region: Region, now_ms: i64, rng: &mut Rng) -> Value {
                 person["consent"]["given_by"] = json!("guardian");
             }
             person["nationality"] = json!(*rng.pick(&["PE", "PE", "PE", "VE", "CO", "BO"]));
-            person["sealed"]["recipient_key_id"] = json!(format!("{}-2026", region.db_name()));
+            person["sealed"]["recipient_key_id"] =
+                json!(format!("{}-0123456789abcdef", region.db_name()));
             person
         })
         .collect();

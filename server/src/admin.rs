@@ -31,11 +31,14 @@ pub enum AdminCommand {
     /// --server URL db …`).
     #[command(subcommand)]
     Db(DbCommand),
-    /// Show the log of administration changes, newest first (server stopped).
+    /// Show the log of administration changes, newest first (server stopped); `chaski log
+    /// verify` checks the custody log instead (the same as `chaski custody verify`).
     Log {
         /// How many entries (at most 1,000).
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        #[command(subcommand)]
+        action: Option<LogAction>,
     },
     /// Write every tree of the data folder to FILE, with a checksum (server stopped).
     Backup { file: PathBuf },
@@ -86,6 +89,14 @@ pub enum UserCommand {
     List,
 }
 
+/// What `chaski log` does besides listing.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum LogAction {
+    /// Recompute the custody log from the stored documents and attachments (server stopped);
+    /// exits non-zero on any mismatch. The same as `chaski custody verify`.
+    Verify,
+}
+
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum DbCommand {
     /// Create the databases of the given regions (e.g. madre-de-dios), or of all 25 with
@@ -131,7 +142,11 @@ pub async fn run(config: &Config, command: AdminCommand) -> Result<(), String> {
                 .for_each(|name| println!("{name}"));
             Ok(())
         }
-        AdminCommand::Log { limit } => {
+        AdminCommand::Log {
+            action: Some(LogAction::Verify),
+            ..
+        } => crate::custody::verify::run(data_dir),
+        AdminCommand::Log { limit, .. } => {
             let entries = open_ops(data_dir, &running)?
                 .log(limit)
                 .await
@@ -174,7 +189,15 @@ fn open(data_dir: &Path) -> Result<(Storage, Accounts), String> {
 
 /// Opens the data folder; `running` is what to say when a running server holds it.
 fn open_or(data_dir: &Path, running: &str) -> Result<(Storage, Accounts), String> {
-    let storage = Storage::open(data_dir).map_err(|e| {
+    let storage = open_storage(data_dir, running)?;
+    let accounts = Accounts::open(&storage, DEFAULT_TOKEN_TTL).map_err(|e| e.to_string())?;
+    Ok((storage, accounts))
+}
+
+/// Opens the data folder's store for a command that needs it to itself; `running` is what to
+/// say when a running server holds it (sled's lock).
+pub(crate) fn open_storage(data_dir: &Path, running: &str) -> Result<Storage, String> {
+    Storage::open(data_dir).map_err(|e| {
         // sled's words when another process holds the folder's lock.
         if e.to_string().contains("could not acquire lock") {
             format!(
@@ -188,9 +211,7 @@ fn open_or(data_dir: &Path, running: &str) -> Result<(Storage, Accounts), String
                 data_dir.display()
             )
         }
-    })?;
-    let accounts = Accounts::open(&storage, DEFAULT_TOKEN_TTL).map_err(|e| e.to_string())?;
-    Ok((storage, accounts))
+    })
 }
 
 fn open_ops(data_dir: &Path, running: &str) -> Result<AdminOps, String> {
@@ -486,14 +507,18 @@ fn running_server_hint(command: &AdminCommand, url: &str) -> String {
             vec!["db".into(), "list".into()],
             Some(("GET", "/api/admin/databases".into(), None)),
         ),
-        AdminCommand::Log { limit } => (
+        AdminCommand::Log {
+            action: Some(LogAction::Verify),
+            ..
+        } => (Vec::new(), None),
+        AdminCommand::Log { limit, .. } => (
             vec!["log".into(), "--limit".into(), limit.to_string()],
             Some(("GET", format!("/api/admin/log?limit={limit}"), None)),
         ),
         AdminCommand::Backup { .. } | AdminCommand::Restore { .. } => (Vec::new(), None),
     };
     let Some((method, path, body)) = call else {
-        return "Stop the server first: a backup or a restore needs the data folder to itself."
+        return "Stop the server first: a backup, a restore or `chaski log verify` needs the data folder to itself."
             .to_owned();
     };
     let mut curl = format!(

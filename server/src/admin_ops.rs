@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditEntry, AuditLog};
+use crate::audit::{AuditEntry, AuditLog, By};
 use crate::auth::accounts::{now_secs, rfc3339};
 use crate::auth::{AccountError, Accounts, Role, TokenInfo, UserInfo};
 use crate::db::{Databases, DbName};
@@ -96,7 +96,7 @@ impl AdminOps {
     /// Adds a user (name, password and regions checked first); they can sign in at once.
     pub async fn add_user(
         &self,
-        by: &str,
+        by: impl Into<By<'_>>,
         name: &str,
         password: &str,
         role: Role,
@@ -115,10 +115,11 @@ impl AdminOps {
     /// no active administrator (409).
     pub async fn change_user(
         &self,
-        by: &str,
+        by: impl Into<By<'_>>,
         name: &str,
         change: UserChange,
     ) -> Result<UserInfo, ApiError> {
+        let by: By = by.into();
         if change.is_empty() {
             return Err(ApiError::BadRequest(
                 "Nothing to change: give a role, regions, or disabled (true or false).".to_owned(),
@@ -189,7 +190,7 @@ impl AdminOps {
     /// it was set.
     pub async fn set_password(
         &self,
-        by: &str,
+        by: impl Into<By<'_>>,
         name: &str,
         password: &str,
     ) -> Result<UserInfo, ApiError> {
@@ -250,7 +251,11 @@ impl AdminOps {
     }
 
     /// Revokes a device's token: that device gets 401 from its next request on.
-    pub async fn revoke_token(&self, by: &str, id: &str) -> Result<TokenInfo, ApiError> {
+    pub async fn revoke_token(
+        &self,
+        by: impl Into<By<'_>>,
+        id: &str,
+    ) -> Result<TokenInfo, ApiError> {
         let record = {
             let id = id.to_owned();
             self.accounts.blocking(move |a| a.token(&id)).await?
@@ -280,7 +285,11 @@ impl AdminOps {
     }
 
     /// Creates a region's database unless it exists; returns whether it was created.
-    pub async fn create_database(&self, by: &str, name: &str) -> Result<bool, ApiError> {
+    pub async fn create_database(
+        &self,
+        by: impl Into<By<'_>>,
+        name: &str,
+    ) -> Result<bool, ApiError> {
         if !regions::is_region_db(name) {
             return Err(ApiError::BadRequest(format!(
                 "{name:?} is not a region; use one of: {}.",
@@ -308,7 +317,7 @@ impl AdminOps {
     /// device revoked through `DELETE /api/tokens/{id}`); durable on return.
     pub async fn record(
         &self,
-        by: &str,
+        by: impl Into<By<'_>>,
         action: &str,
         target: &str,
         detail: &str,

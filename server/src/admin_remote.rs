@@ -84,7 +84,7 @@ pub async fn run(args: RemoteArgs) -> Result<(), String> {
 }
 
 /// The server's base URL without a trailing slash.
-fn server_url(server: &str) -> Result<String, String> {
+pub(crate) fn server_url(server: &str) -> Result<String, String> {
     let url = server.trim().trim_end_matches('/');
     let rest = url
         .strip_prefix("http://")
@@ -100,7 +100,7 @@ fn server_url(server: &str) -> Result<String, String> {
     Ok(url.to_owned())
 }
 
-struct Session {
+pub(crate) struct Session {
     client: reqwest::Client,
     base: String,
     token: String,
@@ -114,6 +114,18 @@ impl Session {
         base: String,
         args: &RemoteArgs,
     ) -> Result<Self, String> {
+        Self::sign_in_as(client, base, args.admin.clone(), args.admin_password_stdin).await
+    }
+
+    /// Signs in as `admin` (password from `CHASKI_ADMIN_PASSWORD`, or standard input with
+    /// `admin_password_stdin`), or uses the token in `CHASKI_TOKEN`. Also for `chaski keys
+    /// --server` ([`crate::keys::cli`]).
+    pub(crate) async fn sign_in_as(
+        client: reqwest::Client,
+        base: String,
+        admin: Option<String>,
+        admin_password_stdin: bool,
+    ) -> Result<Self, String> {
         if let Ok(token) = std::env::var("CHASKI_TOKEN") {
             if !token.trim().is_empty() {
                 return Ok(Self {
@@ -124,13 +136,13 @@ impl Session {
                 });
             }
         }
-        let name = args.admin.clone().ok_or_else(|| {
+        let name = admin.ok_or_else(|| {
             "say which administrator signs in: --as ADMIN (or CHASKI_ADMIN_NAME), or put a \
              token from POST /api/login in CHASKI_TOKEN"
                 .to_owned()
         })?;
         let password = read_secret(
-            args.admin_password_stdin,
+            admin_password_stdin,
             "CHASKI_ADMIN_PASSWORD",
             "--admin-password-stdin",
         )
@@ -157,7 +169,7 @@ impl Session {
     }
 
     /// Revokes this command's own token; a failure only leaves a token that expires.
-    async fn sign_out(&self) {
+    pub(crate) async fn sign_out(&self) {
         if self.own_login {
             let _ = self
                 .client
@@ -168,7 +180,7 @@ impl Session {
         }
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -365,7 +377,7 @@ async fn send(request: reqwest::RequestBuilder, base: &str) -> Result<Value, Str
 
 /// Percent-encodes a path segment or query value (names are plain words; anything else is
 /// sent as it is written, for the server to refuse with its reason).
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

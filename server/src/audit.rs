@@ -34,6 +34,39 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Who made a change: an administrator's name (or `cli (…)`) and, through the HTTP API, the
+/// device token it came through, which the custody log's entry records.
+#[derive(Clone, Copy, Debug)]
+pub struct By<'a> {
+    pub name: &'a str,
+    pub token_id: Option<&'a str>,
+}
+
+impl<'a> From<&'a str> for By<'a> {
+    /// The command line, or a test: no device token.
+    fn from(name: &'a str) -> Self {
+        Self {
+            name,
+            token_id: None,
+        }
+    }
+}
+
+impl<'a> From<&'a String> for By<'a> {
+    fn from(name: &'a String) -> Self {
+        Self::from(name.as_str())
+    }
+}
+
+impl<'a> From<&'a crate::auth::Principal> for By<'a> {
+    fn from(principal: &'a crate::auth::Principal) -> Self {
+        Self {
+            name: &principal.name,
+            token_id: principal.token_id.as_deref(),
+        }
+    }
+}
+
 /// The log. Cloning is cheap.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -56,11 +89,12 @@ impl AuditLog {
     /// Appends an entry and returns once it is on disk.
     pub async fn record(
         &self,
-        by: &str,
+        by: impl Into<By<'_>>,
         action: &str,
         target: &str,
         detail: &str,
     ) -> Result<AuditEntry, sled::Error> {
+        let By { name: by, token_id } = by.into();
         let entry = AuditEntry {
             at: rfc3339(now_secs()),
             by: by.to_owned(),
@@ -72,6 +106,7 @@ impl AuditLog {
         let bytes = serde_json::to_vec(&entry)
             .map_err(|e| sled::Error::Io(std::io::Error::other(format!("audit entry: {e}"))))?;
         let mut custody = crate::custody::Entry::now(crate::custody::Kind::Admin);
+        custody.token_id = token_id.map(str::to_owned);
         custody.at = entry.at.clone();
         custody.user = Some(entry.by.clone());
         custody.action = Some(entry.action.clone());
@@ -134,5 +169,33 @@ mod tests {
         assert_eq!(entries[1].by, "ana");
         assert!(entries[1].at.ends_with('Z'));
         assert_eq!(log.recent(1).unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_custody_entry_names_the_device_token_the_change_came_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(&dir.path().join("data")).unwrap();
+        let log = AuditLog::open(&storage).unwrap();
+        let through_api = By {
+            name: "ana",
+            token_id: Some("t-1"),
+        };
+        log.record(through_api, "db.create", "loreto", "")
+            .await
+            .unwrap();
+        log.record("cli (root)", "db.delete", "loreto", "")
+            .await
+            .unwrap();
+        let entry = |index| {
+            let (_, bytes) = log.custody.entry(index).unwrap().unwrap();
+            serde_json::from_slice::<crate::custody::Entry>(&bytes).unwrap()
+        };
+        assert_eq!(entry(0).user.as_deref(), Some("ana"));
+        assert_eq!(entry(0).token_id.as_deref(), Some("t-1"));
+        assert_eq!(
+            entry(1).token_id,
+            None,
+            "the command line has no device token"
+        );
     }
 }

@@ -38,6 +38,9 @@ enum Command {
     /// The custody log (server stopped). `chaski log` is the admin audit log's listing.
     #[command(subcommand)]
     Custody(CustodyCommand),
+    /// The regions' sealing keys: `chaski keys create --region R`, `chaski keys list`.
+    #[command(subcommand)]
+    Keys(crate::keys::cli::KeysCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +77,9 @@ pub fn main() -> ExitCode {
         Command::Remote(args) => runtime.block_on(crate::admin_remote::run(args)),
         Command::Custody(CustodyCommand::Verify) => {
             crate::custody::verify::run(&cli.config.data_dir)
+        }
+        Command::Keys(command) => {
+            runtime.block_on(crate::keys::cli::run(&cli.config.data_dir, command))
         }
         Command::Figures(command) => {
             runtime.block_on(crate::figures::admin::run(&cli.config.data_dir, command))

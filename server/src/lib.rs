@@ -21,6 +21,8 @@
 //!   annual report's figures and the streamed exports.
 //! - [`custody`]: the custody log (an append-only Merkle log of every revision and admin
 //!   change, with signed checkpoints) and `chaski custody verify`.
+//! - [`keys`]: the regions' sealing keys (public keys for the tablets, private keys wrapped
+//!   under a passphrase) and `chaski keys`.
 //! - [`relay`]: the continuous relay of databases to and from another CouchDB-compatible
 //!   server, configured in the configuration file (`[[relay]]`).
 //! - [`admin`]: the administration commands (users, tokens, backup and restore).
@@ -43,6 +45,7 @@ pub mod custody;
 pub mod db;
 pub mod error;
 pub mod figures;
+pub mod keys;
 pub mod office;
 pub mod regions;
 pub mod relay;

@@ -57,6 +57,8 @@ pub struct AppState {
     /// The custody log and its signing key.
     pub custody: crate::custody::CustodyLog,
     pub custody_key: crate::custody::checkpoint::LogKey,
+    /// The regions' sealing keys (`crate::keys`).
+    pub keys: crate::keys::KeyStore,
 }
 
 /// A server that is bound and ready to run.
@@ -156,7 +158,13 @@ impl Application {
                 source,
             })?;
         tracing::info!(key = %custody_key.verifier(), "custody log key");
+        let keys =
+            crate::keys::KeyStore::open(storage.sled()).map_err(|source| StartupError::Store {
+                dir: config.data_dir.display().to_string(),
+                source,
+            })?;
         let state = AppState {
+            keys,
             custody,
             custody_key,
             admin,

@@ -311,11 +311,29 @@ impl Api {
     }
 }
 
-/// `chaski custody verify`: (passed, what it printed). Retried while the folder's lock is
-/// still held by a sled this test process just dropped (its flusher lets go at its next tick).
+/// `chaski custody verify`: (passed, what it printed); `chaski log verify`, the name
+/// for it, must give the same verdict and report.
 fn verify(data: &Path) -> (bool, String) {
+    let custody = verify_with(data, &["custody", "verify"]);
+    let log = verify_with(data, &["log", "verify"]);
+    // The same verdict and findings; the log lines' timestamps differ.
+    let findings = |(ok, report): &(bool, String)| {
+        let lines: Vec<String> = report
+            .lines()
+            .filter(|l| !l.contains(" ERROR ") && !l.contains(" INFO "))
+            .map(str::to_owned)
+            .collect();
+        (*ok, lines)
+    };
+    assert_eq!(findings(&log), findings(&custody));
+    custody
+}
+
+/// One verifying command: retried while the folder's lock is still held by a sled this test
+/// process just dropped (its flusher lets go at its next tick).
+fn verify_with(data: &Path, args: &[&str]) -> (bool, String) {
     for _ in 0..50 {
-        let out = run(data, &["custody", "verify"], None);
+        let out = run(data, args, None);
         let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
         if !report.contains("cannot open") {
             return (out.status.success(), report);

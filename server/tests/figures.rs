@@ -76,8 +76,9 @@ fn person(k: usize, n_code: usize) -> Value {
         "nationality": if k < 9 { "PE" } else { "VE" },
         "indigenous_people": if k < 2 { "awajun" } else { "none" },
         "consent": {"status": "given", "given_by": if k == 6 { "guardian" } else { "self" }},
-        "sealed": {"alg": "x25519-xsalsa20poly1305", "recipient_key_id": "mdd-2026",
-                   "ciphertext_b64": "U0VDUkVUTkFNRVNFQ1JFVE5BTUU="}
+        "sealed": {"alg": chaski_shared::sealed::ALG,
+                   "recipient_key_id": "madre-de-dios-0123456789abcdef",
+                   "ciphertext_b64": "U0VDUkVUTkFNRVNFQ1JFVE5BTUVTRUNSRVROQU1FU0VDUkVUTkFNRVNFQ1JFVE5BTUVTRUNSRVROQU1F"}
     })
 }
 

@@ -111,6 +111,8 @@ pub struct Principal {
     pub regions: BTreeSet<String>,
     /// The device name of the bearer token or session used, `None` with Basic auth.
     pub device: Option<String>,
+    /// The id of that token or session (what the custody log records), `None` with Basic auth.
+    pub token_id: Option<String>,
 }
 
 impl Principal {
@@ -164,12 +166,13 @@ impl Principal {
         roles
     }
 
-    fn from_user(user: &accounts::User, device: Option<String>) -> Self {
+    fn from_user(user: &accounts::User, device: Option<String>, token_id: Option<String>) -> Self {
         Self {
             name: user.name.clone(),
             role: user.role,
             regions: user.regions.clone(),
             device,
+            token_id,
         }
     }
 }
@@ -224,7 +227,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<Principa
                 .login(&name, &password, client_ip(parts))
                 .await
                 .map_err(|e| login_error(e, true))?;
-            Ok(Some(Principal::from_user(&user, None)))
+            Ok(Some(Principal::from_user(&user, None, None)))
         }
         Credentials::Bearer(token) => resolve(accounts, token, TokenKind::Bearer).await.map(Some),
         Credentials::Cookie(token) => resolve(accounts, token, TokenKind::Session).await.map(Some),
@@ -245,7 +248,11 @@ async fn resolve(
     if record.kind != presented_as {
         return Err(login_error(AccountError::BadToken, false));
     }
-    Ok(Principal::from_user(&user, Some(record.device)))
+    Ok(Principal::from_user(
+        &user,
+        Some(record.device),
+        Some(record.id),
+    ))
 }
 
 /// The client's address as the listener saw it (absent when the router is driven without a
@@ -405,6 +412,7 @@ mod tests {
             role,
             regions: regions.iter().map(|r| (*r).to_owned()).collect(),
             device: None,
+            token_id: None,
         }
     }
 

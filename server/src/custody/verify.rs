@@ -10,6 +10,9 @@
 //!    database (compaction drops the bodies of non-leaf revisions) or the database's deletion
 //!    (`db.delete`). Otherwise it is a mismatch.
 //! 4. Every stored revision body must have an entry (a revision slipped in behind the log).
+//! 5. The openings index (`custody_openings`) must name exactly the `identity_opened`
+//!    entries; when it does not, something wrote behind the log's back: a mismatch, and the
+//!    index is rebuilt from the entries (derived data; the entries are the record).
 
 use std::collections::HashMap;
 
@@ -236,6 +239,12 @@ pub fn verify(db: &sled::Db) -> Result<Vec<String>, Vec<String>> {
                 break;
             }
         }
+    }
+
+    // Pass 5: the openings index.
+    match trees.check_openings_index().map_err(fail)? {
+        Ok(count) => report.push(format!("{count} openings indexed")),
+        Err(problem) => problems.push(problem),
     }
     if problems.is_empty() {
         Ok(report)

@@ -4,7 +4,6 @@
 //! Regional databases are named after Peru's departments ([`crate::regions`]), but any valid
 //! CouchDB name can be created (the national office may want others).
 
-mod live_seqs;
 pub mod sled_store;
 
 use std::collections::BTreeMap;

@@ -35,12 +35,14 @@
 //! a transaction has committed, by plain assignments that cannot panic, so a poisoned lock
 //! still guards consistent state. Everything on disk is transactional.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chaski_shared::doc::{validate_local_id, Attachment, DocId, Document, LocalDoc};
-use chaski_shared::record::{DocRecord, StoredRev};
+use chaski_shared::live_seqs::LiveSeqs;
+use chaski_shared::record::{DocRecord, StoredAttachment, StoredRev};
 use chaski_shared::rev::{RevId, RevTree, DEFAULT_REV_LIMIT};
 use chaski_shared::store::{
     open_revs_answers, revs_diff_entry, ChangeRow, Changes, ChangesOptions, ChangesStyle, DbInfo,
@@ -52,14 +54,15 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 use tokio::sync::watch;
 
-use super::live_seqs::LiveSeqs;
 use crate::storage::GroupFlush;
 
-/// What the `docs` tree keeps per document: everything but the bodies.
+/// What the `docs` tree keeps per document: everything but the bodies. Read, it owns its tree;
+/// written, it borrows the batch's record's (no copy of the tree, and one struct: a field added
+/// is written and read alike).
 #[derive(Serialize, Deserialize)]
-struct DocMeta {
+struct DocMeta<'a> {
     seq: u64,
-    tree: RevTree,
+    tree: Cow<'a, RevTree>,
 }
 
 /// What the `seqs` tree keeps per change: the row of the changes feed.
@@ -399,7 +402,7 @@ impl SledStore {
         self.inner.flusher.flush().await.map_err(sled_err)
     }
 
-    fn load_meta(&self, id: &str) -> Result<Option<DocMeta>> {
+    fn load_meta(&self, id: &str) -> Result<Option<DocMeta<'static>>> {
         match self.inner.trees.docs.get(id.as_bytes()).map_err(sled_err)? {
             Some(bytes) => Ok(Some(decode("document metadata", &bytes)?)),
             None => Ok(None),
@@ -419,10 +422,52 @@ impl SledStore {
         }
         Ok(Some(DocRecord {
             id: id.clone(),
-            tree: meta.tree,
+            tree: meta.tree.into_owned(),
             leaves,
             seq: meta.seq,
         }))
+    }
+
+    /// The attachments stored with revisions of documents, one list per `(id, rev)` of
+    /// `wanted`: with `Some(rev)` that revision's (a new edit's parent, a leaf or an earlier
+    /// revision whose body is kept), with `None` every leaf's (a replicated revision may reuse
+    /// the bytes of any). For judging stubs by their stored labels
+    /// (`routes::couch::validate::stored_stub_labels`), a whole batch in one call: only each
+    /// document's metadata and its stored revisions are read, and their bodies are skipped,
+    /// never built. A document or revision this database lacks gives an empty list.
+    pub fn stored_attachments(
+        &self,
+        wanted: &[(DocId, Option<RevId>)],
+    ) -> Result<Vec<Vec<BTreeMap<String, StoredAttachment>>>> {
+        /// A stored revision, its body skipped.
+        #[derive(Deserialize)]
+        struct Labels {
+            #[serde(default)]
+            attachments: BTreeMap<String, StoredAttachment>,
+        }
+        let bodies = &self.inner.trees.bodies;
+        let read = |id: &str, rev: &RevId| -> Result<Option<BTreeMap<String, StoredAttachment>>> {
+            match bodies.get(body_key(id, rev)).map_err(sled_err)? {
+                Some(bytes) => Ok(Some(decode::<Labels>("revision body", &bytes)?.attachments)),
+                None => Ok(None),
+            }
+        };
+        let mut out = Vec::with_capacity(wanted.len());
+        for (id, rev) in wanted {
+            let revs = match rev {
+                Some(rev) => vec![rev.clone()],
+                None => match self.load_meta(id.as_str())? {
+                    Some(meta) => meta.tree.leaves().into_iter().map(|l| l.rev).collect(),
+                    None => Vec::new(),
+                },
+            };
+            let mut found = Vec::with_capacity(revs.len());
+            for rev in &revs {
+                found.extend(read(id.as_str(), rev)?);
+            }
+            out.push(found);
+        }
+        Ok(out)
     }
 
     /// [`load`](Self::load), plus the body of `rev` when it is an earlier revision whose body
@@ -482,7 +527,11 @@ impl SledStore {
             let (id, rev) = (&key[..split], &key[split + 1..]);
             if current.as_ref().is_none_or(|(c, _)| c.as_slice() != id) {
                 let tree = match trees.docs.get(id).map_err(sled_err)? {
-                    Some(bytes) => Some(decode::<DocMeta>("document metadata", &bytes)?.tree),
+                    Some(bytes) => Some(
+                        decode::<DocMeta>("document metadata", &bytes)?
+                            .tree
+                            .into_owned(),
+                    ),
                     None => None,
                 };
                 current = Some((id.to_vec(), tree));
@@ -668,7 +717,7 @@ impl SledStore {
             }
             let meta = DocMeta {
                 seq: record.seq,
-                tree: record.tree.clone(),
+                tree: Cow::Borrowed(&record.tree),
             };
             let entry = SeqEntry {
                 id: id.as_str().to_owned(),
@@ -819,7 +868,7 @@ impl SledStore {
             .iter()
             .any(|l| &l.rev == rev && l.deleted);
         entry.user = actor.user.clone();
-        entry.device = actor.device.clone();
+        entry.token_id = actor.token_id.clone();
         for (name, meta) in &stored.attachments {
             let digest = match new_atts.get(&meta.digest) {
                 Some(bytes) => crate::custody::sha256_hex(bytes),
@@ -1037,19 +1086,52 @@ impl SledStore {
                 self.add_old_body(record, rev)?;
             }
         }
-        let mut out = Vec::new();
-        for answer in open_revs_answers(record.as_ref().map(|r| &r.tree), revs, opts.latest)? {
-            out.push(match (answer, &record) {
-                (Ok(rev), Some(record)) => OpenRev::Ok(self.open_rev(record, &rev, opts)?),
-                (Ok(_), None) => return Err(Error::missing()),
-                // An earlier revision whose body is kept until compaction answers too.
-                (Err(rev), Some(record)) if record.leaves.contains_key(&rev) => {
-                    OpenRev::Ok(self.open_rev(record, &rev, opts)?)
+        let answers = open_revs_answers(record.as_ref().map(|r| &r.tree), revs, opts.latest)?;
+        fn rev_of(answer: &std::result::Result<RevId, RevId>) -> &RevId {
+            match answer {
+                Ok(rev) | Err(rev) => rev,
+            }
+        }
+        let mut out = Vec::with_capacity(answers.len());
+        for (i, answer) in answers.iter().enumerate() {
+            let rev = rev_of(answer).clone();
+            // The record is dropped after this call: the last answer naming a revision takes
+            // its body instead of copying it (answers are a handful; a revision asked twice is
+            // rare, and then copied).
+            let take = !answers[i + 1..].iter().any(|later| *rev_of(later) == rev);
+            out.push(match (answer.is_ok(), &mut record) {
+                (true, Some(record)) => {
+                    OpenRev::Ok(self.open_rev_taking(record, &rev, opts, take)?)
                 }
-                (Err(rev), _) => OpenRev::Missing(rev),
+                (true, None) => return Err(Error::missing()),
+                // An earlier revision whose body is kept until compaction answers too.
+                (false, Some(record)) if record.leaves.contains_key(&rev) => {
+                    OpenRev::Ok(self.open_rev_taking(record, &rev, opts, take)?)
+                }
+                (false, _) => OpenRev::Missing(rev),
             });
         }
         Ok(out)
+    }
+
+    /// [`open_rev`](Self::open_rev) that, with `take`, moves the revision's body out of
+    /// `record` rather than copying it.
+    fn open_rev_taking(
+        &self,
+        record: &mut DocRecord,
+        rev: &RevId,
+        opts: &GetOptions,
+        take: bool,
+    ) -> Result<Document> {
+        let body = take
+            .then(|| record.leaves.get_mut(rev))
+            .flatten()
+            .map(|stored| std::mem::take(&mut stored.body));
+        let mut doc = self.open_rev(record, rev, opts)?;
+        if let Some(body) = body {
+            doc.body = body;
+        }
+        Ok(doc)
     }
 
     /// [`Store::changes`], synchronously.
@@ -1236,7 +1318,7 @@ impl SledStore {
                 Ok(_) => self.load_meta(id)?,
                 Err(_) => None,
             };
-            if let Some(entry) = revs_diff_entry(meta.as_ref().map(|m| &m.tree), wanted) {
+            if let Some(entry) = revs_diff_entry(meta.as_ref().map(|m| &*m.tree), wanted) {
                 out.insert(id.clone(), entry);
             }
         }
@@ -1534,6 +1616,32 @@ mod tests {
 
     fn doc(id: &str) -> Document {
         Document::from_json(serde_json::json!({"_id": id, "v": 1})).expect("test document")
+    }
+
+    #[tokio::test]
+    async fn an_earlier_revision_asked_twice_in_open_revs_comes_with_its_body_both_times() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let store = SledStore::open(&db, "d").unwrap();
+        let written = store.bulk_docs(vec![doc("a")], true).await.unwrap();
+        let first = written[0].rev.clone().unwrap();
+        let mut second = doc("a");
+        second.rev = Some(first.clone());
+        second.body.insert("v".into(), json!(2));
+        store.bulk_docs(vec![second], true).await.unwrap();
+        let id = DocId::parse("a").unwrap();
+        // Not a leaf, its body kept until compaction: answered each time it is asked.
+        let asked = OpenRevs::Revs(vec![first.clone(), first]);
+        let answers = store
+            .open_revs(&id, &asked, &GetOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(answers.len(), 2);
+        for answer in answers {
+            let OpenRev::Ok(found) = answer else {
+                panic!("found: {answer:?}");
+            };
+            assert_eq!(found.body["v"], 1);
+        }
     }
 
     #[tokio::test]

@@ -64,10 +64,12 @@ impl Peer for LocalDb {
         self.peer.bulk_get(docs).await
     }
 
-    async fn bulk_docs(&self, docs: Vec<Document>) -> Result<Vec<DocResult>> {
+    async fn bulk_docs(&self, mut docs: Vec<Document>) -> Result<Vec<DocResult>> {
         let db = self.store().name().to_owned();
         let mut refused = Vec::new();
         let mut accepted = Vec::with_capacity(docs.len());
+        // As for `_bulk_docs`: stubs judged by the labels stored with their bytes (one read).
+        validate::stored_stub_labels(self.store(), &mut docs, false).await?;
         for doc in docs {
             let verdict = match check_limits(&doc, &self.limits) {
                 Err(e) => Some(DocResult::refused(
@@ -99,7 +101,7 @@ impl Peer for LocalDb {
         } else {
             let actor = crate::custody::Actor {
                 user: Some(format!("relay:{}", self.principal.name)),
-                device: self.principal.device.clone(),
+                token_id: self.principal.token_id.clone(),
             };
             crate::custody::as_actor(actor, self.peer.bulk_docs(accepted)).await?
         };

@@ -169,6 +169,7 @@ pub fn start(
         // but a minute of silence means the connection is dead.
         .read_timeout(Duration::from_secs(60))
         .tcp_keepalive(Duration::from_secs(30))
+        .pool_idle_timeout(chaski_shared::peer::POOL_IDLE_TIMEOUT)
         .build()
     {
         Ok(client) => client,
@@ -191,6 +192,7 @@ pub fn start(
             role: Role::Relay,
             regions: relay.databases.iter().cloned().collect(),
             device: None,
+            token_id: None,
         };
         for db in &relay.databases {
             let Some(store) = databases.get(db) else {

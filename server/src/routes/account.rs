@@ -90,14 +90,29 @@ pub async fn logout(
     Ok(Json(json!({"ok": true})))
 }
 
-/// `GET /api/me`: who the credentials belong to.
-pub async fn me(principal: Principal) -> Json<Value> {
-    Json(json!({
+/// `GET /api/me`: who the credentials belong to, and `seal_keys`: the current public sealing
+/// key of each region they work in (every region for an administrator), which the tablet
+/// keeps for sealing offline. A region with no key yet is absent.
+pub async fn me(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Value>, ApiError> {
+    let regions: Vec<String> = if principal.role == Role::Admin {
+        crate::regions::db_names().map(str::to_owned).collect()
+    } else {
+        principal.regions.iter().cloned().collect()
+    };
+    let seal_keys = state
+        .keys
+        .blocking(move |k| k.current_of(regions.iter().map(String::as_str)))
+        .await?;
+    Ok(Json(json!({
         "name": principal.name,
         "role": principal.role,
         "regions": principal.regions,
         "device": principal.device,
-    }))
+        "seal_keys": seal_keys,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -145,7 +160,7 @@ pub async fn revoke_token(
     }
     // An administrator cutting off someone else's device: logged, and listed as revoked.
     let revoked = if record.user != principal.name {
-        state.admin.revoke_token(&principal.name, &id).await?
+        state.admin.revoke_token(&principal, &id).await?
     } else {
         state.accounts.revoke_token(&id).await?
     };

@@ -30,7 +30,9 @@ use crate::auth::{session_cookie, Principal, Role};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
-/// Largest body of an admin request: a name, a password, a role and at most 25 regions.
+/// Largest body of an admin request (a name, a password, a role and at most 25 regions), and
+/// of the sealing keys' routes ([`crate::routes::keys`]: a wrapped key is about 600 bytes of
+/// JSON, an opening a few ids).
 pub const ADMIN_BODY_LIMIT: usize = 16 * 1024;
 
 /// The routes, to be nested under `/api`.
@@ -141,8 +143,9 @@ fn without_default_port<'a>(host: &'a str, scheme: &str) -> &'a str {
     host.strip_suffix(default).unwrap_or(host)
 }
 
-/// A JSON body, read only after the extractors before it (the [`Admin`] check), refused with a
-/// reason a person can act on.
+/// A JSON body, read only after the extractors before it (the [`Admin`] check, or another
+/// role check), refused with a reason a person can act on. At most [`ADMIN_BODY_LIMIT`] bytes
+/// on the routes that use it.
 pub struct AdminJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
@@ -159,7 +162,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AdminJson<T> {
 fn json_error(rejection: JsonRejection) -> ApiError {
     match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!(
-            "An admin request is a few fields; this body is larger than {ADMIN_BODY_LIMIT} \
+            "This request takes a few fields; this body is larger than {ADMIN_BODY_LIMIT} \
              bytes."
         )),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(
@@ -222,7 +225,7 @@ async fn add_user(
     let role = parse_role(&body.role)?;
     let user = state
         .admin
-        .add_user(&admin.name, &body.name, &body.password, role, body.regions)
+        .add_user(&admin, &body.name, &body.password, role, body.regions)
         .await?;
     Ok((StatusCode::CREATED, Json(json!(user))))
 }
@@ -248,7 +251,7 @@ async fn change_user(
         regions: body.regions,
         disabled: body.disabled,
     };
-    let user = state.admin.change_user(&admin.name, &name, change).await?;
+    let user = state.admin.change_user(&admin, &name, change).await?;
     Ok(Json(json!(user)))
 }
 
@@ -268,7 +271,7 @@ async fn set_password(
     let name = segment(name)?;
     state
         .admin
-        .set_password(&admin.name, &name, &body.password)
+        .set_password(&admin, &name, &body.password)
         .await?;
     Ok(Json(json!({"ok": true, "name": name})))
 }
@@ -296,7 +299,7 @@ async fn revoke_token(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let id = segment(id)?;
-    let revoked = state.admin.revoke_token(&admin.name, &id).await?;
+    let revoked = state.admin.revoke_token(&admin, &id).await?;
     Ok(Json(json!({"ok": true, "revoked": revoked})))
 }
 
@@ -317,7 +320,7 @@ async fn create_database(
     Admin(admin): Admin,
     AdminJson(body): AdminJson<NewDatabase>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if !state.admin.create_database(&admin.name, &body.name).await? {
+    if !state.admin.create_database(&admin, &body.name).await? {
         return Err(ApiError::Conflict(format!(
             "The database {} exists already.",
             body.name

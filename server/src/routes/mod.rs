@@ -8,6 +8,7 @@ pub mod couch;
 pub mod custody;
 pub mod figures;
 pub mod health;
+pub mod keys;
 pub mod office;
 pub mod relay;
 pub mod session;
@@ -46,6 +47,7 @@ pub fn router(state: AppState, cors_origins: &[String]) -> Router {
         .merge(figures::router())
         .merge(relay::router())
         .merge(custody::router())
+        .merge(keys::router())
         .merge(admin_api::router())
         .fallback(api_not_found)
         .layer(compression)

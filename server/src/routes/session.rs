@@ -72,6 +72,7 @@ pub async fn post_session(
         role: user.role,
         regions: user.regions.clone(),
         device: None,
+        token_id: Some(issued.record.id.clone()),
     };
     let cookie = format!(
         "{SESSION_COOKIE}={}; Version=1; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",

@@ -51,7 +51,7 @@ async fn a_login_gives_a_device_token_that_opens_api_me() {
     assert_eq!(
         me.json::<Value>().await.unwrap(),
         json!({"name": "ana", "role": "inspector", "regions": ["cusco", "madre-de-dios"],
-               "device": "tablet 07"})
+               "device": "tablet 07", "seal_keys": []})
     );
 }
 

@@ -13,7 +13,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chaski_shared::doc::{Attachment, DocId, Document, DESIGN_PREFIX};
-use chaski_shared::domain::inspection::MAX_PHOTO_BYTES;
+use chaski_shared::domain::inspection::{MAX_PHOTO_BYTES, MAX_SEALED_PHOTO_BYTES};
+use chaski_shared::sealed::SEALED_CONTENT_TYPE;
 use chaski_shared::store::{GetOptions, OpenRev, OpenRevs, Store};
 use chaski_shared::wire::PutResponse;
 use chaski_shared::RevId;
@@ -91,10 +92,11 @@ pub fn check_limits(doc: &Document, limits: &Limits) -> Result<(), ApiError> {
 async fn write_one(
     store: &SledStore,
     principal: &Principal,
-    doc: Document,
+    mut doc: Document,
     new_edits: bool,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
+    validate::stored_stub_labels(store, std::slice::from_mut(&mut doc), new_edits).await?;
     validate::check_single(principal, store.name(), &doc, new_edits)?;
     let doc = if validate::needs_store_check(store.name(), &doc, new_edits) {
         // What the event points at is read on the blocking pool, never on this worker.
@@ -564,19 +566,25 @@ async fn write_attachment(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_owned();
-    // A region database keeps only photos (the domain checks the whole document below): a
+    // A region database keeps only photos, in clear (JPEG) or sealed on the device (the
+    // domain checks the whole document below, the sealed envelope's shape included): a
     // program or a page is refused on its label, before its body is read, and a photo's body
     // is read no further than a photo may be long.
     let mut limit = state.limits.max_attachment_bytes;
     if regions::is_region_db(db) && !id.is_design() {
         let mime = content_type.split(';').next().unwrap_or_default().trim();
-        if !mime.eq_ignore_ascii_case("image/jpeg") {
+        let most = if mime.eq_ignore_ascii_case("image/jpeg") {
+            MAX_PHOTO_BYTES
+        } else if mime.eq_ignore_ascii_case(SEALED_CONTENT_TYPE) {
+            MAX_SEALED_PHOTO_BYTES
+        } else {
             return Err(ApiError::BadRequest(format!(
-                "_attachments.{name}: must be a JPEG image (image/jpeg): region databases keep \
-                 only photos, not {mime}."
+                "_attachments.{name}: must be a JPEG image (image/jpeg), or a photo sealed on \
+                 the device ({SEALED_CONTENT_TYPE}): region databases keep only photos, not \
+                 {mime}."
             )));
-        }
-        limit = limit.min(usize::try_from(MAX_PHOTO_BYTES).unwrap_or(usize::MAX));
+        };
+        limit = limit.min(usize::try_from(most).unwrap_or(usize::MAX));
     }
     let content_md5 = request
         .headers()

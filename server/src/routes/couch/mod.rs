@@ -228,7 +228,7 @@ async fn create_db(
     let detail = "through CouchDB's API (PUT /db/{db})";
     state
         .admin
-        .record(&principal.name, "db.create", name.as_str(), detail)
+        .record(&principal, "db.create", name.as_str(), detail)
         .await?;
     Ok((StatusCode::CREATED, Json(json!({"ok": true}))).into_response())
 }
@@ -247,7 +247,7 @@ async fn delete_db(
     let detail = "through CouchDB's API (DELETE /db/{db})";
     state
         .admin
-        .record(&principal.name, "db.delete", &db, detail)
+        .record(&principal, "db.delete", &db, detail)
         .await?;
     Ok(Json(json!({"ok": true})))
 }

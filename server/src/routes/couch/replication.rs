@@ -530,7 +530,7 @@ pub async fn bulk_docs(
     // writes nothing. A document the domain rules reject is not malformed: it gets its own
     // `forbidden` result in its place and the others are written (see `validate`). `_local/`
     // documents are written to their own tree, as CouchDB does, each with its own result.
-    let mut docs = Vec::with_capacity(raw.len());
+    let mut parsed = Vec::with_capacity(raw.len());
     let mut slots: Vec<Slot> = Vec::with_capacity(raw.len());
     for (i, mut value) in raw.into_iter().enumerate() {
         if is_local(&value) {
@@ -554,12 +554,20 @@ pub async fn bulk_docs(
             )
         })?;
         check_limits(&doc, &state.limits)?;
+        slots.push(Slot::Written);
+        parsed.push(doc);
+    }
+    // The batch's stubs get their stored labels in one read, then each document is judged.
+    validate::stored_stub_labels(&store, &mut parsed, new_edits).await?;
+    let mut docs = Vec::with_capacity(parsed.len());
+    let mut parsed = parsed.into_iter();
+    for slot in slots.iter_mut().filter(|s| matches!(s, Slot::Written)) {
+        let doc = parsed
+            .next()
+            .ok_or_else(|| ApiError::Internal("a parsed document went missing".into()))?;
         match validate::check_in_batch(&principal, &db, &doc, new_edits) {
-            Some(rejection) => slots.push(Slot::Refused(rejection)),
-            None => {
-                slots.push(Slot::Written);
-                docs.push(doc);
-            }
+            Some(rejection) => *slot = Slot::Refused(rejection),
+            None => docs.push(doc),
         }
     }
     let docs = check_event_targets(&store, &db, docs, &mut slots, new_edits).await?;

@@ -208,6 +208,62 @@ pub fn check_in_batch(
         .map(|rejection| rejection.into_result(doc))
 }
 
+/// Gives each attachment stub of the documents written to a region database the label
+/// (content type and length) this database stores with the same bytes, which is what the
+/// revision will keep: the domain rules then judge the labels the revision will really have,
+/// not the ones the client claims. (A photo that shows people must be sealed; a stub claiming
+/// "sealed" for a JPEG sent earlier would otherwise pass.) The bytes themselves were checked
+/// under that label when they arrived. A new edit's stubs come from the revision it edits; a
+/// replicated revision's (`new_edits=false`) from any leaf of the document. The whole batch is
+/// read in one trip to the blocking pool, and only documents with stubs are read (labels
+/// only: no body is built, no attachment's bytes read). A stub whose revision or bytes this
+/// database lacks keeps its claim: the store refuses it (it has no such attachment).
+pub async fn stored_stub_labels(
+    store: &SledStore,
+    docs: &mut [Document],
+    new_edits: bool,
+) -> chaski_shared::Result<()> {
+    if !regions::is_region_db(store.name()) {
+        return Ok(());
+    }
+    let (which, wanted): (Vec<usize>, Vec<(DocId, Option<chaski_shared::rev::RevId>)>) = docs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| !d.deleted && d.attachments.values().any(|a| a.is_stub()))
+        .filter_map(|(i, d)| match (new_edits, &d.rev) {
+            (true, None) => None,
+            (true, Some(rev)) => Some((i, (d.id.clone(), Some(rev.clone())))),
+            (false, _) => Some((i, (d.id.clone(), None))),
+        })
+        .unzip();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let known = store
+        .blocking(move |s| s.stored_attachments(&wanted))
+        .await?;
+    for (i, known) in which.into_iter().zip(known) {
+        let doc = &mut docs[i];
+        for (name, att) in doc.attachments.iter_mut().filter(|(_, a)| a.is_stub()) {
+            let same_name = known
+                .iter()
+                .filter_map(|atts| atts.get(name))
+                .find(|a| a.digest == att.digest);
+            let same_bytes = || {
+                known
+                    .iter()
+                    .flat_map(|atts| atts.values())
+                    .find(|a| a.digest == att.digest)
+            };
+            if let Some(stored) = same_name.or_else(same_bytes) {
+                att.content_type = stored.content_type.clone();
+                att.length = stored.length;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether the rules that read the store ([`check_event_targets`]) apply to this write.
 pub fn needs_store_check(db: &str, doc: &Document, new_edits: bool) -> bool {
     new_edits && regions::is_region_db(db) && is_case_event(doc) && !doc.deleted
@@ -454,6 +510,7 @@ mod tests {
             role,
             regions: BTreeSet::from(["madre-de-dios".to_owned()]),
             device: None,
+            token_id: None,
         }
     }
 
