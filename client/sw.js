@@ -9,9 +9,15 @@
 
 const BUILD = "__CHASKI_BUILD_VERSION__";
 const PRECACHE = [/* __CHASKI_PRECACHE__ */];
+// Files of this build that are not precached (they are not part of the first load) but are
+// kept once fetched: the seal module (client/build/sealer.sh). The app asks for them after
+// sign-in and at each online start (the `cache-lazy` message below), so that sealing works
+// offline; a new build's worker takes them over from the old cache when it installs.
+const LAZY = [/* __CHASKI_LAZY__ */];
 
 const CACHE_PREFIX = 'chaski-shell-';
 const SHELL_FILES = new Set(PRECACHE);
+const LAZY_FILES = new Set(LAZY);
 const CACHE = CACHE_PREFIX + BUILD;
 // The document every navigation falls back to when the network does not answer in time.
 const SHELL = '/index.html';
@@ -22,9 +28,20 @@ const NAVIGATION_TIMEOUT_MS = 3000;
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
+    // A tablet that had the seal module keeps it across the update: the old cache, which holds
+    // it, is deleted when this worker activates, and the app asks for it again only at its
+    // next online start, which may come after the tablet has gone offline. (Its JS glue,
+    // /sealer.js, has the same name in every build.)
+    let had = false;
+    for (const name of await caches.keys()) {
+      if (!name.startsWith(CACHE_PREFIX) || name === CACHE) continue;
+      const old = await caches.open(name);
+      for (const url of LAZY) if (await old.match(url)) had = true;
+    }
     // `reload` bypasses the HTTP cache: index.html must be this build's, not a stale copy.
-    // addAll is atomic: if any file fails, the install fails and the old worker stays.
-    await cache.addAll(PRECACHE.map((url) => new Request(url, { cache: 'reload' })));
+    // addAll is atomic: if any file fails, the install fails and the old worker (with its
+    // cache) stays.
+    await cache.addAll(PRECACHE.concat(had ? LAZY : []).map((url) => new Request(url, { cache: 'reload' })));
     // Take over at once rather than waiting for every tab to close: the new build's assets are
     // all precached, and old pages keep working from the HTTP cache or the network.
     await self.skipWaiting();
@@ -39,9 +56,32 @@ self.addEventListener('activate', (event) => {
     await Promise.all(names
       .filter((name) => name.startsWith(CACHE_PREFIX) && name !== CACHE)
       .map((name) => caches.delete(name)));
+    // A seal module asked for while this worker installed (a first visit: the app asks right
+    // after sign-in) is cached before the worker takes the page, so that a tablet taken
+    // offline as soon as the app works offline can seal too.
+    await lazy;
     await self.clients.claim();
   })());
 });
+
+// The app's request to keep the seal module now (after sign-in, at each online start): fetched
+// by the worker itself, so it does not matter whether the worker controls the page yet (on the
+// first visit it does not), and nothing is instantiated in the page.
+let lazy = null;
+self.addEventListener('message', (event) => {
+  if (event.data && event.data.type === 'cache-lazy') event.waitUntil(lazy = cacheLazy());
+});
+
+async function cacheLazy() {
+  try {
+    const cache = await caches.open(CACHE);
+    const missing = [];
+    for (const url of LAZY) if (!await cache.match(url)) missing.push(new Request(url, { cache: 'reload' }));
+    await cache.addAll(missing);
+  } catch (_) {
+    // Offline or refused: the app asks again at its next online start.
+  }
+}
 
 self.addEventListener('fetch', (event) => {
   const request = event.request;
@@ -58,7 +98,7 @@ self.addEventListener('fetch', (event) => {
 
   if (request.mode === 'navigate') {
     event.respondWith(navigate(request));
-  } else if (SHELL_FILES.has(url.pathname) || isContentHashed(url.pathname)) {
+  } else if (SHELL_FILES.has(url.pathname) || LAZY_FILES.has(url.pathname) || isContentHashed(url.pathname)) {
     event.respondWith(cacheFirst(request));
   }
   // Anything else is data (the /api and /db sync endpoints, photos): it must come fresh from
@@ -95,7 +135,10 @@ async function cacheFirst(request) {
   const response = await fetch(request);
   if (response.ok && response.type === 'basic') {
     const copy = response.clone();
-    caches.open(CACHE).then((cache) => cache.put(request, copy)).catch(() => {});
+    const kept = caches.open(CACHE).then((cache) => cache.put(request, copy)).catch(() => {});
+    // A file fetched ahead of going offline (the seal module) is kept before the app is told
+    // it has it, so that "loaded" means "there offline too".
+    if (LAZY_FILES.has(new URL(request.url).pathname)) await kept;
   }
   return response;
 }

@@ -22,16 +22,23 @@ if printf '%s\n' "$files" | grep -q '[]"\\|&[:space:]]'; then
     echo "sw-manifest: unexpected character in a file name in $dir" >&2
     exit 1
 fi
+# The seal module (client/build/sealer.sh) is not part of the first load: the worker fetches
+# it when the app asks (after sign-in, at each online start) and keeps it (its LAZY list), and
+# a new build's worker takes it over when it installs. Everything else is precached.
+lazy_files=$(printf '%s\n' "$files" | grep -E '^sealer(-[0-9a-f]+_bg\.wasm|\.js)$' || true)
+shell_files=$(printf '%s\n' "$files" | grep -vE '^sealer(-[0-9a-f]+_bg\.wasm|\.js)$' || true)
 # "/" is the app's start URL; the server answers it with index.html.
-list=$(printf '"/"\n%s\n' "$files" | sed -e '1!s|.*|"/&"|' | paste -sd, - | sed 's|,|, |g')
+list=$(printf '"/"\n%s\n' "$shell_files" | sed -e '1!s|.*|"/&"|' | paste -sd, - | sed 's|,|, |g')
+lazy=$(printf '%s\n' "$lazy_files" | sed -e '/^$/d' -e 's|.*|"/&"|' | paste -sd, - | sed 's|,|, |g')
 
 tmp="$sw.tmp"
 sed -e "s|\"__CHASKI_BUILD_VERSION__\"|\"$version\"|" \
-    -e "s|\[/\* __CHASKI_PRECACHE__ \*/\]|[$list]|" "$sw" > "$tmp"
+    -e "s|\[/\* __CHASKI_PRECACHE__ \*/\]|[$list]|" \
+    -e "s|\[/\* __CHASKI_LAZY__ \*/\]|[$lazy]|" "$sw" > "$tmp"
 if grep -q '__CHASKI_' "$tmp"; then
     rm -f "$tmp"
     echo "sw-manifest: a placeholder in sw.js was not replaced" >&2
     exit 1
 fi
 mv "$tmp" "$sw"
-echo "sw-manifest: build $version, $(printf '%s\n' "$files" | wc -l) files precached"
+echo "sw-manifest: build $version, $(printf '%s\n' "$shell_files" | wc -l) files precached, $(printf '%s' "$lazy_files" | grep -c . || true) cached on first use"

@@ -18,6 +18,18 @@ pub struct Profile {
     /// Database names of the regions this user works in (`madre-de-dios`).
     #[serde(default)]
     pub regions: Vec<String>,
+    /// The current sealing key of each region the user works in (`GET /api/me`), kept with the
+    /// session so that the tablet seals identities offline (public keys are not secret).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seal_keys: Vec<SealKey>,
+}
+
+/// A region's current public key for sealed identities.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealKey {
+    pub region: String,
+    pub key_id: String,
+    pub public_key_b64: String,
 }
 
 /// The server's answer to a successful sign-in.
@@ -87,12 +99,34 @@ pub async fn call(
     token: Option<&str>,
     body: Option<&str>,
 ) -> Result<String, ApiError> {
+    // No answer at all is "no network" to the pages, whatever the browser's reason.
+    let (status, text) = fetch_text(method, url, token, body)
+        .await
+        .map_err(|_| ApiError::Network)?;
+    match status {
+        200..=299 => Ok(text),
+        401 => Err(ApiError::Unauthorized),
+        429 => Err(ApiError::TooManyAttempts),
+        // The service worker answers 503 (or the fetch fails) when there is no network.
+        0 | 502..=504 => Err(ApiError::Network),
+        _ => Err(ApiError::Server(reason_of(&text))),
+    }
+}
+
+/// One request: the answer's status and body text, whatever the status; `Err` with the
+/// browser's reason (e.g. `Failed to fetch`) when no answer came at all.
+pub async fn fetch_text(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Result<(u16, String), String> {
     let init = RequestInit::new();
     init.set_method(method);
     if let Some(body) = body {
         init.set_body(&JsValue::from_str(body));
     }
-    let request = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Network)?;
+    let request = Request::new_with_str_and_init(url, &init).map_err(|e| js_reason(&e))?;
     let headers = request.headers();
     let _ = headers.set("Accept", "application/json");
     if body.is_some() {
@@ -103,7 +137,7 @@ pub async fn call(
     }
     let response: Response = JsFuture::from(leptos::prelude::window().fetch_with_request(&request))
         .await
-        .map_err(|_| ApiError::Network)?
+        .map_err(|e| js_reason(&e))?
         .unchecked_into();
     let text = match response.text() {
         Ok(promise) => JsFuture::from(promise)
@@ -113,18 +147,21 @@ pub async fn call(
             .unwrap_or_default(),
         Err(_) => String::new(),
     };
-    match response.status() {
-        200..=299 => Ok(text),
-        401 => Err(ApiError::Unauthorized),
-        429 => Err(ApiError::TooManyAttempts),
-        // The service worker answers 503 (or the fetch fails) when there is no network.
-        0 | 502..=504 => Err(ApiError::Network),
-        _ => Err(ApiError::Server(reason_of(&text))),
-    }
+    Ok((response.status(), text))
+}
+
+/// What a JavaScript exception says: an `Error`'s message, a thrown string, or else the
+/// browser's own description of the value.
+pub fn js_reason(error: &JsValue) -> String {
+    error
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| error.as_string())
+        .unwrap_or_else(|| format!("{error:?}"))
 }
 
 /// The `reason` of a CouchDB-style error body, or the body itself.
-fn reason_of(text: &str) -> String {
+pub fn reason_of(text: &str) -> String {
     serde_json::from_str::<serde_json::Value>(text)
         .ok()
         .and_then(|v| v.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
@@ -143,6 +180,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(answer.user.regions, vec!["madre-de-dios".to_string()]);
+        assert!(answer.user.seal_keys.is_empty());
+    }
+
+    #[test]
+    fn me_brings_each_regions_sealing_key() {
+        let me: Profile = serde_json::from_str(
+            r#"{"name":"ana","role":"inspector","regions":["loreto"],
+                "seal_keys":[{"region":"loreto","key_id":"loreto-0123456789abcdef",
+                              "public_key_b64":"AAAA"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(me.seal_keys[0].key_id, "loreto-0123456789abcdef");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! - [`session`]: who is signed in, remembered on the device so the app opens offline.
 //! - [`records`]: the inspections as pages see them: a compact index for the list, and load,
 //!   save and conflict resolution on the local store.
+//! - [`timer`]: the one timer future (`setTimeout`), for the sync loop and the pages.
 //!
 //! The service worker (`client/sw.js`), manifest and icons are not Rust: Trunk copies them into
 //! the build and `client/build/sw-manifest.sh` writes the build's precache list into the worker.
@@ -31,6 +32,7 @@ pub mod records;
 pub mod session;
 pub mod store;
 pub mod sync;
+pub mod timer;
 
 use leptos::prelude::*;
 use leptos_router::{
@@ -58,11 +60,17 @@ pub fn App() -> impl IntoView {
     I18n::provide();
     let network = Network::provide();
     let session = Session::provide();
-    // The profile (roles, regions) may have changed at the office since sign-in: asked at
-    // start and whenever the network returns.
+    // The profile (roles, regions, sealing keys) may have changed at the office since sign-in:
+    // asked at start and whenever the network returns (and after a sign-in, but not again when
+    // the answer only brings new sealing keys: `signed_in` and `is_office` track who, not keys).
     Effect::new(move |_| {
         if network.is_online() && session.signed_in() {
             leptos::task::spawn_local(session.refresh_profile());
+            // The seal module, kept by the service worker now so that it is on the tablet
+            // before it goes offline.
+            if !session.is_office() {
+                crate::components::identity::keep_for_offline();
+            }
         }
     });
     let records = Records::provide(session);

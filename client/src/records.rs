@@ -3,8 +3,10 @@
 //!
 //! Pages never hold the store themselves: they go through [`Records`], which opens the device's
 //! store once, keeps a small summary of every inspection in memory (so filtering 5,000 records
-//! is a scan of short strings, not 5,000 document reads) and refreshes it from the store's
-//! changes feed after every write, reading only what changed.
+//! is a scan of short strings, not 5,000 document reads) and refreshes it after every write from
+//! the store's persisted list index ([`crate::store::list`]), reading only the slim entries
+//! written since the last read: opening the app reads the whole list in one `getAll` without
+//! parsing a single stored document.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -13,14 +15,14 @@ use chaski_shared::domain::{
     case_summary, new_inspection_id, CaseEvent, CaseInspection, CaseSummary, Choice, Region,
     Sector, Status,
 };
-use chaski_shared::store::{ChangesOptions, GetOptions};
+use chaski_shared::store::GetOptions;
 use chaski_shared::{DocId, Document, Error, RevId, Store};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde_json::{Map, Value};
 
 use crate::session::Session;
-use crate::store::{open_local_store, LocalStore};
+use crate::store::{list_since, open_local_store, LocalStore};
 
 /// Where a record stands with the server, as the list shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -211,6 +213,31 @@ pub fn fold(text: &str) -> String {
         .collect()
 }
 
+/// What list entries (with their sequences) change in the index: summaries to insert or
+/// replace, ids to remove, and case events. The entries are the list's
+/// ([`crate::store::list`]): inspections and case events only.
+pub fn apply_entries(rows: Vec<(u64, Document)>) -> (Vec<Summary>, Vec<String>, Vec<CaseEvent>) {
+    let mut changed = Vec::new();
+    let mut removed = Vec::new();
+    let mut events = Vec::new();
+    for (seq, doc) in rows {
+        if doc.id.as_str().starts_with("event:") {
+            // Events are written once and never deleted; one that does not parse is not shown
+            // (the server refuses such events anyway).
+            if !doc.deleted {
+                if let Ok(event) = CaseEvent::from_document(&doc) {
+                    events.push(event);
+                }
+            }
+        } else if doc.deleted {
+            removed.push(doc.id.as_str().to_string());
+        } else {
+            changed.push(Summary::of(&doc, seq));
+        }
+    }
+    (changed, removed, events)
+}
+
 /// Inserts or replaces summaries and keeps the index newest first. Inspection ids begin with
 /// their creation time, so sorting ids in reverse is sorting by creation, newest first.
 pub fn merge_into(index: &mut Vec<Summary>, changed: Vec<Summary>, removed: &[String]) {
@@ -261,8 +288,9 @@ impl Records {
         };
         provide_context(records);
         Effect::new(move |_| {
-            // Tracked: the session (user, token, profile) and the working region.
-            session.get();
+            // Tracked: who is signed in (user, token, role, regions) and the working region;
+            // not the rest of the profile, so a new sealing key leaves the store open.
+            session.who();
             let region = session.region();
             crate::sync::stop_sync_loop();
             records.store.set_value(None);
@@ -285,11 +313,16 @@ impl Records {
                 match open_local_store(&sync.user, &sync.region).await {
                     Ok(store) => {
                         let store = Rc::new(store);
-                        crate::sync::start_sync_loop(store.clone(), sync);
-                        records.store.set_value(Some(store));
+                        records.store.set_value(Some(store.clone()));
                         records.open_error.set(None);
                         records.ready.set(true);
+                        // The list first: a sync run reads and writes the same store, and the
+                        // inspector opening the app waits for the list, not for the server.
                         records.refresh().await;
+                        after_next_paint().await;
+                        if records.store().is_some_and(|s| Rc::ptr_eq(&s, &store)) {
+                            crate::sync::start_sync_loop(store, sync);
+                        }
                     }
                     Err(e) => records.open_error.set(Some(e.to_string())),
                 }
@@ -370,66 +403,34 @@ impl Records {
         self.refreshing.try_set_value(false);
     }
 
+    /// Reads the list entries written since the last read into the index: the persisted list
+    /// index (one `getAll` of slim entries, see [`crate::store::list`]), never whole documents.
     async fn read_changes(self) {
         let Some(store) = self.store() else { return };
-        loop {
-            let Some(since) = self.last_seq.try_get_value() else {
-                return;
-            };
-            let opts = ChangesOptions {
-                since,
-                limit: Some(500),
-                include_docs: true,
-                conflicts: true,
-                ..ChangesOptions::default()
-            };
-            let Ok(page) = store.changes(&opts).await else {
-                break;
-            };
-            // The user or the working region changed while this page was read: it belongs to
-            // the previous store and must not enter the new index.
-            if !self
-                .store()
-                .is_some_and(|current| Rc::ptr_eq(&current, &store))
-            {
-                return;
-            }
-            let mut changed = Vec::new();
-            let mut removed = Vec::new();
-            let mut events = Vec::new();
-            for row in &page.results {
-                if row.id.as_str().starts_with("event:") {
-                    // Events are written once and never deleted; one that does not parse is
-                    // not shown (the server refuses such events anyway).
-                    if let Some(event) = row
-                        .doc
-                        .as_ref()
-                        .filter(|_| !row.deleted)
-                        .and_then(|doc| CaseEvent::from_document(doc).ok())
-                    {
-                        events.push(event);
-                    }
-                    continue;
-                }
-                if !row.id.as_str().starts_with("inspection:") {
-                    continue;
-                }
-                match &row.doc {
-                    Some(doc) if !row.deleted => changed.push(Summary::of(doc, row.seq)),
-                    _ => removed.push(row.id.as_str().to_string()),
-                }
-            }
-            if !events.is_empty() {
-                self.events.update(|by_case| add_events(by_case, events));
-            }
-            self.index
-                .update(|index| merge_into(index, changed, &removed));
-            let done = page.results.is_empty() || page.last_seq <= since;
-            self.last_seq.set_value(page.last_seq);
-            if done || page.pending == 0 {
-                break;
-            }
+        let Some(since) = self.last_seq.try_get_value() else {
+            return;
+        };
+        let Ok(rows) = list_since(&store, since).await else {
+            return;
+        };
+        // The user or the working region changed while the entries were read: they belong to
+        // the previous store and must not enter the new index.
+        if !self
+            .store()
+            .is_some_and(|current| Rc::ptr_eq(&current, &store))
+        {
+            return;
         }
+        let Some(last) = rows.iter().map(|(seq, _)| *seq).max() else {
+            return;
+        };
+        let (changed, removed, events) = apply_entries(rows);
+        if !events.is_empty() {
+            self.events.update(|by_case| add_events(by_case, events));
+        }
+        self.index
+            .update(|index| merge_into(index, changed, &removed));
+        self.last_seq.set_value(last.max(since));
     }
 
     /// The winning revision with its conflicts and photo bytes.
@@ -499,6 +500,25 @@ impl Records {
     }
 }
 
+/// Resolves once the browser has drawn the next frame (an animation frame, then a task after
+/// it, or 100 ms in a hidden page), so that work started afterwards does not hold back the list
+/// the inspector is waiting for. Resolves at once where there is no window (host tests).
+async fn after_next_paint() {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        // A hidden page draws no frames: the timer then ends the wait.
+        let frame = js_sys::Promise::new(&mut |resolve, _| {
+            let _ = window.request_animation_frame(&resolve);
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 100);
+        });
+        let _ = wasm_bindgen_futures::JsFuture::from(frame).await;
+        crate::timer::Sleep::new(0).await;
+    }
+}
+
 /// The records handle provided at the root of the app.
 pub fn use_records() -> Records {
     expect_context::<Records>()
@@ -528,6 +548,28 @@ mod tests {
             ),
         );
         Summary::of(&doc, seq)
+    }
+
+    #[test]
+    fn a_summary_from_a_list_entry_equals_the_summary_from_the_whole_document() {
+        let id = "inspection:20261130T120000Z-0011223344556677";
+        let mut doc = Document::new(
+            DocId::parse(id).unwrap(),
+            body(
+                json!({"type": "inspection", "site_name": "Ladrillera Señor", "status": "submitted",
+                        "region": "madre-de-dios", "sector": "brick_making", "district": "Tambopata",
+                        "locality": "Km 15", "visit_start": "2026-11-20T08:00:00-05:00",
+                        "updated_at": "2026-11-21T08:00:00-05:00", "notes": "x".repeat(500),
+                        "people": [{"code": "P2", "role": "worker"}, {"code": "P1"}]}),
+            ),
+        );
+        doc.rev = Some("3-abc".parse().unwrap());
+        doc.conflicts = vec!["3-abd".parse().unwrap()];
+        let entry = crate::store::list::entry_of(&doc).unwrap();
+        assert_eq!(Summary::of(&entry, 7), Summary::of(&doc, 7));
+        let (changed, removed, events) = apply_entries(vec![(7, entry)]);
+        assert_eq!(changed, vec![Summary::of(&doc, 7)]);
+        assert!(removed.is_empty() && events.is_empty());
     }
 
     #[test]

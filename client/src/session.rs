@@ -34,6 +34,10 @@ pub struct SessionData {
 #[derive(Clone, Copy, Debug)]
 pub struct Session {
     data: RwSignal<Option<SessionData>>,
+    /// Who is signed in, notifying only when that changes: see [`Session::who`].
+    who: Memo<Option<String>>,
+    /// Whether they work in the office's app, notifying only when that changes.
+    office: Memo<bool>,
     /// The region chosen among the user's (see [`working_region`]).
     chosen: RwSignal<Option<String>>,
     /// The working region, notifying only when it really changes.
@@ -44,17 +48,33 @@ impl Session {
     /// Reads the remembered session and provides the context.
     pub fn provide() -> Session {
         let data = RwSignal::new(stored_session());
+        // One text rather than a struct: a memo of a type the app already has adds nothing to
+        // the first load, where a new one costs about 1 KB.
+        let who = Memo::new(move |_| {
+            data.with(|d| {
+                d.as_ref().map(|d| {
+                    let (user, regions) = (&d.user, d.user.regions.join(","));
+                    format!("{}\n{}\n{}\n{regions}", user.name, d.token, user.role)
+                })
+            })
+        });
+        let office = Memo::new(move |_| {
+            data.with(|d| d.as_ref().is_some_and(|d| is_office_role(&d.user.role)))
+        });
         let chosen =
             RwSignal::new(local_storage().and_then(|s| s.get_item(REGION_KEY).ok().flatten()));
         let region = Memo::new(move |_| {
             let chosen = chosen.get();
-            data.with(|d| {
+            who.track();
+            data.with_untracked(|d| {
                 d.as_ref()
                     .and_then(|d| working_region(&d.user.regions, chosen.as_deref()))
             })
         });
         let session = Session {
             data,
+            who,
+            office,
             chosen,
             region,
         };
@@ -62,9 +82,17 @@ impl Session {
         session
     }
 
-    /// The signed-in session (tracked).
+    /// The signed-in session (tracked: any change, the sealing keys' too).
     pub fn get(self) -> Option<SessionData> {
         self.data.get()
+    }
+
+    /// Who is signed in: a text that changes exactly when the user, their token, role or
+    /// regions do (tracked). What decides whose store is open and how it syncs; not the sealing
+    /// keys, which a rotation at the office changes while the tablet works, and which must not
+    /// close and reopen the store.
+    pub fn who(self) -> Option<String> {
+        self.who.get()
     }
 
     /// The signed-in session, without subscribing (event handlers).
@@ -74,14 +102,13 @@ impl Session {
 
     /// Whether someone is signed in (tracked).
     pub fn signed_in(self) -> bool {
-        self.data.with(Option::is_some)
+        self.who.with(Option::is_some)
     }
 
     /// Whether the signed-in user works in the regional office (supervisor or admin): their
     /// app is the office's, at `/office/`, and this one keeps no records for them (tracked).
     pub fn is_office(self) -> bool {
-        self.data
-            .with(|d| d.as_ref().is_some_and(|d| is_office_role(&d.user.role)))
+        self.office.get()
     }
 
     /// The bearer token, for the sync loop (untracked).
@@ -160,7 +187,8 @@ impl Session {
     /// The user's regions that are department databases, in the order the server gave them
     /// (tracked).
     pub fn regions(self) -> Vec<String> {
-        self.data.with(|d| {
+        self.who.track();
+        self.data.with_untracked(|d| {
             d.as_ref()
                 .map(|d| valid_regions(&d.user.regions))
                 .unwrap_or_default()
@@ -244,6 +272,7 @@ mod tests {
                 name: "ana".into(),
                 role: "inspector".into(),
                 regions: vec!["loreto".into()],
+                seal_keys: vec![],
             },
             device: "tablet 07".into(),
         };

@@ -268,3 +268,92 @@ async fn a_typed_draft_is_saved_listed_and_guards_sign_out() {
     assert!(storage().get_item(SESSION_KEY).unwrap().is_some());
     storage().remove_item(SESSION_KEY).unwrap();
 }
+
+/// Polls `check` for up to 5 s.
+async fn until(what: &str, check: &dyn Fn() -> bool) {
+    for _ in 0..100 {
+        if check() {
+            return;
+        }
+        sleep(50).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[wasm_bindgen_test]
+async fn a_new_sealing_key_reaches_the_session_without_reopening_the_store() {
+    use chaski_client::api::SealKey;
+    use chaski_client::records::Records;
+    use chaski_client::session::Session;
+    use leptos::prelude::GetUntracked;
+    use std::rc::Rc;
+
+    storage()
+        .set_item(
+            SESSION_KEY,
+            r#"{"token":"rotation-token","expires_at":null,
+                "user":{"name":"rosa","role":"inspector","regions":["loreto"]},
+                "device":"tablet 09"}"#,
+        )
+        .unwrap();
+    // Mounted (which starts Leptos's executor, for the effects), but only the two contexts.
+    let handles = Rc::new(std::cell::Cell::new(None));
+    let out = handles.clone();
+    let root: HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&root).unwrap();
+    let app = leptos::mount::mount_to(root, move || {
+        let session = Session::provide();
+        out.set(Some((session, Records::provide(session))));
+    });
+    let (session, records) = handles.take().expect("mounted");
+    until("the store to open", &|| records.store().is_some()).await;
+    let id = chaski_client::records::new_id();
+    let doc = chaski_shared::Document::new(
+        id.clone(),
+        chaski_shared::store::body(
+            serde_json::json!({"type": "inspection", "site_name": "Aserradero", "status": "draft"}),
+        ),
+    );
+    records.save(doc).await.expect("save");
+    let listed = move || {
+        records
+            .index()
+            .get_untracked()
+            .iter()
+            .any(|s| s.id == id.as_str())
+    };
+    until("the record to be listed", &listed).await;
+    let store = records.store().expect("open");
+
+    // `/api/me` brings the region's new key, as after a rotation at the office.
+    let mut data = session.get_untracked().expect("signed in");
+    data.user.seal_keys.push(SealKey {
+        region: "loreto".into(),
+        key_id: "loreto-0123456789abcdef".into(),
+        public_key_b64: "AAAA".into(),
+    });
+    session.sign_in(data.clone());
+    sleep(200).await;
+    assert_eq!(
+        session.get_untracked().map(|s| s.user.seal_keys.len()),
+        Some(1)
+    );
+    let same = records.store().is_some_and(|s| Rc::ptr_eq(&s, &store));
+    assert!(same, "the store was closed and reopened for a new key");
+    assert!(listed(), "the list was emptied for a new key");
+
+    // A new token (another sign-in) does reopen it: the check above can fail.
+    data.token = "another-token".into();
+    session.sign_in(data);
+    until("the store to reopen", &|| {
+        records.store().is_some_and(|s| !Rc::ptr_eq(&s, &store))
+    })
+    .await;
+
+    chaski_client::sync::stop_sync_loop();
+    drop(app);
+    storage().remove_item(SESSION_KEY).unwrap();
+    storage()
+        .remove_item(chaski_client::session::REGION_KEY)
+        .unwrap();
+}

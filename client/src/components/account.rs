@@ -20,14 +20,6 @@ use crate::pages::AUTOSAVE_MS;
 use crate::session::{use_session, valid_regions};
 use crate::store::{all_regions, erase_user_stores};
 
-/// Resolves after `ms` milliseconds.
-async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-}
-
 #[component]
 pub fn Account() -> impl IntoView {
     let session = use_session();
@@ -90,7 +82,7 @@ pub fn Account() -> impl IntoView {
         spawn_local(async move {
             // A change typed just now is saved after the autosave delay: wait for it, then
             // count from the stores, not from the status strip, which may not know it yet.
-            sleep_ms(AUTOSAVE_MS + 300).await;
+            crate::timer::Sleep::new(AUTOSAVE_MS.unsigned_abs() + 300).await;
             // Every region with a database here, also one the office has taken away.
             let regions = all_regions(&data.user.name, &valid_regions(&data.user.regions)).await;
             let count = crate::sync::unsynced_count(&data.user.name, &data.token, &regions).await;

@@ -4,6 +4,7 @@ pub mod account;
 pub mod fields;
 mod footer;
 mod header;
+pub mod identity;
 mod nav;
 pub mod photos;
 pub mod storage;

@@ -79,3 +79,124 @@ pub fn data_url(bytes: &[u8]) -> String {
     let b64 = leptos::prelude::window().btoa(&binary).unwrap_or_default();
     format!("data:image/jpeg;base64,{b64}")
 }
+
+/// How a photo shows in the form.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Thumb {
+    /// Sealed: a placeholder, as the tablet cannot open it.
+    Sealed,
+    /// A JPEG's `data:` URL.
+    Jpeg(String),
+}
+
+/// A photo as it is kept: a JPEG, or when it shows people, sealed to the region's key.
+pub struct Kept {
+    pub name: String,
+    pub attachment: chaski_shared::Attachment,
+    /// Its entry in the body's `photos`.
+    pub entry: serde_json::Value,
+    pub thumb: Thumb,
+}
+
+/// Why a photo was not kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotKept {
+    /// It could not be decoded or made small enough.
+    Unreadable,
+    /// It shows people and there is no key to seal it with.
+    NoKey,
+    /// Sealing failed.
+    Seal(crate::components::identity::SealFailure),
+}
+
+/// Shrinks `file` and, when it shows people, seals it for the office (AAD: the record's id and
+/// the attachment's name) before anything is stored: the JPEG of a face never reaches the
+/// device's store. `key` is the region's current sealing key, if the tablet has one.
+pub async fn keep(
+    file: &File,
+    shows_people: bool,
+    key: Option<crate::api::SealKey>,
+    doc_id: &str,
+    taken_at: &str,
+) -> Result<Kept, NotKept> {
+    use chaski_shared::sealed::SEALED_CONTENT_TYPE;
+    use serde_json::json;
+
+    let id = crate::records::new_id();
+    let stem = format!("photo-{}", id.as_str().trim_start_matches("inspection:"));
+    if shows_people {
+        // Checked before the work, so the inspector learns at once.
+        let key = key.ok_or(NotKept::NoKey)?;
+        let jpeg = shrink(file).await.map_err(|_| NotKept::Unreadable)?;
+        let name = format!("{stem}.sealed");
+        let sealed = crate::components::identity::seal_photo(&key, doc_id, &name, &jpeg)
+            .await
+            .map_err(NotKept::Seal)?;
+        Ok(Kept {
+            attachment: chaski_shared::Attachment::inline(SEALED_CONTENT_TYPE, sealed),
+            entry: json!({"attachment": name, "taken_at": taken_at, "shows_people": true}),
+            name,
+            thumb: Thumb::Sealed,
+        })
+    } else {
+        let jpeg = shrink(file).await.map_err(|_| NotKept::Unreadable)?;
+        let name = format!("{stem}.jpg");
+        Ok(Kept {
+            thumb: Thumb::Jpeg(data_url(&jpeg)),
+            attachment: chaski_shared::Attachment::inline("image/jpeg", jpeg),
+            entry: json!({"attachment": name, "taken_at": taken_at}),
+            name,
+        })
+    }
+}
+
+/// How a stored photo shows (a sealed one needs no bytes); `None` for a JPEG whose bytes were
+/// not read.
+pub fn thumb_of(att: &chaski_shared::Attachment) -> Option<Thumb> {
+    if att.content_type == chaski_shared::sealed::SEALED_CONTENT_TYPE {
+        return Some(Thumb::Sealed);
+    }
+    att.data.as_deref().map(|jpeg| Thumb::Jpeg(data_url(jpeg)))
+}
+
+/// What to tell the inspector about a photo that was not kept.
+pub fn not_kept_text(why: &NotKept, lang: crate::i18n::Lang) -> String {
+    use crate::components::identity::M;
+    match why {
+        NotKept::Unreadable => crate::i18n::Msg::PhotoFailed.text(lang).to_string(),
+        NotKept::NoKey => M::PhotoNoKey.text(lang).to_string(),
+        NotKept::Seal(e) => e.text(lang),
+    }
+}
+
+/// "The photo shows people", asked before each capture and on by default: the next photos are
+/// sealed unless the inspector turns it off for a place or an object. It turns itself on again
+/// after each capture, so that forgetting it never leaves a face in clear.
+#[leptos::component]
+pub fn ShowsPeopleSwitch(on: leptos::prelude::RwSignal<bool>) -> impl leptos::IntoView {
+    use crate::components::identity::M;
+    use leptos::prelude::*;
+    let i18n = crate::i18n::use_i18n();
+    view! {
+        <label class="chip wide" for="photo-shows-people">
+            <input id="photo-shows-people" type="checkbox" prop:checked=move || on.get()
+                on:change=move |ev| on.set(event_target_checked(&ev)) />
+            <span>{move || M::PhotoShowsPeople.text(i18n.lang())}</span>
+        </label>
+        <p class="hint">{move || M::PhotoShowsPeopleHint.text(i18n.lang())}</p>
+    }
+}
+
+/// The placeholder of a sealed photo: the tablet cannot open it.
+#[leptos::component]
+pub fn SealedPhoto() -> impl leptos::IntoView {
+    use crate::components::identity::M;
+    use leptos::prelude::*;
+    let i18n = crate::i18n::use_i18n();
+    view! {
+        <div class="photo-sealed" role="img"
+            aria-label=move || M::PhotoSealed.text(i18n.lang())>
+            <span>{move || M::PhotoSealed.text(i18n.lang())}</span>
+        </div>
+    }
+}

@@ -31,18 +31,20 @@ fn Orphaned() -> impl IntoView {
     let found = RwSignal::new(Vec::<(String, u64)>::new());
     Effect::new(move |_| {
         let current = session.regions();
-        let Some(data) = session.get() else {
+        // Who, not the whole session: a new sealing key is no reason to count again.
+        let signed_in = session.who().is_some();
+        let Some(who) = session.get_untracked().filter(|_| signed_in) else {
             found.set(Vec::new());
             return;
         };
         spawn_local(async move {
             let mut orphaned = Vec::new();
-            for region in stored_regions(&data.user.name).await {
+            for region in stored_regions(&who.user.name).await {
                 if current.contains(&region) {
                     continue;
                 }
                 let one = [region.clone()];
-                match unsynced_count(&data.user.name, &data.token, &one).await {
+                match unsynced_count(&who.user.name, &who.token, &one).await {
                     Some(0) => {}
                     n => orphaned.push((region, n.unwrap_or(1))),
                 }

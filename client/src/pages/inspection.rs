@@ -55,7 +55,7 @@ enum Load {
 #[derive(Clone, Copy)]
 struct Editor {
     body: RwSignal<Map<String, Value>>,
-    thumbs: RwSignal<Vec<(String, String)>>,
+    thumbs: RwSignal<Vec<(String, photos::Thumb)>>,
     conflicts: RwSignal<usize>,
     state: RwSignal<SaveState>,
     saver: StoredValue<Rc<Saver>, LocalStorage>,
@@ -342,8 +342,8 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
                         Ok(doc) => {
                             let mut thumbs = Vec::new();
                             for (name, att) in &doc.attachments {
-                                if let Some(bytes) = &att.data {
-                                    thumbs.push((name.clone(), photos::data_url(bytes)));
+                                if let Some(thumb) = photos::thumb_of(att) {
+                                    thumbs.push((name.clone(), thumb));
                                 }
                             }
                             // The page may have been left while the record was read.
@@ -413,6 +413,10 @@ fn InspectionEditor(id: Option<String>) -> impl IntoView {
         Rc::new(move || editor.schedule()),
     );
     provide_context(form);
+    // The identity fields seal to this record's id (kept out of the body: see identity.rs).
+    crate::components::identity::SealTarget::provide(move || {
+        editor.id().map(|id| id.as_str().to_string())
+    });
 
     // The office's "has issues" note, from the events sync brought (offline too).
     let case_id = StoredValue::new(id.clone());
@@ -1059,6 +1063,25 @@ fn IndicatorRow(indicator: Indicator) -> impl IntoView {
     }
 }
 
+/// The code of a person added to `people`: one more than the highest there. Not the first free
+/// one: events and reports refer to people by code, so a person removed from the middle of the
+/// list never lends their code to the next one. (Only the last person's code can come back, as
+/// the document keeps no counter of removed people.)
+fn next_person_code(people: &[Value]) -> PersonCode {
+    let highest = people
+        .iter()
+        .filter_map(|p| p.get("code")?.as_str()?.strip_prefix("P-"))
+        .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
+        .map(|digits| {
+            digits.bytes().fold(0u32, |n, b| {
+                n.saturating_mul(10).saturating_add(u32::from(b - b'0'))
+            })
+        })
+        .max()
+        .unwrap_or(0);
+    PersonCode::nth(highest.saturating_add(1))
+}
+
 #[component]
 fn PeopleSection() -> impl IntoView {
     let form = crate::components::fields::use_form();
@@ -1067,11 +1090,7 @@ fn PeopleSection() -> impl IntoView {
         form.update(|b| {
             let people = b.entry("people").or_insert_with(|| json!([]));
             if let Some(a) = people.as_array_mut() {
-                // The next free code: never reuse one, events and reports refer to people by it.
-                let next = (1..)
-                    .map(PersonCode::nth)
-                    .find(|c| !a.iter().any(|p| p.get("code") == Some(&json!(c.as_str()))))
-                    .expect("an unused code exists");
+                let next = next_person_code(a);
                 a.push(json!({
                     "code": next.as_str(),
                     "referral": {"made": false},
@@ -1115,11 +1134,19 @@ fn PersonCard(i: usize) -> impl IntoView {
             .as_array()
             .is_some_and(|a| a.iter().any(|v| v == "other"))
     };
+    let seal_target = use_context::<crate::components::identity::SealTarget>();
     let remove = move |_| {
         form.update(|b| {
             if let Some(a) = b.get_mut("people").and_then(Value::as_array_mut) {
                 if i < a.len() {
-                    a.remove(i);
+                    let gone = a.remove(i);
+                    // What was typed for them and not sealed goes with them: it must never
+                    // show up (and be sealed) under someone else.
+                    if let (Some(target), Some(code)) =
+                        (seal_target, gone.get("code").and_then(Value::as_str))
+                    {
+                        target.forget(code);
+                    }
                 }
             }
         })
@@ -1153,6 +1180,7 @@ fn PersonCard(i: usize) -> impl IntoView {
                 <SelectField path=p("consent.status") label=Msg::FConsent options=opts(ConsentStatus::ALL) />
                 <SelectField path=p("consent.given_by") label=Msg::FConsentBy options=opts(ConsentBy::ALL) />
             </div>
+            <crate::components::identity::IdentityFields i=i />
             <Errors path=base.clone() />
             <button type="button" class="button secondary small" on:click=remove>
                 {tr(Msg::Remove)}
@@ -1176,40 +1204,56 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
     let busy = RwSignal::new(0usize);
     // Photos of the current batch: how many were chosen, for "2 of 3 done".
     let batch = RwSignal::new(0usize);
-    let failed = RwSignal::new(false);
+    let failed = RwSignal::new(None::<photos::NotKept>);
+    let shows_people = RwSignal::new(true);
+    let session = use_session();
     let on_files = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
         let Some(files) = input.files() else { return };
         let files: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
         // Cleared so that choosing the same file again still fires `change`.
         input.set_value("");
-        failed.set(false);
+        failed.set(None);
         let Some(saver) = editor.saver() else { return };
         if busy.get_untracked() == 0 {
             batch.set(0);
         }
         batch.update(|n| *n += files.len());
+        // Asked at capture, on by default: a careless tap must never leave a face in clear.
+        let people = shows_people.get_untracked();
+        shows_people.set(true);
+        let key = form
+            .body
+            .with_untracked(|b| b.get("region").and_then(Value::as_str).map(str::to_owned))
+            .and_then(|r| crate::components::identity::key_for(session, &r));
         for file in files {
             busy.update(|n| *n += 1);
             let saver = saver.clone();
+            let key = key.clone();
             spawn_local(async move {
-                match photos::shrink(&file).await {
-                    Ok(bytes) => {
-                        let name = format!(
-                            "photo-{}.jpg",
-                            crate::records::new_id()
-                                .as_str()
-                                .trim_start_matches("inspection:")
-                        );
-                        let entry = json!({"attachment": name, "taken_at": local_now().as_str()});
-                        let url = saver.mounted.get().then(|| photos::data_url(&bytes));
+                let doc_id = saver.id.borrow().as_ref().map(|id| id.as_str().to_string());
+                let taken_at = local_now();
+                let kept = match doc_id {
+                    Some(doc_id) => {
+                        photos::keep(&file, people, key, &doc_id, taken_at.as_str()).await
+                    }
+                    None => Err(photos::NotKept::Unreadable),
+                };
+                match kept {
+                    Ok(photos::Kept {
+                        name,
+                        attachment,
+                        entry,
+                        thumb,
+                    }) => {
+                        let shown = saver.mounted.get().then_some(thumb);
                         saver
                             .attachments
                             .borrow_mut()
-                            .insert(name.clone(), Attachment::inline("image/jpeg", bytes));
-                        match url {
-                            Some(url) => {
-                                editor.thumbs.try_update(|t| t.push((name, url)));
+                            .insert(name.clone(), attachment);
+                        match shown {
+                            Some(thumb) => {
+                                editor.thumbs.try_update(|t| t.push((name, thumb)));
                                 form.update(|b| push_photo(b, entry));
                             }
                             // The inspector left the form while the photo was shrinking: it
@@ -1221,8 +1265,8 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
                             }
                         }
                     }
-                    Err(_) => {
-                        failed.try_set(true);
+                    Err(e) => {
+                        failed.try_set(Some(e));
                     }
                 }
                 busy.try_update(|n| *n -= 1);
@@ -1243,6 +1287,7 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
     view! {
         <section id="sec-photos" class="card">
             <h2>{tr(Msg::SecPhotos)}</h2>
+            <photos::ShowsPeopleSwitch on=shows_people />
             <label class="button secondary file-button" for="photo-input">{tr(Msg::PhotoAdd)}</label>
             <input id="photo-input" class="visually-hidden" type="file" accept="image/*"
                 capture="environment" multiple on:change=on_files />
@@ -1270,16 +1315,21 @@ fn PhotosSection(editor: Editor) -> impl IntoView {
                     {move || (batch.get() <= 1).then(|| view! { " " <progress></progress> })}
                 </p>
             </Show>
-            <Show when=move || failed.get()>
-                <p class="alert" role="alert">{tr(Msg::PhotoFailed)}</p>
-            </Show>
+            {move || failed.get().map(|e| view! {
+                <p id="photo-failed" class="alert" role="alert">{photos::not_kept_text(&e, i18n.lang())}</p>
+            })}
             <ul class="photos">
                 <For each=move || editor.thumbs.get() key=|(name, _)| name.clone() let:thumb>
                     {
                         let name = thumb.0.clone();
                         view! {
                             <li class="photo-thumb" data-name=thumb.0.clone()>
-                                <img src=thumb.1.clone() alt=move || i18n.t(Msg::PhotoAlt) loading="lazy" />
+                                {match thumb.1.clone() {
+                                    photos::Thumb::Sealed => view! { <photos::SealedPhoto /> }.into_any(),
+                                    photos::Thumb::Jpeg(url) => view! {
+                                        <img src=url alt=move || i18n.t(Msg::PhotoAlt) loading="lazy" />
+                                    }.into_any(),
+                                }}
                                 <button type="button" class="button secondary small"
                                     on:click=move |_| remove(name.clone())>
                                     {tr(Msg::Remove)}
@@ -1305,6 +1355,28 @@ mod tests {
             Some(Indicator::DebtBondage)
         );
         assert_eq!(indicator_of("notes"), None);
+    }
+
+    #[test]
+    fn a_new_person_gets_a_code_above_every_code_in_the_list() {
+        let codes =
+            |list: &[&str]| -> Vec<Value> { list.iter().map(|c| json!({ "code": c })).collect() };
+        assert_eq!(next_person_code(&[]).as_str(), "P-001");
+        assert_eq!(
+            next_person_code(&codes(&["P-001", "P-002"])).as_str(),
+            "P-003"
+        );
+        // P-001 was removed: its code is not handed out again.
+        assert_eq!(next_person_code(&codes(&["P-002"])).as_str(), "P-003");
+        assert_eq!(
+            next_person_code(&codes(&["P-010", "P-004"])).as_str(),
+            "P-011"
+        );
+        // A person without a valid code does not stop the others.
+        let mut odd = codes(&["P-002"]);
+        odd.push(json!({"code": "x"}));
+        odd.push(json!({}));
+        assert_eq!(next_person_code(&odd).as_str(), "P-003");
     }
 
     #[test]

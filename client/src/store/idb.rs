@@ -7,22 +7,34 @@
 //! - `attachments`: key = digest (`md5-…`), value = the bytes (`Uint8Array`). Content-addressed,
 //!   so written once and shared by every revision that names them.
 //! - `locals`: key = `_local/…` id, value = the local document's JSON text.
-//! - `meta`: key = counter name (`update_seq`, `doc_count`, `doc_del_count`), value = number.
+//! - `meta`: key = counter name (`update_seq`, `doc_count`, `doc_del_count`, `list_version`),
+//!   value = number.
+//! - `list` (version 2): key = document id, value = `{seq, doc}` where `doc` is the list entry of
+//!   the document's winner as JSON ([`super::list`]: a slim copy of an inspection or case event);
+//!   the unique index `by_seq` on `seq` gives the entries changed since a sequence. Written in the
+//!   same transaction as the document, so it never disagrees with the documents; rebuilt from
+//!   them when `meta.list_version` is not [`LIST_VERSION`] (a store from before the index, or of
+//!   an older entry shape). Checked the first time a store's list is read, not at every open:
+//!   the sync loop, other regions' stores and the sign-out count never read it, and a failed
+//!   rebuild is logged and leaves the list as it was rather than failing anything.
 //!
 //! Every rule about revisions lives in [`DocRecord`], exactly as for `MemoryStore`; this module
 //! only loads and saves records. A `bulk_docs` batch is one readwrite transaction over `docs`,
 //! `attachments` and `meta` that reads, decides in Rust and writes without awaiting anything but
 //! IndexedDB requests (a transaction commits by itself once the event loop finds it idle), and the
-//! method returns only when the transaction's `complete` event says it is committed. Writes ask
-//! for `durability: "strict"`, so `complete` means on disk, not just in the OS's cache.
+//! method returns only when the transaction's `complete` event says it is committed. Local edits
+//! and local documents (replication checkpoints) ask for `durability: "strict"`, so `complete`
+//! means on disk, not just in the OS's cache; a replicated batch (`new_edits=false`) is
+//! `relaxed` (see `bulk_docs` for what that relies on, and what a crash can cost).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use super::list::{self, LIST_VERSION};
 use chaski_shared::doc::validate_local_id;
 use chaski_shared::record::DocRecord;
 use chaski_shared::rev::DEFAULT_REV_LIMIT;
@@ -42,17 +54,19 @@ use web_sys::{
 };
 
 /// The schema version; bump it and add a step to [`upgrade`] when the layout changes.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 
 const DOCS: &str = "docs";
 const BY_SEQ: &str = "by_seq";
 const ATTACHMENTS: &str = "attachments";
 const LOCALS: &str = "locals";
 const META: &str = "meta";
+const LIST: &str = "list";
 
 const UPDATE_SEQ: &str = "update_seq";
 const DOC_COUNT: &str = "doc_count";
 const DOC_DEL_COUNT: &str = "doc_del_count";
+const LIST_VERSION_KEY: &str = "list_version";
 
 #[wasm_bindgen]
 extern "C" {
@@ -75,6 +89,8 @@ pub struct IdbStore {
     db: IdbDatabase,
     name: String,
     rev_limit: usize,
+    /// Whether this connection has checked the list index's version (see [`Self::list_since`]).
+    list_checked: Cell<bool>,
     /// Closes this connection when another one (a newer build in another tab) wants to upgrade
     /// the schema, instead of blocking it forever.
     _on_version_change: Closure<dyn FnMut(Event)>,
@@ -114,12 +130,103 @@ impl IdbStore {
         let closing = db.clone();
         let on_version_change = Closure::<dyn FnMut(Event)>::new(move |_: Event| closing.close());
         db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
-        Ok(IdbStore {
+        let store = IdbStore {
             db,
             name: name.to_owned(),
             rev_limit: DEFAULT_REV_LIMIT,
+            list_checked: Cell::new(false),
             _on_version_change: on_version_change,
-        })
+        };
+        Ok(store)
+    }
+
+    /// Rebuilds the list index from the documents unless it is there in the current version.
+    async fn ensure_list(&self) -> Result<()> {
+        let tx = self.read(&[META])?;
+        let version = read_counter(&store(&tx, META)?, LIST_VERSION_KEY).await?;
+        if version == u64::from(LIST_VERSION) {
+            return Ok(());
+        }
+        self.rebuild_list().await
+    }
+
+    /// Replaces the list index with one derived from every stored document, in one transaction.
+    /// A record that does not parse is left out (and counted in the console): one damaged
+    /// record must not cost the inspector the whole list.
+    pub async fn rebuild_list(&self) -> Result<()> {
+        let tx = self.write(&[DOCS, LIST, META])?;
+        let built = async {
+            let list_store = store(&tx, LIST)?;
+            list_store.clear().map_err(js_error)?;
+            let all = Array::from(&request(store(&tx, DOCS)?.get_all())?.await?);
+            let mut unreadable = 0;
+            for value in all.iter() {
+                match parse_record(&value) {
+                    Ok(Some(record)) => put_entry(&list_store, &record)?,
+                    Ok(None) => {}
+                    Err(_) => unreadable += 1,
+                }
+            }
+            if unreadable > 0 {
+                leptos::logging::warn!(
+                    "{}: {unreadable} unreadable stored records left out of the list",
+                    self.name
+                );
+            }
+            write_counter(
+                &store(&tx, META)?,
+                LIST_VERSION_KEY,
+                u64::from(LIST_VERSION),
+            )
+        };
+        match built.await {
+            Ok(()) => committed(&tx).await,
+            Err(error) => {
+                let _ = tx.abort();
+                Err(error)
+            }
+        }
+    }
+
+    /// The list entries written after sequence `since`, in sequence order, with their sequence:
+    /// one `getAll` on the index, no document read. The first call on a connection makes sure
+    /// the index is of the current version (rebuilding it if not); if that fails, the failure
+    /// is logged and the index is read as it is.
+    pub async fn list_since(&self, since: u64) -> Result<Vec<(u64, Document)>> {
+        if !self.list_checked.replace(true) {
+            if let Err(e) = self.ensure_list().await {
+                leptos::logging::warn!("{}: the list index was not rebuilt: {e}", self.name);
+            }
+        }
+        let tx = self.read(&[LIST])?;
+        let by_seq = store(&tx, LIST)?.index(BY_SEQ).map_err(js_error)?;
+        let range = IdbKeyRange::lower_bound_with_open(&JsValue::from_f64(since as f64), true)
+            .map_err(js_error)?;
+        let all = Array::from(&request(by_seq.get_all_with_key(&range))?.await?);
+        let seq_key = JsValue::from_str("seq");
+        let doc_key = JsValue::from_str("doc");
+        let mut out = Vec::with_capacity(all.length() as usize);
+        let mut unreadable = 0;
+        for value in all.iter() {
+            // Every value the `by_seq` index returns has a numeric `seq` (its key path); one
+            // without, or with an entry that does not parse, is left out and counted.
+            let seq = Reflect::get(&value, &seq_key).ok().and_then(|s| s.as_f64());
+            let entry = Reflect::get(&value, &doc_key)
+                .ok()
+                .and_then(|t| t.as_string())
+                .and_then(|text| list::from_text(&text));
+            match (seq, entry) {
+                (Some(seq), Some(entry)) => out.push((seq as u64, entry)),
+                _ => unreadable += 1,
+            }
+        }
+        if unreadable > 0 {
+            leptos::logging::warn!(
+                "{}: {unreadable} unreadable list entries left out of the list",
+                self.name
+            );
+        }
+        Ok(out)
     }
 
     /// The database's name.
@@ -144,6 +251,7 @@ impl IdbStore {
         let docs_store = store(tx, DOCS)?;
         let attachments = store(tx, ATTACHMENTS)?;
         let meta = store(tx, META)?;
+        let list_store = store(tx, LIST)?;
         // Reads first, all in flight at once; then every decision in Rust; then the writes.
         // Only IndexedDB requests are awaited, so the transaction stays active throughout.
         let (update_seq, doc_count, del_count) = futures::future::try_join3(
@@ -191,6 +299,7 @@ impl IdbStore {
                         docs_store
                             .put_with_key(&record_value(&record)?, &JsValue::from_str(id.as_str()))
                             .map_err(js_error)?;
+                        put_entry(&list_store, &record)?;
                         match before {
                             Some(true) => deleted -= 1,
                             Some(false) => live -= 1,
@@ -223,8 +332,14 @@ impl IdbStore {
     }
 
     fn write(&self, stores: &[&str]) -> Result<IdbTransaction> {
+        self.write_with(stores, "strict")
+    }
+
+    /// A readwrite transaction with the durability hint `durability` (`strict`: `complete`
+    /// means on disk; `relaxed`: in the OS's hands, flushed by the next strict commit).
+    fn write_with(&self, stores: &[&str], durability: &str) -> Result<IdbTransaction> {
         let options = Object::new();
-        Reflect::set(&options, &"durability".into(), &"strict".into()).map_err(js_error)?;
+        Reflect::set(&options, &"durability".into(), &durability.into()).map_err(js_error)?;
         match self
             .db
             .unchecked_ref::<DurableDb>()
@@ -254,7 +369,28 @@ fn upgrade(db: &IdbDatabase, old_version: u32) -> std::result::Result<(), JsValu
         db.create_object_store(LOCALS)?;
         db.create_object_store(META)?;
     }
+    if old_version < 2 {
+        // Filled by `ensure_list` when the list is first read (an upgrade cannot await reads).
+        let list = db.create_object_store(LIST)?;
+        let unique = IdbIndexParameters::new();
+        unique.set_unique(true);
+        list.create_index_with_str_and_optional_parameters(BY_SEQ, "seq", &unique)?;
+    }
     Ok(())
+}
+
+/// Writes the list entry of `record` (at its sequence), if the list shows such documents.
+fn put_entry(list_store: &IdbObjectStore, record: &DocRecord) -> Result<()> {
+    let Some(entry) = list::entry_of_record(record) else {
+        return Ok(());
+    };
+    let value = Object::new();
+    Reflect::set(&value, &"seq".into(), &(record.seq as f64).into()).map_err(js_error)?;
+    Reflect::set(&value, &"doc".into(), &list::to_text(&entry).into()).map_err(js_error)?;
+    list_store
+        .put_with_key(&value, &JsValue::from_str(record.id.as_str()))
+        .map(|_| ())
+        .map_err(js_error)
 }
 
 fn factory() -> Result<IdbFactory> {
@@ -552,7 +688,19 @@ impl Store for IdbStore {
     }
 
     async fn bulk_docs(&self, docs: Vec<Document>, new_edits: bool) -> Result<Vec<DocResult>> {
-        let tx = self.write(&[DOCS, ATTACHMENTS, META])?;
+        // The inspector's own edits (`new_edits`) are on disk before the app says "saved". What
+        // a replication copies (`new_edits=false`) can be copied again, so it is `relaxed`: a
+        // pull costs no disk flush per batch. The specification does not promise that a later
+        // strict commit flushes earlier relaxed ones. What the code relies on is how browsers
+        // store IndexedDB: Chromium appends every commit to one log (LevelDB's, or SQLite's
+        // write-ahead log) in commit order, and a strict commit syncs that log, earlier relaxed
+        // commits included. The checkpoint that moves past a batch is a strict commit made
+        // after the batch's `complete`, so a crash that loses the batch loses the checkpoint
+        // too, and the next run copies the batch again. An engine that reordered flushes could
+        // keep the checkpoint and lose the batch; its documents would then come back only with
+        // their next change on the server.
+        let durability = if new_edits { "strict" } else { "relaxed" };
+        let tx = self.write_with(&[DOCS, ATTACHMENTS, META, LIST], durability)?;
         match self.apply_batch(&tx, docs, new_edits).await {
             Ok(results) => {
                 committed(&tx).await?;

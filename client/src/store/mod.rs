@@ -7,6 +7,7 @@
 
 #[cfg(target_arch = "wasm32")]
 mod idb;
+pub mod list;
 
 #[cfg(target_arch = "wasm32")]
 pub use idb::IdbStore;
@@ -38,6 +39,54 @@ pub async fn open_local_store(
         let _ = database_name(user, region);
         Ok(chaski_shared::MemoryStore::new())
     }
+}
+
+/// The list entries ([`list`]) of `store` changed after sequence `since`, in sequence order, each
+/// with its sequence. In the browser, the persisted index (one `getAll`); elsewhere derived from
+/// the changes feed, which is also how the browser tests check the persisted one.
+pub async fn list_since(
+    store: &LocalStore,
+    since: u64,
+) -> Result<Vec<(u64, chaski_shared::Document)>, chaski_shared::Error> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        store.list_since(since).await
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        list_from_changes(store, since).await
+    }
+}
+
+/// The list entries after `since` derived from `store`'s changes feed (every changed document
+/// read whole): what the persisted index must always equal.
+pub async fn list_from_changes<S: chaski_shared::Store>(
+    store: &S,
+    since: u64,
+) -> Result<Vec<(u64, chaski_shared::Document)>, chaski_shared::Error> {
+    let opts = chaski_shared::store::ChangesOptions {
+        since,
+        include_docs: true,
+        conflicts: true,
+        ..chaski_shared::store::ChangesOptions::default()
+    };
+    let changes = store.changes(&opts).await?;
+    let mut out = Vec::with_capacity(changes.results.len());
+    for row in changes.results {
+        let entry = match &row.doc {
+            Some(doc) => list::entry_of(doc),
+            // A deletion's row may come without its document: a tombstone at its winning rev.
+            None if row.deleted => row
+                .revs
+                .first()
+                .and_then(|rev| list::tombstone(&row.id, rev.clone())),
+            None => None,
+        };
+        if let Some(entry) = entry {
+            out.push((row.seq, entry));
+        }
+    }
+    Ok(out)
 }
 
 /// The regions of `user`'s local databases on this device, as the browser lists them
