@@ -136,10 +136,31 @@ pub async fn put_doc(token: &str, db: &str, id: &str, body: &Value) -> Result<()
 
 /// A photo (`GET /db/{db}/{id}/{name}`) as a `data:` URL: an `<img>` cannot send the token.
 pub async fn photo(token: &str, db: &str, id: &str, name: &str) -> Result<String, ApiError> {
+    let bytes = attachment_bytes(token, db, id, name).await?;
+    Ok(chaski_client::components::photos::data_url(&bytes))
+}
+
+/// An attachment's bytes (`GET /db/{db}/{id}/{name}`), or the refusal with the server's reason.
+pub async fn attachment_bytes(
+    token: &str,
+    db: &str,
+    id: &str,
+    name: &str,
+) -> Result<Vec<u8>, ApiError> {
     let url = format!("/db/{db}/{}/{}", encode(id), encode(name));
+    let response = get_ok(token, &url).await?;
+    let buffer = JsFuture::from(response.array_buffer().map_err(|_| ApiError::Network)?)
+        .await
+        .map_err(|_| ApiError::Network)?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// A `GET` with the token whose body the caller reads itself (bytes, a blob): the response of a
+/// 2xx answer, else the refusal as [`call`] words it.
+async fn get_ok(token: &str, url: &str) -> Result<Response, ApiError> {
     let init = RequestInit::new();
     init.set_method("GET");
-    let request = Request::new_with_str_and_init(&url, &init).map_err(|_| ApiError::Network)?;
+    let request = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Network)?;
     let _ = request
         .headers()
         .set("Authorization", &format!("Bearer {token}"));
@@ -147,14 +168,37 @@ pub async fn photo(token: &str, db: &str, id: &str, name: &str) -> Result<String
         .await
         .map_err(|_| ApiError::Network)?
         .unchecked_into();
-    if !response.ok() {
-        return Err(ApiError::Server(format!("HTTP {}", response.status())));
+    if response.ok() {
+        return Ok(response);
     }
-    let buffer = JsFuture::from(response.array_buffer().map_err(|_| ApiError::Network)?)
-        .await
-        .map_err(|_| ApiError::Network)?;
-    let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-    Ok(chaski_client::components::photos::data_url(&bytes))
+    let text = match response.text() {
+        Ok(p) => JsFuture::from(p)
+            .await
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    Err(refusal(response.status(), &text))
+}
+
+/// A refused answer (not 2xx) in the pages' terms, by the same table as
+/// [`chaski_client::api::call`] (pinned by a test below), for the calls that read the status or
+/// the body themselves: a `403` for the region's keys, the `201` of an opening, bytes.
+pub fn refusal(status: u16, text: &str) -> ApiError {
+    match status {
+        401 => ApiError::Unauthorized,
+        429 => ApiError::TooManyAttempts,
+        // The service worker answers 503 (or the fetch fails) when there is no network.
+        0 | 502..=504 => ApiError::Network,
+        _ => ApiError::Server(chaski_client::api::reason_of(text)),
+    }
+}
+
+/// An answer's JSON; one that does not parse is an error in words, never an empty value.
+pub fn parse(text: &str) -> Result<Value, ApiError> {
+    serde_json::from_str(text)
+        .map_err(|e| ApiError::Server(format!("The server's answer could not be read: {e}")))
 }
 
 /// URL-encodes one path segment or query value.
@@ -206,36 +250,7 @@ pub async fn figures(token: &str, query: &FiguresQuery, by: &str) -> Result<Valu
 /// Downloads `url` with the token (an `<a href>` cannot send it) and hands the file to the
 /// browser as `filename`.
 pub async fn download(token: &str, url: &str, filename: &str) -> Result<(), ApiError> {
-    let init = RequestInit::new();
-    init.set_method("GET");
-    let request = Request::new_with_str_and_init(url, &init).map_err(|_| ApiError::Network)?;
-    let _ = request
-        .headers()
-        .set("Authorization", &format!("Bearer {token}"));
-    let response: Response = JsFuture::from(leptos::prelude::window().fetch_with_request(&request))
-        .await
-        .map_err(|_| ApiError::Network)?
-        .unchecked_into();
-    if !response.ok() {
-        let status = response.status();
-        let text = match response.text() {
-            Ok(p) => JsFuture::from(p)
-                .await
-                .ok()
-                .and_then(|v| v.as_string())
-                .unwrap_or_default(),
-            Err(_) => String::new(),
-        };
-        let reason = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.get("reason").and_then(Value::as_str).map(str::to_owned))
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        return Err(if status == 401 {
-            ApiError::Unauthorized
-        } else {
-            ApiError::Server(reason)
-        });
-    }
+    let response = get_ok(token, url).await?;
     let blob: web_sys::Blob = JsFuture::from(response.blob().map_err(|_| ApiError::Network)?)
         .await
         .map_err(|_| ApiError::Network)?
@@ -410,8 +425,7 @@ impl RelayStatus {
 
 /// A `GET` of JSON.
 pub async fn get_value(token: &str, url: &str) -> Result<Value, ApiError> {
-    let text = call("GET", url, Some(token), None).await?;
-    serde_json::from_str(&text).map_err(|e| ApiError::Server(e.to_string()))
+    parse(&call("GET", url, Some(token), None).await?)
 }
 
 /// A `POST` or `PATCH` of a JSON body; the answer is not needed (the page reloads its lists).
@@ -419,4 +433,161 @@ pub async fn send_json(token: &str, method: &str, url: &str, body: &Value) -> Re
     call(method, url, Some(token), Some(&body.to_string()))
         .await
         .map(|_| ())
+}
+
+/// What was opened, for `POST /api/log/opening`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Opening {
+    pub db: String,
+    pub doc_id: String,
+    pub person_code: Option<String>,
+    pub attachment: Option<String>,
+    pub key_id: String,
+}
+
+/// `POST /api/log/opening`: the custody log records the opening; `Ok(index)` once the entry is
+/// durable (`201 {"index": N}`). The office shows nothing it opened before this answers, and
+/// takes no other answer for a recorded opening.
+pub async fn log_opening(token: &str, opening: &Opening) -> Result<u64, ApiError> {
+    let mut body = serde_json::json!({
+        "db": opening.db,
+        "doc_id": opening.doc_id,
+        "key_id": opening.key_id,
+    });
+    if let Some(p) = &opening.person_code {
+        body["person_code"] = Value::String(p.clone());
+    }
+    if let Some(a) = &opening.attachment {
+        body["attachment"] = Value::String(a.clone());
+    }
+    let (status, text) = chaski_client::api::fetch_text(
+        "POST",
+        "/api/log/opening",
+        Some(token),
+        Some(&body.to_string()),
+    )
+    .await
+    .map_err(|_| ApiError::Network)?;
+    if status != 201 {
+        return Err(if (200..300).contains(&status) {
+            ApiError::Server(format!(
+                "The custody log answered {status}, not 201: the opening is not known to be recorded."
+            ))
+        } else {
+            refusal(status, &text)
+        });
+    }
+    parse(&text)?
+        .get("index")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| ApiError::Server("The custody log's answer names no entry index.".into()))
+}
+
+/// An opening as the custody log holds it (an `identity_opened` entry).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpeningEntry {
+    pub index: u64,
+    pub at: String,
+    pub user: String,
+    /// The device's token id.
+    pub device: String,
+    /// The person's code, or the photo's attachment name, as the entry names it.
+    pub what: String,
+    /// `what` is a photo (an attachment).
+    pub photo: bool,
+}
+
+impl OpeningEntry {
+    /// An `identity_opened` entry of the custody log, `{"index": N, "entry": {...}}` as the log's
+    /// API gives each row; `None` for any other kind of entry. The server writes the person's code
+    /// as `person` and a photo's name as `attachment`, the device as its `token_id`.
+    pub fn from_row(row: &Value) -> Option<OpeningEntry> {
+        let e = row.get("entry")?;
+        if e.get("kind").and_then(Value::as_str) != Some("identity_opened") {
+            return None;
+        }
+        let attachment = opt_text(e, "attachment");
+        Some(OpeningEntry {
+            index: row.get("index").and_then(Value::as_u64)?,
+            at: text(e, "at"),
+            user: text(e, "user"),
+            device: text(e, "token_id"),
+            photo: attachment.is_some(),
+            what: attachment.unwrap_or_else(|| text(e, "person")),
+        })
+    }
+}
+
+/// `GET /api/log/openings?db=D&id=ID`: the openings of document `id` in `db`, newest first,
+/// from the custody log's index of openings (one request, whatever the log's length).
+pub async fn openings(token: &str, db: &str, id: &str) -> Result<Vec<OpeningEntry>, ApiError> {
+    let url = format!("/api/log/openings?db={}&id={}", encode(db), encode(id));
+    let value = get_value(token, &url).await?;
+    let rows = value
+        .get("openings")
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::Server("The custody log's answer lists no openings.".into()))?;
+    rows.iter()
+        .map(|row| {
+            OpeningEntry::from_row(row).ok_or_else(|| {
+                ApiError::Server(format!(
+                    "The custody log listed an entry that is not an opening: {row}"
+                ))
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_worded_as_the_inspector_apps_call_words_it() {
+        // chaski_client::api::call's table: no answer and the gateway errors the service
+        // worker gives offline are "no network", not a server's refusal.
+        for status in [0, 502, 503, 504] {
+            assert_eq!(refusal(status, ""), ApiError::Network, "{status}");
+        }
+        assert_eq!(refusal(401, "{}"), ApiError::Unauthorized);
+        assert_eq!(refusal(429, "{}"), ApiError::TooManyAttempts);
+        assert_eq!(
+            refusal(404, r#"{"error":"not_found","reason":"missing"}"#),
+            ApiError::Server("missing".into())
+        );
+    }
+
+    #[test]
+    fn an_answer_that_is_not_json_is_an_error_in_words() {
+        assert_eq!(
+            parse(r#"{"keys":[]}"#).unwrap()["keys"],
+            serde_json::json!([])
+        );
+        let ApiError::Server(why) = parse("<html>").unwrap_err() else {
+            panic!("not a server error");
+        };
+        assert!(
+            why.starts_with("The server's answer could not be read"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn an_opening_names_the_person_or_the_photo_and_other_entries_are_skipped() {
+        let person = serde_json::json!({"index": 7, "entry": {
+            "at": "2026-12-01T06:00:00Z", "db": "loreto", "id": "inspection:a",
+            "key_id": "loreto-0123456789abcdef", "kind": "identity_opened", "person": "P-001",
+            "token_id": "t1", "user": "sara"}});
+        let o = OpeningEntry::from_row(&person).unwrap();
+        assert_eq!((o.index, o.what.as_str(), o.photo), (7, "P-001", false));
+        assert_eq!((o.user.as_str(), o.device.as_str()), ("sara", "t1"));
+        let mut photo = person.clone();
+        photo["entry"]["attachment"] = "personas-1.sealed".into();
+        photo["entry"].as_object_mut().unwrap().remove("person");
+        let o = OpeningEntry::from_row(&photo).unwrap();
+        assert_eq!((o.what.as_str(), o.photo), ("personas-1.sealed", true));
+        let mut other = person.clone();
+        other["entry"]["kind"] = "revision".into();
+        assert_eq!(OpeningEntry::from_row(&other), None);
+    }
 }

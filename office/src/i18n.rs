@@ -10,6 +10,62 @@ use chaski_client::i18n::{use_i18n, Label};
 /// A message of the office app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum O {
+    PhotoWord,
+    Identities,
+    NoIdentities,
+    UnlockFetching,
+    UnlockUnwrapping,
+    UnlockPartly,
+    Unlocked,
+    Lock,
+    KeyPassphrase,
+    UnlockKey,
+    UnlockHint,
+    WrongKeyPassphrase,
+    NoRegionKey,
+    KeyDamaged,
+    KeysForbidden,
+    OpeningNotLogged,
+    CannotOpen,
+    SealedLocked,
+    SealedKeyNotHeld,
+    OpenIdentity,
+    Opening,
+    IdNames,
+    IdDocument,
+    SealedPhotoLocked,
+    OpenPhoto,
+    ShowsPeople,
+    Openings,
+    NoOpenings,
+    OpenedWhat,
+    RegionKeys,
+    KeysIntro,
+    ColKeyId,
+    ColCreated,
+    ColKeyState,
+    KeyCurrent,
+    KeyRotated,
+    NoKeys,
+    NewPassphrase,
+    RepeatPassphrase,
+    PassphraseMismatch,
+    PassphraseTooShort,
+    StrengthWeak,
+    StrengthFair,
+    StrengthStrong,
+    CreateKey,
+    RotateKey,
+    KeyCreating,
+    KeyCreated,
+    RotateNote,
+    Witness,
+    WitnessIntro,
+    WitnessEmpty,
+    WitnessOk,
+    WitnessFlagged,
+    WitnessAllOk,
+    WitnessSomeFlagged,
     Brand,
     InboxTitle,
     FilterState,
@@ -222,6 +278,227 @@ pub enum O {
 impl Label for O {
     fn pair(self) -> (&'static str, &'static str) {
         match self {
+            O::PhotoWord => ("foto", "photo"),
+            O::Identities => (
+                "Identidades selladas",
+                "Sealed identities",
+            ),
+            O::NoIdentities => (
+                "Ninguna persona de esta inspección tiene identidad sellada.",
+                "No person in this inspection has a sealed identity.",
+            ),
+            O::UnlockFetching => (
+                "Obteniendo las claves de la región…",
+                "Fetching the region's keys…",
+            ),
+            O::UnlockUnwrapping => (
+                "Descifrando la clave {n} de {of} con la contraseña (argon2id: uno o dos segundos por clave; la página puede no responder mientras tanto)…",
+                "Decrypting key {n} of {of} with the passphrase (argon2id: a second or two per key; the page may not respond meanwhile)…",
+            ),
+            O::UnlockPartly => (
+                "Esta contraseña no abrió las claves {keys}: si se crearon con otra contraseña, escríbala también.",
+                "This passphrase did not open the keys {keys}: if they were made with another passphrase, type it too.",
+            ),
+            O::Unlocked => (
+                "Clave de la región desbloqueada en este navegador ({n} clave(s) en memoria), hasta cerrar sesión o recargar la página.",
+                "The region's key is unlocked in this browser ({n} key(s) in memory), until you sign out or reload the page.",
+            ),
+            O::Lock => (
+                "Bloquear",
+                "Lock",
+            ),
+            O::KeyPassphrase => (
+                "Contraseña de la clave de la región",
+                "The region key's passphrase",
+            ),
+            O::UnlockKey => (
+                "Desbloquear",
+                "Unlock",
+            ),
+            O::UnlockHint => (
+                "La contraseña no sale de este navegador: la clave se descifra aquí y se olvida al cerrar sesión o recargar.",
+                "The passphrase never leaves this browser: the key is decrypted here and forgotten on sign-out or reload.",
+            ),
+            O::WrongKeyPassphrase => (
+                "Contraseña de la clave incorrecta.",
+                "Wrong key passphrase.",
+            ),
+            O::NoRegionKey => (
+                "Esta región aún no tiene clave: un administrador la crea en «Administración» → «Claves de la región».",
+                "This region has no key yet: an administrator creates it in “Administration” → “Region keys”.",
+            ),
+            O::KeyDamaged => (
+                "La clave {key} guardada en el servidor está dañada y no se puede usar.",
+                "The key {key} stored on the server is damaged and cannot be used.",
+            ),
+            O::KeysForbidden => (
+                "No tiene acceso a las claves de esta región (403):",
+                "You have no access to this region's keys (403):",
+            ),
+            O::OpeningNotLogged => (
+                "La apertura no quedó registrada en el registro de custodia, así que no se muestra:",
+                "The opening was not recorded in the custody log, so it is not shown:",
+            ),
+            O::CannotOpen => (
+                "No se puede abrir: el valor sellado está dañado o fue copiado de otro registro.",
+                "Cannot open: the sealed value is damaged or was copied from another record.",
+            ),
+            O::SealedLocked => (
+                "Identidad sellada con la clave {key}: desbloquee la clave de la región para verla.",
+                "Identity sealed with key {key}: unlock the region's key to see it.",
+            ),
+            O::SealedKeyNotHeld => (
+                "Sellada con la clave {key}, que no está desbloqueada.",
+                "Sealed with key {key}, which is not unlocked.",
+            ),
+            O::OpenIdentity => (
+                "Ver identidad (queda registrado)",
+                "Show identity (recorded)",
+            ),
+            O::Opening => (
+                "Abriendo…",
+                "Opening…",
+            ),
+            O::IdNames => (
+                "Nombres",
+                "Names",
+            ),
+            O::IdDocument => (
+                "Documento",
+                "Document",
+            ),
+            O::SealedPhotoLocked => (
+                "Foto sellada: desbloquee la clave de la región para verla.",
+                "Sealed photo: unlock the region's key to see it.",
+            ),
+            O::OpenPhoto => (
+                "Ver foto (queda registrado)",
+                "Show photo (recorded)",
+            ),
+            O::ShowsPeople => (
+                "Muestra personas (sellada)",
+                "Shows people (sealed)",
+            ),
+            O::Openings => (
+                "Aperturas registradas",
+                "Recorded openings",
+            ),
+            O::NoOpenings => (
+                "Nadie ha abierto aún una identidad o foto sellada de este caso.",
+                "Nobody has opened a sealed identity or photo of this case yet.",
+            ),
+            O::OpenedWhat => (
+                "Qué",
+                "What",
+            ),
+            O::RegionKeys => (
+                "Claves de la región",
+                "Region keys",
+            ),
+            O::KeysIntro => (
+                "Lo que identifica a una persona (nombres, documento, teléfono, dirección) y las fotos que muestran personas se sellan en la tableta con la clave pública de la región. La clave privada se crea aquí, en este navegador, y el servidor solo guarda su versión cifrada con la contraseña: ni la contraseña ni la clave en claro salen de este navegador.",
+                "What identifies a person (names, document, phone, address) and the photos that show people are sealed on the tablet to the region's public key. The private key is made here, in this browser, and the server keeps only its copy encrypted under the passphrase: neither the passphrase nor the key in clear leaves this browser.",
+            ),
+            O::ColKeyId => (
+                "Clave",
+                "Key",
+            ),
+            O::ColCreated => (
+                "Creada",
+                "Created",
+            ),
+            O::ColKeyState => (
+                "Estado",
+                "State",
+            ),
+            O::KeyCurrent => (
+                "vigente (sella los registros nuevos)",
+                "current (seals new records)",
+            ),
+            O::KeyRotated => (
+                "reemplazada (abre los registros antiguos)",
+                "rotated (opens old records)",
+            ),
+            O::NoKeys => (
+                "Esta región aún no tiene clave: las tabletas no pueden registrar identidades hasta que se cree.",
+                "This region has no key yet: tablets cannot record identities until one is made.",
+            ),
+            O::NewPassphrase => (
+                "Contraseña de la clave",
+                "Key passphrase",
+            ),
+            O::RepeatPassphrase => (
+                "Repita la contraseña",
+                "Repeat the passphrase",
+            ),
+            O::PassphraseMismatch => (
+                "Las dos contraseñas no coinciden.",
+                "The two passphrases differ.",
+            ),
+            O::PassphraseTooShort => (
+                "Use al menos 16 caracteres: mejor una frase de cuatro o más palabras.",
+                "Use at least 16 characters: better a sentence of four or more words.",
+            ),
+            O::StrengthWeak => (
+                "Débil: fácil de adivinar. Use una frase de cuatro o más palabras.",
+                "Weak: easy to guess. Use a sentence of four or more words.",
+            ),
+            O::StrengthFair => (
+                "Regular: aún no basta. Use una frase de cuatro o más palabras (24 caracteres o más).",
+                "Fair: not enough yet. Use a sentence of four or more words (24 characters or more).",
+            ),
+            O::StrengthStrong => (
+                "Fuerte.",
+                "Strong.",
+            ),
+            O::CreateKey => (
+                "Crear la clave",
+                "Create the key",
+            ),
+            O::RotateKey => (
+                "Rotar: crear una clave nueva",
+                "Rotate: create a new key",
+            ),
+            O::KeyCreating => (
+                "Creando la clave y cifrándola con la contraseña (argon2id: uno o dos segundos)…",
+                "Making the key and encrypting it under the passphrase (argon2id: a second or two)…",
+            ),
+            O::KeyCreated => (
+                "Clave {key} creada: las tabletas sellan con ella desde su próxima sincronización. Guarde la contraseña fuera del sistema (por escrito, en un sobre cerrado en la caja fuerte de la oficina, y una copia en otro lugar): sin ella, nada de lo sellado con esta clave se puede abrir, y nadie puede recuperarla.",
+                "Key {key} created: tablets seal with it from their next sync. Keep the passphrase outside the system (written down, in a sealed envelope in the office safe, and a copy elsewhere): without it nothing sealed to this key can be opened, and nobody can recover it.",
+            ),
+            O::RotateNote => (
+                "Rotar crea una clave nueva para los registros nuevos; las anteriores siguen abriendo los registros antiguos, con su propia contraseña.",
+                "Rotating makes a new key for new records; the earlier ones still open old records, with their own passphrase.",
+            ),
+            O::Witness => (
+                "Registros de custodia de las regiones",
+                "The regions' custody logs",
+            ),
+            O::WitnessIntro => (
+                "Este servidor guarda los puntos de control firmados que le envía cada región y comprueba que cada uno prolonga el anterior. Una región marcada reescribió o borró parte de su historial.",
+                "This server keeps the signed checkpoints each region sends it and checks that each extends the last. A flagged region rewrote or deleted part of its history.",
+            ),
+            O::WitnessEmpty => (
+                "Ninguna región ha enviado aún puntos de control a este servidor.",
+                "No region has sent checkpoints to this server yet.",
+            ),
+            O::WitnessOk => (
+                "coherente: {size} entradas comprobadas",
+                "consistent: {size} entries checked",
+            ),
+            O::WitnessFlagged => (
+                "MARCADA: su historial no es coherente con lo recibido antes:",
+                "FLAGGED: its history does not match what was received before:",
+            ),
+            O::WitnessAllOk => (
+                "Ninguna región marcada.",
+                "No region flagged.",
+            ),
+            O::WitnessSomeFlagged => (
+                "Regiones marcadas: {n}.",
+                "Regions flagged: {n}.",
+            ),
             O::Brand => ("Chaski · Oficina", "Chaski · Office"),
             O::InboxTitle => ("Bandeja de inspecciones", "Inspections inbox"),
             O::FilterState => ("Estado del caso", "Case state"),

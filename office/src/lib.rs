@@ -9,6 +9,8 @@
 //! # Layout
 //! - [`i18n`]: the office's own words (Spanish and English) and the wire codes' names.
 //! - [`api`]: the office's server calls (inbox, case, writing an event, photos).
+//! - [`keys`]: the region's private keys, unlocked with the passphrase for this session only.
+//! - [`sealed`]: the case page's sealed identities and photos, and the openings log.
 //! - [`pages`]: the inbox, the case page, the figures ("Cifras") and administration.
 //! - [`events`]: the forms that record case events, validated by the shared rules first.
 //! - [`figures`]: the figures' model with no I/O (counts, tables, CSV, the map's grid).
@@ -19,7 +21,9 @@ pub mod charts;
 pub mod events;
 pub mod figures;
 pub mod i18n;
+pub mod keys;
 pub mod pages;
+pub mod sealed;
 
 use chaski_client::i18n::{use_i18n, I18n, Lang};
 use chaski_client::pages::Login;
@@ -41,6 +45,16 @@ pub const BASE: &str = "/office";
 pub fn App() -> impl IntoView {
     I18n::provide();
     let session = Session::provide();
+    let ring = keys::KeyRing::provide();
+    // Unlocked keys belong to the user who unlocked them: another sign-in on this browser
+    // (or a sign-out) forgets them.
+    Effect::new(move |previous: Option<Option<String>>| {
+        let user = session.get().map(|s| s.user.name);
+        if previous.is_some_and(|p| p != user) {
+            ring.lock();
+        }
+        user
+    });
     // Roles and regions may have changed since sign-in.
     Effect::new(move |_| {
         if session.signed_in() {
@@ -96,6 +110,7 @@ pub fn App() -> impl IntoView {
 fn OfficeHeader() -> impl IntoView {
     let session = use_session();
     let i18n = use_i18n();
+    let ring = keys::use_keys();
     let regions = move || session.regions();
     let sign_out = move |_| {
         if let Some(token) = session.token() {
@@ -103,7 +118,8 @@ fn OfficeHeader() -> impl IntoView {
                 let _ = chaski_client::api::logout(&token).await;
             });
         }
-        // The office keeps no records on the device: nothing to erase.
+        // The office keeps no records on the device: nothing to erase. The unlocked keys go.
+        ring.lock();
         session.sign_out();
     };
     view! {

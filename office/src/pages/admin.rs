@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use crate::api::{self, encode, AdminToken, AdminUser, LogEntry, RelayStatus};
 use crate::charts::region_label;
 use crate::i18n::*;
+use crate::keys::{self, RegionKey};
 use crate::pages::error_text;
 
 /// Lines of the audit log shown.
@@ -53,38 +54,55 @@ fn loaded(
     version: RwSignal<u32>,
     url: impl Fn() -> String + 'static,
 ) -> RwSignal<Option<Result<Value, ApiError>>> {
+    loaded_by(version, move |token| {
+        let url = url();
+        Some(async move { api::get_value(&token, &url).await })
+    })
+}
+
+/// What `read(token)` reads, again whenever `version` (or a signal `read` reads before its
+/// future) moves; `read` gives `None` when there is nothing to read yet.
+fn loaded_by<T, F>(
+    version: RwSignal<u32>,
+    read: impl Fn(String) -> Option<F> + 'static,
+) -> RwSignal<Option<Result<T, ApiError>>>
+where
+    T: Send + Sync + 'static,
+    F: std::future::Future<Output = Result<T, ApiError>> + 'static,
+{
     let session = use_session();
     let out = RwSignal::new(None);
     Effect::new(move |_| {
         version.track();
-        let url = url();
         let Some(token) = session.token() else {
             return;
         };
+        let Some(answer) = read(token) else {
+            return;
+        };
         spawn_local(async move {
-            let answer = api::get_value(&token, &url).await;
-            out.try_set(Some(answer));
+            out.try_set(Some(answer.await));
         });
     });
     out
 }
 
 /// Shows a list once loaded, or its error in words. `draw` is boxed so that this function is
-/// compiled once for the five lists, not once per list.
-fn list_view(
-    list: RwSignal<Option<Result<Value, ApiError>>>,
+/// compiled once per type of list (the JSON ones and the keys), not once per list.
+fn list_view<T: Clone + Send + Sync + 'static>(
+    list: RwSignal<Option<Result<T, ApiError>>>,
     id: &'static str,
-    draw: impl Fn(Value) -> AnyView + Send + Sync + 'static,
+    draw: impl Fn(T) -> AnyView + Send + Sync + 'static,
 ) -> impl IntoView {
     list_view_boxed(list, id, std::sync::Arc::new(draw))
 }
 
-type Draw = std::sync::Arc<dyn Fn(Value) -> AnyView + Send + Sync>;
+type Draw<T> = std::sync::Arc<dyn Fn(T) -> AnyView + Send + Sync>;
 
-fn list_view_boxed(
-    list: RwSignal<Option<Result<Value, ApiError>>>,
+fn list_view_boxed<T: Clone + Send + Sync + 'static>(
+    list: RwSignal<Option<Result<T, ApiError>>>,
     id: &'static str,
-    draw: Draw,
+    draw: Draw<T>,
 ) -> impl IntoView {
     let i18n = use_i18n();
     move || match list.get() {
@@ -124,6 +142,8 @@ fn Admin() -> impl IntoView {
             <Devices users=users version=version />
             <Databases version=version />
             <Relays version=version />
+            <RegionKeys version=version />
+            <WitnessFlags version=version />
             <AuditLog version=version />
         </div>
     }
@@ -811,6 +831,283 @@ fn AuditLog(version: RwSignal<u32>) -> impl IntoView {
         <section id="admin-log" class="admin-section">
             <h2>{ot(O::AuditLog)}</h2>
             {table}
+        </section>
+    }
+}
+
+/// "Claves de la región": the keys of a region (id, created, current or rotated), and a new
+/// key made in this browser (generated, wrapped under a passphrase typed twice, posted to
+/// `POST /api/admin/keys`). Rotating is creating a new one: tablets seal new records to the
+/// newest; the older keys still open old records.
+#[component]
+fn RegionKeys(version: RwSignal<u32>) -> impl IntoView {
+    let i18n = use_i18n();
+    let session = use_session();
+    let dbs = loaded(version, || "/api/admin/databases".to_string());
+    let region = RwSignal::new(String::new());
+    // The first database once the list arrives.
+    Effect::new(move |_| {
+        if region.with_untracked(String::is_empty) {
+            if let Some(Ok(list)) = dbs.get() {
+                if let Some(first) = list
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(Value::as_str)
+                {
+                    region.set(first.to_string());
+                }
+            }
+        }
+    });
+    let list = loaded_by(version, move |token| {
+        let r = region.get();
+        if r.is_empty() {
+            return None;
+        }
+        Some(async move { keys::fetch(&token, &r).await.map_err(ApiError::from) })
+    });
+    let pass = RwSignal::new(String::new());
+    let again = RwSignal::new(String::new());
+    let pass_err = RwSignal::new(None::<String>);
+    let again_err = RwSignal::new(None::<String>);
+    let error = RwSignal::new(None::<String>);
+    let progress = RwSignal::new(None::<String>);
+    let created = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let lang = i18n.lang();
+        for e in [pass_err, again_err, error] {
+            e.set(None);
+        }
+        created.set(None);
+        let r = region.get_untracked();
+        if r.is_empty() {
+            error.set(Some(O::Required.label(lang).into()));
+            return;
+        }
+        // The same bar as `chaski keys create`, as near as a check without zxcvbn gets: the CLI
+        // takes only zxcvbn's best score, this only the strongest level.
+        let refused = pass.with_untracked(|p| match keys::strength(p) {
+            0 => Some(O::PassphraseTooShort),
+            1 => Some(O::StrengthWeak),
+            2 => Some(O::StrengthFair),
+            _ => None,
+        });
+        if let Some(why) = refused {
+            pass_err.set(Some(why.label(lang).into()));
+            return;
+        }
+        if pass.with_untracked(|p| again.with_untracked(|a| p != a)) {
+            again_err.set(Some(O::PassphraseMismatch.label(lang).into()));
+            return;
+        }
+        let Some(token) = session.token() else {
+            return;
+        };
+        let p = pass.get_untracked();
+        busy.set(true);
+        progress.set(Some(O::KeyCreating.label(lang).into()));
+        spawn_local(async move {
+            keys::repaint().await;
+            let made = chaski_seal::generate().and_then(|secret| {
+                let id = chaski_seal::key_id(&r, &secret.public());
+                let wrapped = chaski_seal::wrap(&secret, &id, &p)?;
+                Ok((id, wrapped))
+            });
+            // Used: the fields forget the passphrase (the page's only copies of it), whatever
+            // the server answers next.
+            pass.try_set(String::new());
+            again.try_set(String::new());
+            let result = match made {
+                Ok((id, wrapped)) => {
+                    let body = json!({
+                        "region": r,
+                        "public_key_b64": wrapped.public_key_b64,
+                        "wrapped": wrapped,
+                    });
+                    api::send_json(&token, "POST", "/api/admin/keys", &body)
+                        .await
+                        .map(|()| id)
+                        .map_err(|e| error_text(&e, lang))
+                }
+                // Only "no random numbers" can happen here; no key material in it.
+                Err(e) => Err(e.to_string()),
+            };
+            busy.try_set(false);
+            progress.try_set(None);
+            match result {
+                Ok(id) => {
+                    created.try_set(Some(id));
+                    // Every list again, the key's and the audit log's among them.
+                    version.try_update(|v| *v += 1);
+                }
+                Err(e) => {
+                    error.try_set(Some(e));
+                }
+            }
+        });
+    };
+    let has_keys = move || matches!(list.get(), Some(Ok(k)) if !k.is_empty());
+    let strength = move || {
+        let p = pass.get();
+        (!p.is_empty()).then(|| match keys::strength(&p) {
+            0 => (0u8, O::PassphraseTooShort),
+            1 => (1, O::StrengthWeak),
+            2 => (2, O::StrengthFair),
+            _ => (3, O::StrengthStrong),
+        })
+    };
+    view! {
+        <section id="admin-keys" class="admin-section">
+            <h2>{ot(O::RegionKeys)}</h2>
+            <p class="hint">{ot(O::KeysIntro)}</p>
+            <div class="field">
+                <label for="keys-region">{ot(O::Region)}</label>
+                <select id="keys-region" on:change=move |ev| {
+                    created.set(None);
+                    region.set(event_target_value(&ev));
+                }>
+                    {move || match dbs.get() {
+                        Some(Ok(list)) => list.as_array().into_iter().flatten()
+                            .filter_map(|d| d.as_str().map(str::to_owned))
+                            .map(|d| {
+                                let label = region_label(&d, i18n.lang());
+                                let selected = region.get_untracked() == d;
+                                view! { <option value=d.clone() selected=selected>{label}</option> }
+                            }).collect_view().into_any(),
+                        _ => ().into_any(),
+                    }}
+                </select>
+            </div>
+            {list_view(list, "keys", move |k: Vec<RegionKey>| if k.is_empty() {
+                view! { <p id="keys-empty" class="hint">{ot(O::NoKeys)}</p> }.into_any()
+            } else {
+                view! {
+                    <table id="keys-table" class="inbox-table">
+                        <thead><tr>
+                            <th>{ot(O::ColKeyId)}</th><th>{ot(O::ColCreated)}</th><th>{ot(O::ColKeyState)}</th>
+                        </tr></thead>
+                        <tbody>
+                            {k.into_iter().map(|key| view! {
+                                <tr class="key-row" data-key=key.key_id.clone()
+                                    data-state=if key.current { "current" } else { "rotated" }>
+                                    <td><code>{key.key_id.clone()}</code></td>
+                                    <td><time datetime=key.created_at.clone()>{short(&key.created_at)}</time></td>
+                                    <td>{move || i18n.l(if key.current { O::KeyCurrent } else { O::KeyRotated })}</td>
+                                </tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                    <p class="hint">{ot(O::RotateNote)}</p>
+                }.into_any()
+            })}
+            <form id="create-key" class="office-filters" on:submit=submit novalidate=true>
+                <div class="field">
+                    <label for="key-passphrase">{ot(O::NewPassphrase)}</label>
+                    <input id="key-passphrase" type="password" autocomplete="new-password"
+                        spellcheck="false" aria-describedby="key-passphrase-error key-strength"
+                        prop:value=move || pass.get()
+                        on:input=move |ev| pass.set(event_target_value(&ev)) />
+                    {move || strength().map(|(level, msg)| view! {
+                        <p id="key-strength" class="hint" data-level=level.to_string()>{move || i18n.l(msg)}</p>
+                    })}
+                    {field_error("key-passphrase-error".into(), pass_err)}
+                </div>
+                <div class="field">
+                    <label for="key-passphrase-again">{ot(O::RepeatPassphrase)}</label>
+                    <input id="key-passphrase-again" type="password" autocomplete="new-password"
+                        spellcheck="false" aria-describedby="key-passphrase-again-error"
+                        prop:value=move || again.get()
+                        on:input=move |ev| again.set(event_target_value(&ev)) />
+                    {field_error("key-passphrase-again-error".into(), again_err)}
+                </div>
+                <button type="submit" id="create-key-submit" class="button secondary"
+                    disabled=move || busy.get()>
+                    {move || i18n.l(if has_keys() { O::RotateKey } else { O::CreateKey })}
+                </button>
+                {move || progress.get().map(|p| view! { <p id="create-key-progress" class="hint" role="status">{p}</p> })}
+                {field_error("create-key-error".into(), error)}
+                {move || created.get().map(|id| view! {
+                    <p id="create-key-done" class="ok" role="status" data-key=id.clone()>
+                        {let id = id.clone(); move || i18n.l(O::KeyCreated).replace("{key}", &id)}
+                    </p>
+                })}
+            </form>
+        </section>
+    }
+}
+
+/// The national server's witness of the regions' custody logs (`GET /api/log/witness`): a
+/// region whose new checkpoint did not extend the last is flagged, in words.
+#[component]
+fn WitnessFlags(version: RwSignal<u32>) -> impl IntoView {
+    let i18n = use_i18n();
+    let witness = loaded(version, || "/api/log/witness".to_string());
+    let body = list_view(witness, "witness", move |rows: Value| {
+        let rows: Vec<(String, u64, Option<String>)> = rows
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r.get("origin")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    r.get("size").and_then(Value::as_u64).unwrap_or(0),
+                    r.get("flagged").and_then(Value::as_str).map(str::to_owned),
+                )
+            })
+            .collect();
+        if rows.is_empty() {
+            return view! { <p id="witness-empty" class="hint">{ot(O::WitnessEmpty)}</p> }
+                .into_any();
+        }
+        let flagged = rows.iter().filter(|r| r.2.is_some()).count();
+        let lang = i18n.lang();
+        let summary = if flagged == 0 {
+            O::WitnessAllOk.label(lang).to_string()
+        } else {
+            O::WitnessSomeFlagged
+                .label(lang)
+                .replace("{n}", &flagged.to_string())
+        };
+        // Flagged first.
+        let mut rows = rows;
+        rows.sort_by_key(|r| r.2.is_none());
+        view! {
+            <p id="witness-summary" class=if flagged == 0 { "ok" } else { "alert" }
+                role=if flagged == 0 { "status" } else { "alert" }>{summary}</p>
+            <ul id="witness-list" class="flag-list">
+                {rows.into_iter().map(|(origin, size, flag)| {
+                    let is_flagged = flag.is_some();
+                    view! {
+                        <li class="witness-row" data-origin=origin.clone() data-flagged=is_flagged.to_string()>
+                            <strong>{origin.clone()}</strong> ": "
+                            {match flag {
+                                Some(reason) => view! {
+                                    <span class="alert">{O::WitnessFlagged.label(lang)} " " {reason}</span>
+                                }.into_any(),
+                                None => view! {
+                                    <span>{O::WitnessOk.label(lang).replace("{size}", &size.to_string())}</span>
+                                }.into_any(),
+                            }}
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        }
+        .into_any()
+    });
+    view! {
+        <section id="admin-witness" class="admin-section">
+            <h2>{ot(O::Witness)}</h2>
+            <p class="hint">{ot(O::WitnessIntro)}</p>
+            {body}
         </section>
     }
 }

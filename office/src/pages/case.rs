@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::api;
 use crate::events::{CaseCtx, EventForm, ACTIONS};
 use crate::i18n::*;
+use crate::sealed::{self, SealedCard, SealedPhoto};
 use crate::BASE;
 
 /// A case as this page shows it.
@@ -157,6 +158,9 @@ fn Case(loaded: Loaded, on_saved: Callback<()>) -> impl IntoView {
     let resubmitted = state == chaski_shared::domain::CaseState::Resubmitted;
     let open = RwSignal::new(None::<&'static str>);
     let ctx = loaded.ctx.clone();
+    // Moves when something sealed is opened, so that the openings list reads the log again.
+    let openings_version = RwSignal::new(0u32);
+    let sealed_photos = sealed::sealed_photos(&loaded.inspection);
     view! {
         <div class="title-row">
             <h1 id="case-title">{title}</h1>
@@ -167,7 +171,12 @@ fn Case(loaded: Loaded, on_saved: Callback<()>) -> impl IntoView {
         <div class="case-layout">
             <div class="case-record">
                 <InspectionReadOnly body=loaded.inspection.body.clone() />
-                <Photos inspection=loaded.inspection.clone() db=loaded.ctx.db.clone() />
+                <SealedCard db=loaded.ctx.db.clone() doc_id=loaded.ctx.inspection_id.clone()
+                    people=sealed::people(&loaded.inspection.body)
+                    has_sealed=!sealed_photos.is_empty()
+                    openings_version=openings_version />
+                <Photos inspection=loaded.inspection.clone() db=loaded.ctx.db.clone()
+                    sealed=sealed_photos openings_version=openings_version />
             </div>
             <aside class="case-side">
                 <Show when=move || resubmitted || !changed.is_empty()>
@@ -435,9 +444,16 @@ fn detail_text(parts: &[(Option<Codes>, String)], en: bool) -> String {
         .join(" · ")
 }
 
-/// The inspection's photos, fetched from the server one by one.
+/// The inspection's photos, fetched from the server one by one; those that show people are
+/// sealed (`sealed`: their attachment names), and open only with the region's key (each opening
+/// logged).
 #[component]
-fn Photos(inspection: Document, db: String) -> impl IntoView {
+fn Photos(
+    inspection: Document,
+    db: String,
+    sealed: Vec<String>,
+    openings_version: RwSignal<u32>,
+) -> impl IntoView {
     let session = use_session();
     let names: Vec<String> = inspection.attachments.keys().cloned().collect();
     let empty = names.is_empty();
@@ -448,6 +464,12 @@ fn Photos(inspection: Document, db: String) -> impl IntoView {
             <Show when=move || !empty fallback=|| view! { <p class="hint">{ot(O::NoPhotos)}</p> }>
                 <div class="thumbs">
                     {names.iter().map(|name| {
+                        if sealed.contains(name) {
+                            return view! {
+                                <SealedPhoto db=db.clone() doc_id=id.clone() name=name.clone()
+                                    openings_version=openings_version />
+                            }.into_any();
+                        }
                         let src = RwSignal::new(None::<Result<String, ()>>);
                         let (db, id, name) = (db.clone(), id.clone(), name.clone());
                         if let Some(token) = session.token() {
@@ -463,7 +485,7 @@ fn Photos(inspection: Document, db: String) -> impl IntoView {
                                 Some(Err(())) => view! { <p class="alert">{ot(O::PhotoFailed)}</p> }.into_any(),
                                 None => view! { <p class="hint">{ot(O::Loading)}</p> }.into_any(),
                             }}
-                        }
+                        }.into_any()
                     }).collect_view()}
                 </div>
             </Show>
