@@ -5,6 +5,7 @@ import { after, before } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { request } from 'node:http';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -241,6 +242,114 @@ export async function eventually(check, ms, what) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * Records an inspection on a tablet that has no network (`submit(page)` fills and submits it),
+ * checks that the home list shows it as local only, then lets the tablet reconnect and waits
+ * until the row says it is synced. Returns the row.
+ */
+export async function recordOfflineThenSync(context, page, submit, site) {
+  await context.setOffline(true);
+  await submit(page);
+  await page.locator('#nav-home').click();
+  const row = page.locator('.inspection-row', { hasText: site });
+  await row.waitFor();
+  const state = await row.getAttribute('data-sync-state');
+  if (state !== 'local') throw new Error(`recorded offline, the row says ${state}, not local`);
+  await context.setOffline(false);
+  await page.locator('.inspection-row[data-sync-state="synced"]', { hasText: site }).waitFor({ timeout: 60_000 });
+  return row;
+}
+
+/**
+ * Opens a new inspection in the tablet's form and fills what a submission needs (site, gold
+ * mining, district, a visit ending in an hour, worker counts) and two adults found, a woman and
+ * a man, consent not asked. The caller adds what its test is about and submits.
+ */
+export async function fillNewInspection(page, { site, district, workers }) {
+  await page.locator('#new-inspection').click();
+  await page.locator('#inspection-form').waitFor();
+  await page.locator('#f-site-name').fill(site);
+  await page.locator('#f-sector').selectOption('gold_mining');
+  await page.locator('#f-district').fill(district);
+  await page.locator('#f-visit-end').fill(new Date(Date.now() + 3_600_000).toISOString().slice(0, 16));
+  const [total, women, men] = workers;
+  for (const [id, n] of [['total', total], ['women', women], ['men', men]]) {
+    await page.locator(`#f-workers-${id}`).fill(String(n));
+  }
+  for (const [i, sex] of [[0, 'female'], [1, 'male']]) {
+    await page.locator('#person-add').click();
+    await page.locator(`#f-people-${i}-age-band`).selectOption('18_24');
+    await page.locator(`#f-people-${i}-sex`).selectOption(sex);
+    await page.locator(`#f-people-${i}-nationality`).selectOption('PE');
+    await page.locator(`#f-people-${i}-consent-status`).selectOption('not_asked');
+  }
+}
+
+/**
+ * A JPEG the page's canvas encodes (as a tablet's camera would give one), as a Buffer: a plain
+ * background with a block on it, or, with `patches`, that many coloured rectangles, which make
+ * a busy picture that compresses like a photo (a larger file).
+ */
+export async function canvasJpeg(page, { width, height, quality, patches = 0 }) {
+  const dataUrl = await page.evaluate(({ width, height, quality, patches }) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = width;
+    canvas.height = height;
+    const g = canvas.getContext('2d');
+    g.fillStyle = '#6b3a8a';
+    g.fillRect(0, 0, width, height);
+    g.fillStyle = '#f0c020';
+    g.fillRect(width / 5, height / 6, width * 3 / 8, height * 2 / 3);
+    for (let i = 0; i < patches; i++) {
+      g.fillStyle = `hsl(${(i * 37) % 360} 60% ${30 + (i % 40)}%)`;
+      g.fillRect((i * 131) % width, (i * 71) % height, 40 + (i % 90), 30 + (i % 70));
+    }
+    return canvas.toDataURL('image/jpeg', quality);
+  }, { width, height, quality, patches });
+  return Buffer.from(dataUrl.split(',')[1], 'base64');
+}
+
+/** The bytes of `url` as the server sends them with `accept-encoding: encoding` (none if absent). */
+function bytesWith(url, encoding) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: encoding ? { 'accept-encoding': encoding } : {} }, (res) => {
+      let total = 0;
+      res.on('data', (chunk) => (total += chunk.length));
+      res.on('end', () => resolve({ total, encoding: res.headers['content-encoding'] ?? 'identity' }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Downloads each of `paths` from `base` uncompressed, with gzip and with brotli, prints a table
+ * of their sizes (KB) and a total line, and returns the totals `{ raw, gzip, br, files }`. The
+ * server makes brotli in the background and sends a file uncompressed meanwhile (12 s for the
+ * wasm in a debug build): this waits for it rather than count the raw bytes as brotli.
+ */
+export async function printSizes(base, paths, width = 48) {
+  const kb = (n) => (n / 1024).toFixed(1).padStart(8);
+  console.log(`${'file'.padEnd(width)}${'raw KB'.padStart(8)}${'gzip KB'.padStart(9)}${'br KB'.padStart(8)}`);
+  const sums = { raw: 0, gzip: 0, br: 0, files: 0 };
+  for (const path of [...paths].sort()) {
+    const url = base + path;
+    const [raw, gzip] = await Promise.all([bytesWith(url), bytesWith(url, 'gzip')]);
+    let br = await bytesWith(url, 'br');
+    for (let tries = 0; gzip.encoding === 'gzip' && br.encoding !== 'br' && tries < 120; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      br = await bytesWith(url, 'br');
+    }
+    sums.raw += raw.total;
+    sums.gzip += gzip.total;
+    sums.br += br.total;
+    sums.files += 1;
+    console.log(`${path.padEnd(width)}${kb(raw.total)} ${kb(gzip.total)}${kb(br.total)}`);
+  }
+  console.log(`${`total (${sums.files} files)`.padEnd(width)}${kb(sums.raw)} ${kb(sums.gzip)}${kb(sums.br)}`);
+  return sums;
 }
 
 const SECTORS = ['gold_mining', 'logging', 'agriculture', 'brick_making', 'domestic_work'];

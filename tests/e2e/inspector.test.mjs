@@ -4,27 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { basic, eventually, newBrowser, signIn, suiteServer, waitForServiceWorker, withPage } from './harness.mjs';
+import { basic, canvasJpeg, eventually, newBrowser, signIn, suiteServer, waitForServiceWorker, withPage } from './harness.mjs';
 
 const INSPECTOR = { name: 'ines.inspectora', password: 'selva verde 2026', role: 'inspector', regions: ['madre-de-dios'] };
 const DB = 'madre-de-dios';
 const SITE = 'Campamento La Pampa, km 108';
-
-/** A large JPEG made by the browser itself (a photo straight from a tablet's camera). */
-async function cameraPhoto(page) {
-  const dataUrl = await page.evaluate(() => {
-    const canvas = document.createElement('canvas');
-    canvas.width = 2400;
-    canvas.height = 1800;
-    const g = canvas.getContext('2d');
-    for (let i = 0; i < 4000; i++) {
-      g.fillStyle = `hsl(${(i * 37) % 360} 60% ${30 + (i % 40)}%)`;
-      g.fillRect((i * 131) % 2400, (i * 71) % 1800, 40 + (i % 90), 30 + (i % 70));
-    }
-    return canvas.toDataURL('image/jpeg', 0.95);
-  });
-  return Buffer.from(dataUrl.split(',')[1], 'base64');
-}
 
 describe('an inspection recorded offline', () => {
   const server = suiteServer({ users: [INSPECTOR], dbs: [DB] });
@@ -35,7 +19,8 @@ describe('an inspection recorded offline', () => {
       await signIn(page, INSPECTOR);
       await page.locator('#inspections-empty').waitFor();
       await waitForServiceWorker(page);
-      const photo = await cameraPhoto(page);
+      // A large JPEG straight from a tablet's camera.
+      const photo = await canvasJpeg(page, { width: 2400, height: 1800, quality: 0.95, patches: 4000 });
       assert.ok(photo.length > 400_000, `the test photo is large (${photo.length} bytes)`);
 
       await browser.context.setOffline(true);
@@ -60,6 +45,9 @@ describe('an inspection recorded offline', () => {
       await page.locator('#person-add').click();
       await page.locator('#f-people-0-age-band').selectOption('14_17');
       await page.locator('#f-people-0-sex').selectOption('female');
+      // A photo of the camp, not of people: kept as a JPEG (a photo of people is sealed; see
+      // sealing.test.mjs).
+      await page.locator('#photo-shows-people').uncheck();
       await page.locator('#photo-input').setInputFiles({ name: 'campamento.jpg', mimeType: 'image/jpeg', buffer: photo });
       await page.locator('.photo-thumb').first().waitFor({ timeout: 20_000 });
       // 1280 pixels on the long side at most (the camera's was 2400).

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { eventually, newBrowser, signIn, suiteServer, waitForServiceWorker } from './harness.mjs';
+import { canvasJpeg, eventually, fillNewInspection, recordOfflineThenSync, newBrowser, signIn, suiteServer, waitForServiceWorker } from './harness.mjs';
 
 const DB = 'madre-de-dios';
 const INSPECTOR = { name: 'ines.inspectora', password: 'selva verde 2026', role: 'inspector', regions: [DB] };
@@ -17,32 +17,11 @@ const NOTE = 'Falta el distrito correcto: la visita fue en Laberinto.';
 
 /** Fills and submits a new inspection with two people found. */
 async function submitInspection(page) {
-  await page.locator('#new-inspection').click();
-  await page.locator('#inspection-form').waitFor();
-  await page.locator('#f-site-name').fill(SITE);
-  await page.locator('#f-sector').selectOption('gold_mining');
-  await page.locator('#f-district').fill('Huepetuhe');
-  await page.locator('#f-visit-end').fill(new Date(Date.now() + 3_600_000).toISOString().slice(0, 16));
-  for (const [id, n] of [['total', '3'], ['women', '1'], ['men', '2']]) await page.locator(`#f-workers-${id}`).fill(n);
-  for (const [i, sex] of [[0, 'female'], [1, 'male']]) {
-    await page.locator('#person-add').click();
-    await page.locator(`#f-people-${i}-age-band`).selectOption('18_24');
-    await page.locator(`#f-people-${i}-sex`).selectOption(sex);
-    await page.locator(`#f-people-${i}-nationality`).selectOption('PE');
-    await page.locator(`#f-people-${i}-consent-status`).selectOption('not_asked');
-  }
-  const photo = await page.evaluate(() => {
-    const canvas = document.createElement('canvas');
-    canvas.width = 640;
-    canvas.height = 480;
-    const g = canvas.getContext('2d');
-    g.fillStyle = '#8a5a2b';
-    g.fillRect(0, 0, 640, 480);
-    g.fillStyle = '#2b6b8a';
-    g.fillRect(100, 100, 300, 200);
-    return canvas.toDataURL('image/jpeg', 0.9).split(',')[1];
-  });
-  await page.locator('#photo-input').setInputFiles({ name: 'campamento.jpg', mimeType: 'image/jpeg', buffer: Buffer.from(photo, 'base64') });
+  await fillNewInspection(page, { site: SITE, district: 'Huepetuhe', workers: [3, 1, 2] });
+  const photo = await canvasJpeg(page, { width: 640, height: 480, quality: 0.9 });
+  // A photo of the camp, not of people: kept as a JPEG.
+  await page.locator('#photo-shows-people').uncheck();
+  await page.locator('#photo-input').setInputFiles({ name: 'campamento.jpg', mimeType: 'image/jpeg', buffer: photo });
   await page.locator('.photo-thumb').first().waitFor({ timeout: 20_000 });
   await page.locator('#review-inspection').click();
   await submitReviewed(page);
@@ -88,14 +67,7 @@ describe('the regional office', () => {
       await t.goto(server().url);
       await signIn(t, INSPECTOR);
       await waitForServiceWorker(t);
-      await tablet.context.setOffline(true);
-      await submitInspection(t);
-      await t.locator('#nav-home').click();
-      const row = t.locator('.inspection-row', { hasText: SITE });
-      await row.waitFor();
-      assert.equal(await row.getAttribute('data-sync-state'), 'local');
-      await tablet.context.setOffline(false);
-      await t.locator('.inspection-row[data-sync-state="synced"]', { hasText: SITE }).waitFor({ timeout: 60_000 });
+      const row = await recordOfflineThenSync(tablet.context, t, submitInspection, SITE);
       await row.locator('.badge.case-state[data-case-state="awaiting_review"]').waitFor();
 
       // 2. The supervisor signs in on the inspector's app, is taken to the office, and marks the
