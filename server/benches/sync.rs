@@ -9,6 +9,9 @@
 //!   inspections (the shared fixtures) and this is the real write path.
 //! - `push` / `pull`: the shared replicator through HTTP against the release server on
 //!   loopback (the replicator's client side, with an in-memory store, is this process).
+//! - the custody log's cost: `bulk_docs` again with the log switched off in this process, and
+//!   the HTTP push again against a second server started with `CHASKI_CUSTODY_LOG=off`, each
+//!   printed as a ratio of the same figure with the log on (`log on/off`).
 //! - the server's peak memory (`VmHWM`).
 //!
 //! `cargo bench -p chaski-server --bench sync` (sizes: `CHASKI_BENCH_SIZES=10000,100000`,
@@ -47,7 +50,9 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(data_dir: &Path) -> Server {
+    /// The release server on `data_dir`; `custody_log: false` starts it with the custody log
+    /// off (`CHASKI_CUSTODY_LOG=off`, only ever to measure the log's cost).
+    fn start(data_dir: &Path, custody_log: bool) -> Server {
         // `CHASKI_BIN` runs another build of the server (e.g. a copy from before a change).
         let bin =
             std::env::var("CHASKI_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_chaski").into());
@@ -69,6 +74,7 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir)
             .env("RUST_LOG", "warn,chaski_server::startup=info")
+            .env("CHASKI_CUSTODY_LOG", if custody_log { "on" } else { "off" })
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -168,6 +174,61 @@ async fn sled_limit(dir: &Path, values: &[(Vec<u8>, Vec<u8>)], batch: usize) -> 
     rate(values.len(), started.elapsed())
 }
 
+fn options(batch: usize) -> ReplicationOptions {
+    ReplicationOptions {
+        batch_size: batch,
+        ..ReplicationOptions::default()
+    }
+}
+
+/// The sled store itself in a fresh folder: `docs` written with `new_edits=false`, `batch` at a
+/// time; its flush is part of each call.
+async fn store_rate(dir: &Path, docs: &[Document], batch: usize) -> f64 {
+    let db = sled::open(dir).expect("sled");
+    let databases = Databases::open(&db).expect("registry");
+    let name = DbName::parse(DB).expect("db name");
+    let sled_store = databases.create(&name).await.expect("create db");
+    let started = Instant::now();
+    for chunk in docs.chunks(batch) {
+        let results = sled_store
+            .bulk_docs(chunk.to_vec(), false)
+            .await
+            .expect("raw write");
+        assert!(results.iter().all(|r| r.is_ok()));
+    }
+    rate(docs.len(), started.elapsed())
+}
+
+/// Starts the release server on `dir` with the bench's database created, and a peer for it.
+async fn start_with_db(dir: &Path, custody_log: bool) -> (Server, HttpPeer) {
+    let server = Server::start(dir, custody_log);
+    let client = reqwest::Client::new();
+    let token = login(&client, &server.url).await;
+    let created = client
+        .put(format!("{}/db/{DB}", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("create db");
+    assert_eq!(created.status(), 201);
+    let remote = HttpPeer::new(format!("{}/db/{DB}", server.url))
+        .expect("url")
+        .with_auth(Auth::Bearer(token));
+    (server, remote)
+}
+
+/// Pushes every document of `source` to `remote`; docs/s.
+async fn push(source: &LocalPeer<MemoryStore>, remote: &HttpPeer, batch: usize, n: usize) -> f64 {
+    let started = Instant::now();
+    let pushed = Replicator::new(source, remote, options(batch))
+        .run_once()
+        .await
+        .expect("push");
+    let took = started.elapsed();
+    assert_eq!(pushed.docs_written as usize, n, "push wrote everything");
+    rate(n, took)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let sizes = env_list("CHASKI_BENCH_SIZES", &[10_000, 100_000]);
@@ -178,9 +239,18 @@ async fn main() {
     println!("documents: valid inspections of {sample} bytes of JSON; server: release binary on 127.0.0.1");
     println!("each rate in docs/s, with its ratio of sled's limit in the same run (×)");
     println!(
-        "{:>8} {:>6} {:>10} {:>17} {:>17} {:>17} {:>9}",
-        "docs", "batch", "limit/s", "bulk_docs/s (×)", "push/s (×)", "pull/s (×)", "peak MiB"
+        "{:>8} {:>6} {:>10} {:>17} {:>17} {:>17} {:>9} {:>20} {:>20}",
+        "docs",
+        "batch",
+        "limit/s",
+        "bulk_docs/s (×)",
+        "push/s (×)",
+        "pull/s (×)",
+        "peak MiB",
+        "bulk_docs log off/s",
+        "push log off/s"
     );
+    println!("(the log-off columns: docs/s, then (log on / log off), the share the log leaves)");
     for &n in &sizes {
         let (store, replicated) = source(n).await;
         // The limit writes the very bytes a replicator sends: each document's JSON.
@@ -195,52 +265,23 @@ async fn main() {
         for &batch in &batches {
             let temp = tempfile::tempdir().expect("temp dir");
             let limit = sled_limit(&temp.path().join("limit"), &values, batch).await;
-            // The sled store itself, same batches, each flushed before the next.
-            let raw = {
-                let db = sled::open(temp.path().join("raw")).expect("sled");
-                let databases = Databases::open(&db).expect("registry");
-                let name = DbName::parse(DB).expect("db name");
-                let sled_store = databases.create(&name).await.expect("create db");
-                let started = Instant::now();
-                for chunk in replicated.chunks(batch) {
-                    let results = sled_store
-                        .bulk_docs(chunk.to_vec(), false)
-                        .await
-                        .expect("raw write");
-                    assert!(results.iter().all(|r| r.is_ok()));
-                }
-                rate(n, started.elapsed())
-            };
+            // The sled store itself, same batches, each flushed before the next; then the same
+            // with the custody log off (the switch is process-wide and read on each write).
+            let raw = store_rate(&temp.path().join("raw"), &replicated, batch).await;
+            chaski_server::custody::set_enabled(false);
+            let raw_off = store_rate(&temp.path().join("raw-off"), &replicated, batch).await;
+            chaski_server::custody::set_enabled(true);
 
-            let server = Server::start(&temp.path().join("server"));
-            let client = reqwest::Client::new();
-            let token = login(&client, &server.url).await;
-            let created = client
-                .put(format!("{}/db/{DB}", server.url))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .expect("create db");
-            assert_eq!(created.status(), 201);
-            let remote = HttpPeer::new(format!("{}/db/{DB}", server.url))
-                .expect("url")
-                .with_auth(Auth::Bearer(token));
-            let options = || ReplicationOptions {
-                batch_size: batch,
-                ..ReplicationOptions::default()
+            let (server, remote) = start_with_db(&temp.path().join("server"), true).await;
+            let push_rate = push(&source_peer, &remote, batch, n).await;
+            let push_off = {
+                let (_server, remote) = start_with_db(&temp.path().join("server-off"), false).await;
+                push(&source_peer, &remote, batch, n).await
             };
-
-            let started = Instant::now();
-            let push = Replicator::new(&source_peer, &remote, options())
-                .run_once()
-                .await
-                .expect("push");
-            let push_rate = rate(n, started.elapsed());
-            assert_eq!(push.docs_written as usize, n, "push wrote everything");
 
             let target = LocalPeer::new("bench-target", MemoryStore::new());
             let started = Instant::now();
-            let pull = Replicator::new(&remote, &target, options())
+            let pull = Replicator::new(&remote, &target, options(batch))
                 .run_once()
                 .await
                 .expect("pull");
@@ -249,11 +290,13 @@ async fn main() {
 
             let cell = |r: f64| format!("{r:.0} ({:.2})", r / limit);
             println!(
-                "{n:>8} {batch:>6} {limit:>10.0} {:>17} {:>17} {:>17} {:>9.1}",
+                "{n:>8} {batch:>6} {limit:>10.0} {:>17} {:>17} {:>17} {:>9.1} {:>20} {:>20}",
                 cell(raw),
                 cell(push_rate),
                 cell(pull_rate),
-                server.peak_mib()
+                server.peak_mib(),
+                format!("{raw_off:.0} ({:.2})", raw / raw_off),
+                format!("{push_off:.0} ({:.2})", push_rate / push_off),
             );
         }
     }

@@ -142,7 +142,7 @@ impl Application {
                 dir: config.data_dir.display().to_string(),
                 source,
             })?;
-        // Only to measure the log's cost: `CHASKI_CUSTODY_LOG=off` (see NOTES-CUSTODY).
+        // Only to measure the log's cost: `CHASKI_CUSTODY_LOG=off` (README: "The custody log's cost").
         if std::env::var("CHASKI_CUSTODY_LOG").is_ok_and(|v| v == "off") {
             tracing::warn!("the custody log is off: revisions are not logged");
             crate::custody::set_enabled(false);
