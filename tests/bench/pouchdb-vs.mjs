@@ -19,11 +19,16 @@
 //   (500 by default, `CHASKI_BENCH_CONFLICTS`), then `PouchDB.sync` runs both ways once (the
 //   push side starts with no checkpoint and asks `_revs_diff` about every document, the pull
 //   side resumes from its checkpoint); afterwards both sides hold every conflict.
+// Each step also records the CPU time it took in this process (PouchDB's client, single-threaded)
+// and in the server's process (from /proc), to show which side the time is spent on: when the
+// client's CPU is close to the step's wall time while the server's is small, the client is the
+// bottleneck, whatever the server.
 // Chaski is reached with a bearer token (as the app signs in once, then syncs), since HTTP
 // Basic checks the password hash on every request.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 
@@ -64,11 +69,16 @@ async function freePort() {
 async function startPouchServer() {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'tests', 'e2e', 'pouchdb-server.mjs'), String(port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Its log (a line per request) is kept only as a short tail for a failure's message.
+  let tail = '';
+  child.stderr.on('data', (chunk) => {
+    tail = (tail + chunk).slice(-4000);
   });
   await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error('pouchdb server did not start in 20 s')), 20_000);
-    child.once('exit', (code) => fail(new Error(`pouchdb server exited with ${code}`)));
+    const timer = setTimeout(() => fail(new Error(`pouchdb server did not start in 20 s:\n${tail}`)), 20_000);
+    child.once('exit', (code) => fail(new Error(`pouchdb server exited with ${code}:\n${tail}`)));
     child.stdout.on('data', (chunk) => {
       if (String(chunk).includes('listening on')) {
         clearTimeout(timer);
@@ -78,6 +88,7 @@ async function startPouchServer() {
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: () => child.pid,
     stop: () => new Promise((ok) => (child.exitCode !== null ? ok() : (child.once('exit', ok), child.kill('SIGTERM')))),
   };
 }
@@ -124,6 +135,7 @@ async function targets() {
         await check(await fetch(chaskiDb, { method: 'PUT', headers: admin }), `create ${chaskiDb}`);
       },
       db: () => remote(chaskiDb, { authorization: `Bearer ${token}` }),
+      pid: () => chaski.pid(),
       stop: () => chaski.stop(),
     },
     {
@@ -133,6 +145,7 @@ async function targets() {
         await check(await fetch(pouchDb, { method: 'PUT' }), `create ${pouchDb}`);
       },
       db: () => remote(pouchDb, {}),
+      pid: () => pouch.pid(),
       stop: () => pouch.stop(),
     },
   ];
@@ -153,10 +166,26 @@ async function filled(n) {
   return db;
 }
 
-async function timed(fn) {
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function processCpu(pid) {
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of the line (11 and 12 after the name), in clock
+  // ticks of 1/100 s on Linux.
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Runs `fn`: its wall time, its result, and the CPU seconds it took here and in the server. */
+async function timed(fn, serverPid) {
+  const server = processCpu(serverPid);
+  const client = process.cpuUsage();
   const started = performance.now();
   const result = await fn();
-  return [(performance.now() - started) / 1000, result];
+  const secs = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(client);
+  const cpu = { client: (used.user + used.system) / 1e6, server: processCpu(serverPid) - server };
+  return [secs, result, cpu];
 }
 
 /** Edits the first `count` documents of `db` (local or remote), each side differently. */
@@ -178,18 +207,32 @@ const summary = (r) =>
 async function runOnce(target, n) {
   await target.fresh();
   const source = await filled(n);
-  const [push, pushed] = await timed(() => PouchDB.replicate(source, target.db(), { batch_size: BATCH }));
+  const pid = target.pid();
+  const cpu = {};
+  const [push, pushed, pushCpu] = await timed(
+    () => PouchDB.replicate(source, target.db(), { batch_size: BATCH }),
+    pid,
+  );
+  cpu.push = pushCpu;
   assert.equal(pushed.docs_written, n, `${target.name}: push wrote every document: ${summary(pushed)}`);
   await source.destroy();
 
   const copy = local();
-  const [pull, pulled] = await timed(() => PouchDB.replicate(target.db(), copy, { batch_size: BATCH }));
+  const [pull, pulled, pullCpu] = await timed(
+    () => PouchDB.replicate(target.db(), copy, { batch_size: BATCH }),
+    pid,
+  );
+  cpu.pull = pullCpu;
   assert.equal(pulled.docs_written, n, `${target.name}: pull read every document: ${summary(pulled)}`);
 
   const conflicts = Math.min(CONFLICTS, n);
   await edit(copy, conflicts, 'la tableta');
   await edit(target.db(), conflicts, 'la oficina');
-  const [sync, synced] = await timed(() => PouchDB.sync(copy, target.db(), { batch_size: BATCH }));
+  const [sync, synced, syncCpu] = await timed(
+    () => PouchDB.sync(copy, target.db(), { batch_size: BATCH }),
+    pid,
+  );
+  cpu.sync = syncCpu;
   assert.equal(synced.push.docs_written, conflicts, `${target.name}: sync pushed the edits`);
   assert.equal(synced.pull.docs_written, conflicts, `${target.name}: sync pulled the edits`);
   for (const i of [0, conflicts - 1]) {
@@ -200,7 +243,7 @@ async function runOnce(target, n) {
     }
   }
   await copy.destroy();
-  return { push, pull, sync };
+  return { times: { push, pull, sync }, cpu };
 }
 
 const servers = await targets();
@@ -210,17 +253,27 @@ console.log(
     `sizes ${SIZES.join(', ')}, ${RUNS} runs, batch ${BATCH}, ${CONFLICTS} conflicts; ${process.env.CHASKI_BIN}`,
 );
 const results = {};
+// Per step, the CPU each side used as a share of the step's wall time (1.00 = one core busy).
+const cpuShares = {};
 try {
   for (const n of SIZES) {
     for (let run = 0; run < RUNS; run++) {
       // Interleaved, and the order swaps every run, so neither server always goes first.
       const order = run % 2 ? [...servers].reverse() : servers;
       for (const target of order) {
-        const r = await runOnce(target, n);
-        for (const [op, secs] of Object.entries(r)) (((results[n] ??= {})[op] ??= {})[target.name] ??= []).push(secs);
+        const { times, cpu } = await runOnce(target, n);
+        for (const [op, secs] of Object.entries(times)) {
+          (((results[n] ??= {})[op] ??= {})[target.name] ??= []).push(secs);
+          (((cpuShares[n] ??= {})[op] ??= {})[target.name] ??= []).push({
+            client: cpu[op].client / secs,
+            server: cpu[op].server / secs,
+          });
+        }
         console.log(
           `  ${n} docs, run ${run + 1}, ${target.name}: ` +
-            Object.entries(r).map(([op, s]) => `${op} ${s.toFixed(2)} s`).join(', '),
+            Object.entries(times)
+              .map(([op, s]) => `${op} ${s.toFixed(2)} s (CPU: client ${cpu[op].client.toFixed(2)} s, server ${cpu[op].server.toFixed(2)} s)`)
+              .join(', '),
         );
       }
     }
@@ -230,15 +283,20 @@ try {
 }
 
 console.log(`\nmedians of ${RUNS} (seconds; ratio = Chaski / pouchdb-server, lower is better for Chaski)`);
-console.log(`${'docs'.padStart(7)} ${'step'.padEnd(6)} ${'chaski'.padStart(8)} ${'pouchdb-srv'.padStart(11)} ${'ratio'.padStart(6)}  (chaski range; pouchdb-server range)`);
+console.log(`CPU: the median share of the step's wall time the PouchDB client's process / the server's process was busy`);
+console.log(`${'docs'.padStart(7)} ${'step'.padEnd(6)} ${'chaski'.padStart(8)} ${'pouchdb-srv'.padStart(11)} ${'ratio'.padStart(6)}  ${'CPU client/chaski'.padStart(17)} ${'CPU client/pouchdb-srv'.padStart(22)}  (chaski range; pouchdb-server range)`);
 for (const n of SIZES) {
   for (const op of ['push', 'pull', 'sync']) {
     const c = results[n][op].chaski;
     const p = results[n][op]['pouchdb-server'];
     const range = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+    const shares = (name) => {
+      const s = cpuShares[n][op][name];
+      return `${median(s.map((x) => x.client)).toFixed(2)} / ${median(s.map((x) => x.server)).toFixed(2)}`;
+    };
     console.log(
       `${String(n).padStart(7)} ${op.padEnd(6)} ${median(c).toFixed(2).padStart(8)} ${median(p).toFixed(2).padStart(11)} ` +
-        `${(median(c) / median(p)).toFixed(2).padStart(6)}  (${range(c)}; ${range(p)})`,
+        `${(median(c) / median(p)).toFixed(2).padStart(6)}  ${shares('chaski').padStart(17)} ${shares('pouchdb-server').padStart(22)}  (${range(c)}; ${range(p)})`,
     );
   }
 }
