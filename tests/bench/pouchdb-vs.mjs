@@ -69,6 +69,8 @@ async function freePort() {
 async function startPouchServer() {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'tests', 'e2e', 'pouchdb-server.mjs'), String(port)], {
+    // It writes its config.json and log.txt into its working folder: a scratch one.
+    cwd: harness.scratchDir('pouchdb-server'),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Its log (a line per request) is kept only as a short tail for a failure's message.
