@@ -11,7 +11,7 @@
 //!   loopback (the replicator's client side, with an in-memory store, is this process).
 //! - the custody log's cost: `bulk_docs` again with the log switched off in this process, and
 //!   the HTTP push again against a second server started with `CHASKI_CUSTODY_LOG=off`, each
-//!   printed as a ratio of the same figure with the log on (`log on/off`).
+//!   printed with the ratio log on / log off (the share of the rate the log leaves).
 //! - the server's peak memory (`VmHWM`).
 //!
 //! `cargo bench -p chaski-server --bench sync` (sizes: `CHASKI_BENCH_SIZES=10000,100000`,
