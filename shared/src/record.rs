@@ -270,20 +270,9 @@ impl DocRecord {
         })
     }
 
-    /// The attachment a leaf stores with the bytes of `digest`: under `name` if one does, else
-    /// under any name.
+    /// The attachment a leaf stores with the bytes of `digest` ([`find_stored_attachment`]).
     fn stored_attachment(&self, name: &str, digest: &str) -> Option<&StoredAttachment> {
-        let same_name = self
-            .leaves
-            .values()
-            .filter_map(|s| s.attachments.get(name))
-            .find(|a| a.digest == digest);
-        same_name.or_else(|| {
-            self.leaves
-                .values()
-                .flat_map(|s| s.attachments.values())
-                .find(|a| a.digest == digest)
-        })
+        find_stored_attachment(self.leaves.values().map(|s| &s.attachments), name, digest)
     }
 
     fn drop_non_leaf_bodies(&mut self) {
@@ -403,6 +392,31 @@ impl DocRecord {
             doc: None,
         }
     }
+}
+
+/// Of the attachments stored with some revisions (`stored`, one map per revision), the one
+/// holding the bytes of `digest`: under `name` if one does, else under any name. How a stub
+/// (`"stub": true`) is matched to what the store holds, by the store when it merges and by the
+/// server when it labels a stub before checking it.
+pub fn find_stored_attachment<'a, I>(
+    stored: I,
+    name: &str,
+    digest: &str,
+) -> Option<&'a StoredAttachment>
+where
+    I: IntoIterator<Item = &'a BTreeMap<String, StoredAttachment>> + Clone,
+{
+    let same_name = stored
+        .clone()
+        .into_iter()
+        .filter_map(|atts| atts.get(name))
+        .find(|a| a.digest == digest);
+    same_name.or_else(|| {
+        stored
+            .into_iter()
+            .flat_map(|atts| atts.values())
+            .find(|a| a.digest == digest)
+    })
 }
 
 #[cfg(test)]

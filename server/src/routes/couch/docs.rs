@@ -88,15 +88,17 @@ pub fn check_limits(doc: &Document, limits: &Limits) -> Result<(), ApiError> {
 }
 
 /// Writes one document with `new_edits` and answers CouchDB's `{"ok", "id", "rev"}`. Every
-/// single-document write comes through here, so this is where the domain rules apply.
+/// single-document write comes through here, so this is where the domain rules apply. A body
+/// sent by the client has its attachment stubs labelled from the store first
+/// ([`validate::stored_stub_labels`], by the two handlers that take one); the attachment
+/// routes build theirs from the stored revision ([`doc_to_edit`]), already labelled.
 async fn write_one(
     store: &SledStore,
     principal: &Principal,
-    mut doc: Document,
+    doc: Document,
     new_edits: bool,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    validate::stored_stub_labels(store, std::slice::from_mut(&mut doc), new_edits).await?;
     validate::check_single(principal, store.name(), &doc, new_edits)?;
     let doc = if validate::needs_store_check(store.name(), &doc, new_edits) {
         // What the event points at is read on the blocking pool, never on this worker.
@@ -310,8 +312,9 @@ pub async fn post_doc(
     if !map.contains_key("_id") {
         map.insert("_id".into(), Value::String(new_doc_id()));
     }
-    let doc = Document::from_json(body)?;
+    let mut doc = Document::from_json(body)?;
     check_limits(&doc, &state.limits)?;
+    validate::stored_stub_labels(&store, std::slice::from_mut(&mut doc), true).await?;
     write_one(&store, &principal, doc, true, StatusCode::CREATED).await
 }
 
@@ -350,6 +353,7 @@ async fn write_doc(
         }
     }
     check_limits(&doc, &state.limits)?;
+    validate::stored_stub_labels(&store, std::slice::from_mut(&mut doc), new_edits).await?;
     write_one(&store, principal, doc, new_edits, StatusCode::CREATED).await
 }
 

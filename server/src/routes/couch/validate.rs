@@ -245,17 +245,9 @@ pub async fn stored_stub_labels(
     for (i, known) in which.into_iter().zip(known) {
         let doc = &mut docs[i];
         for (name, att) in doc.attachments.iter_mut().filter(|(_, a)| a.is_stub()) {
-            let same_name = known
-                .iter()
-                .filter_map(|atts| atts.get(name))
-                .find(|a| a.digest == att.digest);
-            let same_bytes = || {
-                known
-                    .iter()
-                    .flat_map(|atts| atts.values())
-                    .find(|a| a.digest == att.digest)
-            };
-            if let Some(stored) = same_name.or_else(same_bytes) {
+            if let Some(stored) =
+                chaski_shared::record::find_stored_attachment(&known, name, &att.digest)
+            {
                 att.content_type = stored.content_type.clone();
                 att.length = stored.length;
             }
