@@ -560,11 +560,9 @@ pub async fn bulk_docs(
     // The batch's stubs get their stored labels in one read, then each document is judged.
     validate::stored_stub_labels(&store, &mut parsed, new_edits).await?;
     let mut docs = Vec::with_capacity(parsed.len());
-    let mut parsed = parsed.into_iter();
-    for slot in slots.iter_mut().filter(|s| matches!(s, Slot::Written)) {
-        let doc = parsed
-            .next()
-            .ok_or_else(|| ApiError::Internal("a parsed document went missing".into()))?;
+    // One parsed document per `Written` slot, in order.
+    let written_slots = slots.iter_mut().filter(|s| matches!(s, Slot::Written));
+    for (slot, doc) in written_slots.zip(parsed) {
         match validate::check_in_batch(&principal, &db, &doc, new_edits) {
             Some(rejection) => *slot = Slot::Refused(rejection),
             None => docs.push(doc),
