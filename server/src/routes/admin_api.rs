@@ -59,13 +59,20 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if has_ambient_credentials(parts) {
-            same_origin(parts, state.behind_https_proxy)?;
-        }
+        refuse_cross_site(parts, state)?;
         let principal = Principal::from_request_parts(parts, state).await?;
         principal.require_admin()?;
         Ok(Admin(principal))
     }
+}
+
+/// The CSRF rule of every state-changing route outside the document API: a request that
+/// carries credentials a browser attaches by itself must come from this origin.
+pub(crate) fn refuse_cross_site(parts: &Parts, state: &AppState) -> Result<(), ApiError> {
+    if has_ambient_credentials(parts) {
+        same_origin(parts, state.behind_https_proxy)?;
+    }
+    Ok(())
 }
 
 /// Credentials a browser may attach by itself: the session cookie (when no `Authorization`

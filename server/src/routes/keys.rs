@@ -21,13 +21,13 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chaski_seal::WrappedKey;
+use chaski_shared::DocId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::{Access, Principal, Role};
 use crate::error::ApiError;
-use crate::keys::KeyError;
-use crate::routes::admin_api::{Admin, AdminJson, ADMIN_BODY_LIMIT};
+use crate::routes::admin_api::{refuse_cross_site, Admin, AdminJson, ADMIN_BODY_LIMIT};
 use crate::startup::AppState;
 
 /// The routes, to be nested under `/api`.
@@ -53,13 +53,15 @@ fn may_open_any(principal: &Principal) -> Result<(), ApiError> {
     }
 }
 
-/// A supervisor or an administrator ([`may_open_any`]), decided before the body is read.
+/// A supervisor or an administrator ([`may_open_any`]), decided before the body is read, with
+/// the admin API's rule against cross-site requests ([`refuse_cross_site`]).
 struct Opener(Principal);
 
 impl FromRequestParts<AppState> for Opener {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        refuse_cross_site(parts, state)?;
         let principal = Principal::from_request_parts(parts, state).await?;
         may_open_any(&principal)?;
         Ok(Opener(principal))
@@ -117,19 +119,28 @@ async fn add_key(
     Admin(admin): Admin,
     AdminJson(body): AdminJson<NewKey>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // Stored, logged and on disk before it is acknowledged.
     let stored = state
         .keys
-        .blocking(move |k| k.add(&body.region, &body.public_key_b64, body.wrapped))
-        .await?;
-    // Durable before it is logged, logged (and durable again) before it is acknowledged.
-    state.storage.flush().await.map_err(KeyError::Store)?;
-    let detail = format!("sealing key of {}", stored.region);
-    state
-        .admin
-        .record(&admin, "key.add", &stored.key_id, &detail)
+        .add_recorded(
+            state.admin.audit(),
+            &admin,
+            &body.region,
+            &body.public_key_b64,
+            body.wrapped,
+        )
         .await?;
     tracing::info!(by = %admin.name, region = %stored.region, key_id = %stored.key_id, "sealing key added");
     Ok((StatusCode::CREATED, Json(json!(stored))))
+}
+
+/// `value` as a document id (the rules of every document route, [`DocId::parse`]), or a 400
+/// naming `field` and what it should be. Both opening routes read ids through this, so an id
+/// is recorded and looked up the same way.
+fn doc_id(field: &str, value: &str, what: &str) -> Result<DocId, ApiError> {
+    DocId::parse(value).map_err(|e| {
+        ApiError::BadRequest(format!("{field}: give the id of {what}: {}", e.reason()))
+    })
 }
 
 /// What the office opened.
@@ -160,12 +171,11 @@ async fn opening(
             body.db
         )));
     }
-    let doc_id = body.doc_id.trim();
-    if doc_id.is_empty() || doc_id.len() > 512 {
-        return Err(ApiError::BadRequest(
-            "doc_id: give the id of the document whose sealed value was opened".to_owned(),
-        ));
-    }
+    let doc_id = doc_id(
+        "doc_id",
+        &body.doc_id,
+        "the document whose sealed value was opened",
+    )?;
     if body.person_code.is_none() && body.attachment.is_none() {
         return Err(ApiError::BadRequest(
             "Say what was opened: person_code (a sealed identity) or attachment (a sealed \
@@ -200,14 +210,14 @@ async fn opening(
             user: &principal.name,
             token_id: principal.token_id.as_deref(),
             db: &body.db,
-            doc_id,
+            doc_id: doc_id.as_str(),
             person: body.person_code.as_deref(),
             attachment: body.attachment.as_deref(),
             key_id: &body.key_id,
         })
         .await
         .map_err(|e| ApiError::Internal(format!("custody log: {e}")))?;
-    tracing::info!(user = %principal.name, db = %body.db, doc_id, index, "sealed value opened");
+    tracing::info!(user = %principal.name, db = %body.db, doc_id = %doc_id, index, "sealed value opened");
     Ok((StatusCode::CREATED, Json(json!({ "index": index }))))
 }
 
@@ -237,14 +247,10 @@ async fn openings(
     if state.databases.get(&db).is_none() {
         return Err(ApiError::NotFound(format!("There is no database {db}.")));
     }
-    if id.is_empty() || id.len() > 512 {
-        return Err(ApiError::BadRequest(
-            "id: give the id of the document whose openings to list".to_owned(),
-        ));
-    }
+    let id = doc_id("id", &id, "the document whose openings to list")?;
     let found = state
         .custody
-        .openings_of(&db, &id)
+        .openings_of(&db, id.as_str())
         .await
         .map_err(|e| ApiError::Internal(format!("custody log: {e}")))?;
     let openings: Vec<Value> = found
