@@ -315,6 +315,11 @@ impl AdminOps {
 
     /// Logs a change made elsewhere (a database created or deleted through CouchDB's API, a
     /// device revoked through `DELETE /api/tokens/{id}`); durable on return.
+    /// The administration log these operations record to.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
     pub async fn record(
         &self,
         by: impl Into<By<'_>>,

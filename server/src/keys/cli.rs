@@ -135,27 +135,17 @@ async fn create(
             (answer?, older.unwrap_or(0))
         }
         (None, local) => {
-            let (storage, keys, audit) = match local {
+            let cli_actor = crate::admin_ops::cli_actor();
+            // The storage is held open (its lock) until the key is stored and logged.
+            let (_storage, keys, audit) = match local {
                 Some(opened) => opened,
                 None => open(data_dir)?,
             };
             let stored = keys
-                .add(region, &public_b64, wrapped)
-                .map_err(|e| e.to_string())?;
+                .add_recorded(&audit, &cli_actor, region, &public_b64, wrapped)
+                .await
+                .map_err(|e| format!("cannot store the new key: {e}"))?;
             let older = keys.list(region).map_err(|e| e.to_string())?.len() - 1;
-            audit
-                .record(
-                    &crate::admin_ops::cli_actor(),
-                    "key.add",
-                    &stored.key_id,
-                    &format!("sealing key of {region}"),
-                )
-                .await
-                .map_err(|e| format!("cannot log the new key: {e}"))?;
-            storage
-                .flush()
-                .await
-                .map_err(|e| format!("cannot write the key to disk: {e}"))?;
             (stored, older)
         }
     };

@@ -221,6 +221,33 @@ impl KeyStore {
     }
 
     /// Runs `work` on the blocking pool (every method here is a sled call), for the routes.
+    /// Stores a key made elsewhere as `region`'s current key ([`KeyStore::add`], on the
+    /// blocking pool) and records it in the administration log, and so in the custody log;
+    /// on disk when it returns (the log's record flushes). The one way both the admin API and
+    /// `chaski keys create` add a key.
+    pub async fn add_recorded(
+        &self,
+        audit: &crate::audit::AuditLog,
+        by: impl Into<crate::audit::By<'_>>,
+        region: &str,
+        public_key_b64: &str,
+        wrapped: WrappedKey,
+    ) -> Result<StoredKey, KeyError> {
+        let (region_owned, public_key_b64) = (region.to_owned(), public_key_b64.to_owned());
+        let stored = self
+            .blocking(move |k| k.add(&region_owned, &public_key_b64, wrapped))
+            .await?;
+        audit
+            .record(
+                by,
+                "key.add",
+                &stored.key_id,
+                &format!("sealing key of {region}"),
+            )
+            .await?;
+        Ok(stored)
+    }
+
     pub async fn blocking<T, F>(&self, work: F) -> Result<T, KeyError>
     where
         T: Send + 'static,
