@@ -297,6 +297,15 @@ pub struct Prepared {
     pub opening_prefix: Option<Vec<u8>>,
 }
 
+/// The key prefix under which an opening entry is indexed (`custody_openings`), or `None`
+/// for any other entry.
+fn opening_prefix(entry: &Entry) -> Option<Vec<u8>> {
+    match (entry.kind, &entry.db, &entry.id) {
+        (Kind::IdentityOpened, Some(db), Some(id)) => Some(openings_prefix(db, id)),
+        _ => None,
+    }
+}
+
 impl Prepared {
     pub fn new(entry: &Entry) -> Self {
         let bytes = entry.encode();
@@ -304,10 +313,7 @@ impl Prepared {
             (Kind::Revision, Some(db), Some(id), Some(rev)) => Some(rev_key(db, id, rev)),
             _ => None,
         };
-        let opening_prefix = match (entry.kind, &entry.db, &entry.id) {
-            (Kind::IdentityOpened, Some(db), Some(id)) => Some(openings_prefix(db, id)),
-            _ => None,
-        };
+        let opening_prefix = opening_prefix(entry);
         Self {
             leaf: merkle::leaf_hash(&bytes),
             bytes,
@@ -478,7 +484,8 @@ impl Trees {
             else {
                 continue;
             };
-            if let Some(prefix) = Prepared::new(&entry).opening_prefix {
+            // Only the prefix: no re-encoding or hashing of the entry.
+            if let Some(prefix) = opening_prefix(&entry) {
                 out.push((index, prefix));
             }
         }
