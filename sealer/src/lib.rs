@@ -14,17 +14,14 @@
 use chaski_seal::{Identity, PublicKey};
 use wasm_bindgen::prelude::*;
 
-/// The fields of an identity (`chaski_seal::Identity`), in the order [`seal_identity_fields`]
-/// takes them.
-pub use chaski_seal::IDENTITY_FIELDS as FIELDS;
-
 /// The region's public key from its base64, or the reason it is not one.
 fn public_key(public_key_b64: &str) -> Result<PublicKey, String> {
     PublicKey::from_b64(public_key_b64).map_err(|e| e.to_string())
 }
 
-/// Seals an identity (its fields in the order of [`FIELDS`], empty when not given) for person
-/// `person_code` of the inspection `doc_id`, to the region's key `key_id` (`public_key_b64`).
+/// Seals an identity (its fields in the order of [`chaski_seal::IDENTITY_FIELDS`], empty when
+/// not given) for person `person_code` of the inspection `doc_id`, to the region's key `key_id`
+/// (`public_key_b64`).
 /// Returns the sealed value as the JSON of `people[i].sealed`.
 pub fn seal_identity_fields(
     public_key_b64: &str,
