@@ -269,10 +269,7 @@ pub fn use_keys() -> KeyRing {
 
 /// Yields to the browser long enough for it to paint (a timer, not a microtask).
 pub async fn repaint() {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 40);
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    chaski_client::timer::Sleep::new(40).await;
 }
 
 /// A rough strength of a new passphrase, for the hint beside its field and the key's creation:

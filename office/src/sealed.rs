@@ -575,7 +575,7 @@ fn Openings(db: String, doc_id: String, version: RwSignal<u32>) -> impl IntoView
                             {rows.into_iter().map(|o| view! {
                                 <tr class="opening-row" data-index=o.index.to_string()
                                     data-user=o.user.clone() data-what=o.what.clone()>
-                                    <td><time datetime=o.at.clone()>{o.at.get(..16).unwrap_or(&o.at).replace('T', " ")}</time></td>
+                                    <td><time datetime=o.at.clone()>{crate::pages::short(&o.at)}</time></td>
                                     <td class="opening-user">{o.user.clone()}</td>
                                     <td class="opening-what">
                                         {o.photo.then(|| view! { {ot(O::PhotoWord)} " " }.into_any())}

@@ -18,7 +18,7 @@ use crate::api::{self, encode, AdminToken, AdminUser, LogEntry, RelayStatus};
 use crate::charts::region_label;
 use crate::i18n::*;
 use crate::keys::{self, RegionKey};
-use crate::pages::error_text;
+use crate::pages::{error_text, short};
 
 /// Lines of the audit log shown.
 const LOG_LIMIT: usize = 100;
@@ -135,14 +135,16 @@ pub fn AdminPage() -> impl IntoView {
 fn Admin() -> impl IntoView {
     let version = RwSignal::new(0u32);
     let users = loaded(version, || "/api/admin/users".to_string());
+    // One request for the databases, read by their table and by the key's region list.
+    let dbs = loaded(version, || "/api/admin/databases".to_string());
     view! {
         <div id="admin" class="admin">
             <Users users=users version=version />
             <AddUser version=version />
             <Devices users=users version=version />
-            <Databases version=version />
+            <Databases dbs=dbs version=version />
             <Relays version=version />
-            <RegionKeys version=version />
+            <RegionKeys dbs=dbs version=version />
             <WitnessFlags version=version />
             <AuditLog version=version />
         </div>
@@ -668,16 +670,14 @@ fn Devices(
     }
 }
 
-/// `2026-11-30 14:05` from an RFC 3339 stamp.
-fn short(stamp: &str) -> String {
-    stamp.get(..16).unwrap_or(stamp).replace('T', " ")
-}
 
 #[component]
-fn Databases(version: RwSignal<u32>) -> impl IntoView {
+fn Databases(
+    dbs: RwSignal<Option<Result<Value, ApiError>>>,
+    version: RwSignal<u32>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
-    let dbs = loaded(version, || "/api/admin/databases".to_string());
     let name = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let created = RwSignal::new(None::<String>);
@@ -840,10 +840,12 @@ fn AuditLog(version: RwSignal<u32>) -> impl IntoView {
 /// `POST /api/admin/keys`). Rotating is creating a new one: tablets seal new records to the
 /// newest; the older keys still open old records.
 #[component]
-fn RegionKeys(version: RwSignal<u32>) -> impl IntoView {
+fn RegionKeys(
+    dbs: RwSignal<Option<Result<Value, ApiError>>>,
+    version: RwSignal<u32>,
+) -> impl IntoView {
     let i18n = use_i18n();
     let session = use_session();
-    let dbs = loaded(version, || "/api/admin/databases".to_string());
     let region = RwSignal::new(String::new());
     // The first database once the list arrives.
     Effect::new(move |_| {

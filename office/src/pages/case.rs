@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::api;
 use crate::events::{CaseCtx, EventForm, ACTIONS};
 use crate::i18n::*;
+use crate::pages::short;
 use crate::sealed::{self, SealedCard, SealedPhoto};
 use crate::BASE;
 
@@ -102,10 +103,6 @@ fn loaded(db: &str, answer: api::CaseAnswer) -> Result<Loaded, String> {
     })
 }
 
-/// `2026-11-30 14:05` from an RFC 3339 stamp.
-fn short(stamp: &str) -> String {
-    stamp.get(..16).unwrap_or(stamp).replace('T', " ")
-}
 
 #[component]
 pub fn CasePage() -> impl IntoView {

@@ -15,6 +15,11 @@ use chaski_client::i18n::{Label, Lang};
 
 use crate::i18n::O;
 
+/// `2026-11-30 14:05` from an RFC 3339 stamp.
+pub fn short(stamp: &str) -> String {
+    stamp.get(..16).unwrap_or(stamp).replace('T', " ")
+}
+
 /// A failed call in words: the server's own reason when it gave one.
 pub fn error_text(error: &ApiError, lang: Lang) -> String {
     match error {
