@@ -124,29 +124,35 @@ pub async fn keep(
 
     let id = crate::records::new_id();
     let stem = format!("photo-{}", id.as_str().trim_start_matches("inspection:"));
-    if shows_people {
-        // Checked before the work, so the inspector learns at once.
-        let key = key.ok_or(NotKept::NoKey)?;
-        let jpeg = shrink(file).await.map_err(|_| NotKept::Unreadable)?;
-        let name = format!("{stem}.sealed");
-        let sealed = crate::components::identity::seal_photo(&key, doc_id, &name, &jpeg)
-            .await
-            .map_err(NotKept::Seal)?;
-        Ok(Kept {
-            attachment: chaski_shared::Attachment::inline(SEALED_CONTENT_TYPE, sealed),
-            entry: json!({"attachment": name, "taken_at": taken_at, "shows_people": true}),
-            name,
-            thumb: Thumb::Sealed,
-        })
+    // The key is checked before the work, so the inspector learns at once.
+    let key = if shows_people {
+        Some(key.ok_or(NotKept::NoKey)?)
     } else {
-        let jpeg = shrink(file).await.map_err(|_| NotKept::Unreadable)?;
-        let name = format!("{stem}.jpg");
-        Ok(Kept {
-            thumb: Thumb::Jpeg(data_url(&jpeg)),
-            attachment: chaski_shared::Attachment::inline("image/jpeg", jpeg),
-            entry: json!({"attachment": name, "taken_at": taken_at}),
-            name,
-        })
+        None
+    };
+    let jpeg = shrink(file).await.map_err(|_| NotKept::Unreadable)?;
+    match key {
+        Some(key) => {
+            let name = format!("{stem}.sealed");
+            let sealed = crate::components::identity::seal_photo(&key, doc_id, &name, &jpeg)
+                .await
+                .map_err(NotKept::Seal)?;
+            Ok(Kept {
+                attachment: chaski_shared::Attachment::inline(SEALED_CONTENT_TYPE, sealed),
+                entry: json!({"attachment": name, "taken_at": taken_at, "shows_people": true}),
+                name,
+                thumb: Thumb::Sealed,
+            })
+        }
+        None => {
+            let name = format!("{stem}.jpg");
+            Ok(Kept {
+                thumb: Thumb::Jpeg(data_url(&jpeg)),
+                attachment: chaski_shared::Attachment::inline("image/jpeg", jpeg),
+                entry: json!({"attachment": name, "taken_at": taken_at}),
+                name,
+            })
+        }
     }
 }
 
