@@ -105,11 +105,19 @@ pub async fn call(
         .map_err(|_| ApiError::Network)?;
     match status {
         200..=299 => Ok(text),
-        401 => Err(ApiError::Unauthorized),
-        429 => Err(ApiError::TooManyAttempts),
+        _ => Err(refusal(status, &text)),
+    }
+}
+
+/// A refused answer (any status but 2xx) in the pages' terms: what [`call`] answers, for the
+/// calls that read the status or the body themselves (the office's too).
+pub fn refusal(status: u16, text: &str) -> ApiError {
+    match status {
+        401 => ApiError::Unauthorized,
+        429 => ApiError::TooManyAttempts,
         // The service worker answers 503 (or the fetch fails) when there is no network.
-        0 | 502..=504 => Err(ApiError::Network),
-        _ => Err(ApiError::Server(reason_of(&text))),
+        0 | 502..=504 => ApiError::Network,
+        _ => ApiError::Server(reason_of(text)),
     }
 }
 

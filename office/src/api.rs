@@ -182,18 +182,10 @@ async fn get_ok(token: &str, url: &str) -> Result<Response, ApiError> {
     Err(refusal(response.status(), &text))
 }
 
-/// A refused answer (not 2xx) in the pages' terms, by the same table as
-/// [`chaski_client::api::call`] (pinned by a test below), for the calls that read the status or
-/// the body themselves: a `403` for the region's keys, the `201` of an opening, bytes.
-pub fn refusal(status: u16, text: &str) -> ApiError {
-    match status {
-        401 => ApiError::Unauthorized,
-        429 => ApiError::TooManyAttempts,
-        // The service worker answers 503 (or the fetch fails) when there is no network.
-        0 | 502..=504 => ApiError::Network,
-        _ => ApiError::Server(chaski_client::api::reason_of(text)),
-    }
-}
+/// A refused answer (not 2xx) in the pages' terms, the table of [`chaski_client::api::call`],
+/// for the calls that read the status or the body themselves: a `403` for the region's keys,
+/// the `201` of an opening, bytes.
+pub use chaski_client::api::refusal;
 
 /// An answer's JSON; one that does not parse is an error in words, never an empty value.
 pub fn parse(text: &str) -> Result<Value, ApiError> {
@@ -529,9 +521,11 @@ pub async fn openings(token: &str, db: &str, id: &str) -> Result<Vec<OpeningEntr
         .ok_or_else(|| ApiError::Server("The custody log's answer lists no openings.".into()))?;
     rows.iter()
         .map(|row| {
+            // The row itself is not repeated: it names a person's opener.
             OpeningEntry::from_row(row).ok_or_else(|| {
+                let index = row.get("index").and_then(Value::as_u64);
                 ApiError::Server(format!(
-                    "The custody log listed an entry that is not an opening: {row}"
+                    "The custody log listed an entry that is not an opening (index {index:?})."
                 ))
             })
         })
