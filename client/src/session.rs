@@ -9,7 +9,7 @@ use chaski_shared::domain::{Choice, Region};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::api::Profile;
+use crate::api::{Profile, SealKey};
 
 /// `localStorage` key of the signed-in session.
 pub const SESSION_KEY: &str = "chaski.session";
@@ -96,6 +96,18 @@ impl Session {
     }
 
     /// The signed-in session, without subscribing (event handlers).
+    /// The current sealing key of `region` (tracked), read in place: no copy of the session.
+    pub fn seal_key(self, region: &str) -> Option<SealKey> {
+        self.data.with(|s| {
+            s.as_ref()?
+                .user
+                .seal_keys
+                .iter()
+                .find(|k| k.region == region)
+                .cloned()
+        })
+    }
+
     pub fn get_untracked(self) -> Option<SessionData> {
         self.data.get_untracked()
     }

@@ -181,9 +181,7 @@ pub async fn seal_photo(
 
 /// The current sealing key of `region` on this device (tracked: the session).
 pub fn key_for(session: Session, region: &str) -> Option<SealKey> {
-    session
-        .get()
-        .and_then(|s| s.user.seal_keys.into_iter().find(|k| k.region == region))
+    session.seal_key(region)
 }
 
 /// Why the inspector cannot seal for `region` now (no region, no key yet), in words; `None`
