@@ -670,7 +670,6 @@ fn Devices(
     }
 }
 
-
 #[component]
 fn Databases(
     dbs: RwSignal<Option<Result<Value, ApiError>>>,
@@ -835,6 +834,17 @@ fn AuditLog(version: RwSignal<u32>) -> impl IntoView {
     }
 }
 
+/// What a passphrase's strength level ([`keys::strength`]) is called beside its field and in
+/// its refusal.
+fn strength_word(level: u8) -> O {
+    match level {
+        0 => O::PassphraseTooShort,
+        1 => O::StrengthWeak,
+        2 => O::StrengthFair,
+        _ => O::StrengthStrong,
+    }
+}
+
 /// "Claves de la región": the keys of a region (id, created, current or rotated), and a new
 /// key made in this browser (generated, wrapped under a passphrase typed twice, posted to
 /// `POST /api/admin/keys`). Rotating is creating a new one: tablets seal new records to the
@@ -893,11 +903,9 @@ fn RegionKeys(
         }
         // The same bar as `chaski keys create`, as near as a check without zxcvbn gets: the CLI
         // takes only zxcvbn's best score, this only the strongest level.
-        let refused = pass.with_untracked(|p| match keys::strength(p) {
-            0 => Some(O::PassphraseTooShort),
-            1 => Some(O::StrengthWeak),
-            2 => Some(O::StrengthFair),
-            _ => None,
+        let refused = pass.with_untracked(|p| {
+            let level = keys::strength(p);
+            (level < 3).then(|| strength_word(level))
         });
         if let Some(why) = refused {
             pass_err.set(Some(why.label(lang).into()));
@@ -956,11 +964,9 @@ fn RegionKeys(
     let has_keys = move || matches!(list.get(), Some(Ok(k)) if !k.is_empty());
     let strength = move || {
         let p = pass.get();
-        (!p.is_empty()).then(|| match keys::strength(&p) {
-            0 => (0u8, O::PassphraseTooShort),
-            1 => (1, O::StrengthWeak),
-            2 => (2, O::StrengthFair),
-            _ => (3, O::StrengthStrong),
+        (!p.is_empty()).then(|| {
+            let level = keys::strength(&p);
+            (level, strength_word(level))
         })
     };
     view! {
