@@ -103,7 +103,6 @@ fn loaded(db: &str, answer: api::CaseAnswer) -> Result<Loaded, String> {
     })
 }
 
-
 #[component]
 pub fn CasePage() -> impl IntoView {
     let session = use_session();
