@@ -309,6 +309,7 @@ impl Records {
                 return;
             }
             session.choose_region(&region);
+            crate::sync::show_last_sync(&sync.user);
             spawn_local(async move {
                 match open_local_store(&sync.user, &sync.region).await {
                     Ok(store) => {

@@ -112,7 +112,7 @@ fn local_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
-fn load_last_sync(user: &str) -> Option<f64> {
+pub(super) fn load_last_sync(user: &str) -> Option<f64> {
     local_storage()?
         .get_item(&last_sync_key(user))
         .ok()

@@ -147,6 +147,19 @@ pub fn start_sync_loop(store: std::rc::Rc<crate::store::LocalStore>, session: Sy
     let _ = (store, session);
 }
 
+/// Shows `user`'s last successful sync, kept on the device, at once: the loop starts only after
+/// the list is drawn, and an inspector reopening the app offline must not read "never synced"
+/// meanwhile.
+pub fn show_last_sync(user: &str) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let last = driver::load_last_sync(user);
+        sync_status().update(|s| s.last_success_ms = last);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = user;
+}
+
 /// Stops the loop (sign-out). A run in progress stops at its next step; checkpoints keep what it
 /// already moved.
 pub fn stop_sync_loop() {
